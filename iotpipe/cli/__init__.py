@@ -1,0 +1,39 @@
+"""The ``iotpipe`` command line: every operation hangs from this one Typer app.
+
+Errors derived from :class:`~iotpipe.errors.IotpipeError` are printed as one readable
+message (no traceback) with their exit code; ``IOTPIPE_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from iotpipe.cli.stack import stack_app
+from iotpipe.errors import IotpipeError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="iotpipe",
+    help="Contract-first IoT data pipeline: HTTP/WebSocket -> Avro on Kafka -> MongoDB.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold secrets
+    add_completion=False,
+)
+app.add_typer(stack_app, name="stack")
+
+
+def main() -> None:
+    try:
+        app()
+    except IotpipeError as exc:
+        if os.environ.get("IOTPIPE_DEBUG"):
+            raise
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

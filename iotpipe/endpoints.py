@@ -1,0 +1,45 @@
+"""Where the pipeline's services are: Kafka, the schema registry and MongoDB.
+
+Every iotpipe command connects to the local stack that ``iotpipe stack up`` started by
+default (read from its state folder), unless ``IOTPIPE_KAFKA_BOOTSTRAP_SERVERS``,
+``IOTPIPE_REGISTRY_URL`` or ``IOTPIPE_MONGODB_URI`` (or the matching flags) name others.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from iotpipe.stack.settings import StackSettings, resolve_layout
+
+__all__ = ["EndpointSettings", "Endpoints", "resolve_endpoints"]
+
+
+class Endpoints(BaseModel):
+    """Resolved endpoints; ``mongodb`` may hold credentials, so it is a SecretStr."""
+
+    kafka: str
+    registry: str
+    mongodb: SecretStr
+
+
+class EndpointSettings(BaseSettings):
+    """Explicit endpoints; anything left unset falls back to the local stack."""
+
+    model_config = SettingsConfigDict(env_prefix="IOTPIPE_", extra="ignore")
+
+    kafka_bootstrap_servers: str | None = None
+    registry_url: str | None = None
+    mongodb_uri: SecretStr | None = None
+
+
+def resolve_endpoints(
+    settings: EndpointSettings | None = None, stack: StackSettings | None = None
+) -> Endpoints:
+    settings = settings or EndpointSettings()
+    local = resolve_layout(stack or StackSettings())
+    return Endpoints(
+        kafka=settings.kafka_bootstrap_servers or local.kafka_bootstrap,
+        registry=settings.registry_url or local.registry_url,
+        mongodb=settings.mongodb_uri or SecretStr(local.mongodb_uri),
+    )

@@ -1,0 +1,101 @@
+"""Download and build the local stack's services once, into a content-keyed cache.
+
+Each artifact lives in ``<cache>/<service>/<hash of its build inputs>/`` and is marked
+complete only after the build succeeded, so an interrupted build is redone and a second
+``up`` downloads and builds nothing (and needs neither Maven nor Go).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+
+from iotpipe.errors import BuildFailed
+from iotpipe.stack.assets import fingerprint
+from iotpipe.stack.prereqs import find_go, find_maven
+from iotpipe.stack.progress import run_logged
+
+__all__ = ["Installer"]
+
+DONE_MARK = ".complete"
+
+
+class Installer:
+    """Provides each service's runnable files, building them on first use."""
+
+    def __init__(self, *, cache_dir: Path, assets: Path, console: Console) -> None:
+        self._cache = cache_dir
+        self._assets = assets
+        self._console = console
+
+    def kafka_libs(self) -> Path:
+        """A folder of jars holding the broker and its logging backend."""
+        pom = self._assets / "kafka" / "pom.xml"
+        return self._cached("kafka", fingerprint(pom), lambda out: self._maven(
+            "Downloading Apache Kafka (Maven Central)", pom,
+            "dependency:copy-dependencies", f"-DoutputDirectory={out / 'libs'}",
+        )) / "libs"
+
+    def registry_home(self) -> Path:
+        """The unpacked Apicurio Registry archive (holds quarkus-run.jar)."""
+        pom = self._assets / "registry" / "pom.xml"
+        home = self._cached("registry", fingerprint(pom), lambda out: self._maven(
+            "Downloading Apicurio Registry (Maven Central, ~160 MB)", pom,
+            "dependency:unpack", f"-DoutputDirectory={out / 'dist'}",
+        )) / "dist"
+        if not (home / "quarkus-run.jar").is_file():
+            raise BuildFailed(f"{home} holds no quarkus-run.jar; remove it and run up again")
+        return home
+
+    def ferretdb_binary(self) -> Path:
+        """The FerretDB launcher built from compose/local/ferretdb."""
+        src = self._assets / "ferretdb"
+        key = fingerprint(src / "go.mod", src / "go.sum", src / "main.go")
+        return self._cached("ferretdb", key, self._go_build) / "iotpipe-ferretdb"
+
+    def _cached(self, name: str, key: str, build: Callable[[Path], None]) -> Path:
+        final = self._cache / name / key
+        if (final / DONE_MARK).exists():
+            return final
+        work = self._cache / name / f".{key}.building-{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        try:
+            build(work)
+            (work / DONE_MARK).touch()
+            shutil.rmtree(final, ignore_errors=True)
+            work.rename(final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return final
+
+    def _maven(self, label: str, pom: Path, goal: str, *args: str) -> None:
+        mvn = find_maven()
+        run_logged(
+            [mvn, "-B", "-f", pom, f"-Dmaven.repo.local={self._cache / 'm2'}", goal, *args],
+            label=label,
+            log_path=self._cache / "logs" / f"{pom.parent.name}-build.log",
+            console=self._console,
+        )
+
+    def _go_build(self, out: Path) -> None:
+        go = find_go()
+        env = {
+            **os.environ,
+            "GOMODCACHE": str(self._cache / "go" / "mod"),
+            "GOCACHE": str(self._cache / "go" / "build"),
+            "GOFLAGS": "-modcacherw -mod=readonly",
+            "CGO_ENABLED": "0",
+        }
+        run_logged(
+            [go, "build", "-v", "-trimpath", "-o", out / "iotpipe-ferretdb", "."],
+            label="Building FerretDB (Go module proxy, ~2 min)",
+            log_path=self._cache / "logs" / "ferretdb-build.log",
+            console=self._console,
+            cwd=self._assets / "ferretdb",
+            env=env,
+        )

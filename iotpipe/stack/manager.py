@@ -1,0 +1,260 @@
+"""Bring the local stack up and down, and tell its status.
+
+``up`` is idempotent: a service whose recorded process is alive is reused, a dead or
+never-started one is (built if needed and) started, and ``up`` returns only when every
+requested service answers a real request. ``down`` signals exactly the pids it recorded.
+One state folder holds everything; a lock keeps two commands on it from racing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from rich.console import Console
+
+from iotpipe.errors import ServiceFailed, StackError
+from iotpipe.stack.assets import assets_dir
+from iotpipe.stack.install import Installer
+from iotpipe.stack.prereqs import Java, find_java
+from iotpipe.stack.process import PidRecord, is_alive, read_pidfile, spawn, terminate
+from iotpipe.stack.services import SERVICE_TABLE, LaunchContext, Service
+from iotpipe.stack.settings import (
+    LOOPBACK,
+    SERVICES,
+    ServiceName,
+    StackLayout,
+    StackSettings,
+    load_layout,
+    resolve_layout,
+    save_layout,
+)
+
+__all__ = ["ServiceStatus", "Stack", "StackStatus"]
+
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: ServiceName
+    label: str
+    pid: int | None
+    endpoint: str
+    problem: str | None  # None: it answered its readiness probe
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    @property
+    def healthy(self) -> bool:
+        return self.running and self.problem is None
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    state_dir: Path
+    layout: StackLayout
+    services: list[ServiceStatus]
+
+    @property
+    def healthy(self) -> bool:
+        return all(service.healthy for service in self.services)
+
+    def endpoints(self) -> dict[str, str]:
+        return self.layout.endpoints()
+
+
+class Stack:
+    """One local stack, identified by its state folder."""
+
+    def __init__(
+        self,
+        settings: StackSettings,
+        *,
+        console: Console | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state_dir = settings.state_dir.expanduser().resolve()
+        self._console = console or Console(stderr=True)
+
+    # -- paths -------------------------------------------------------------------------
+    def log_path(self, name: ServiceName) -> Path:
+        return self.state_dir / "logs" / f"{name}.log"
+
+    def _pidfile(self, name: ServiceName) -> Path:
+        return self.state_dir / "run" / f"{name}.pid"
+
+    def _running(self, name: ServiceName) -> PidRecord | None:
+        record = read_pidfile(self._pidfile(name))
+        return record if record is not None and is_alive(record) else None
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with (self.state_dir / ".lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def layout(self) -> StackLayout:
+        return resolve_layout(self.settings)
+
+    # -- commands ----------------------------------------------------------------------
+    def up(self, names: Sequence[ServiceName] = SERVICES) -> StackStatus:
+        with self._locked():
+            layout = self.layout()
+            saved = load_layout(self.state_dir)
+            if saved is not None and saved.ports() != layout.ports():
+                running = [n for n in SERVICES if self._running(n)]
+                if running:
+                    raise StackError(
+                        f"the stack in {self.state_dir} already runs ({', '.join(running)}) "
+                        f"with other ports {saved.ports()}; run `iotpipe stack down` first"
+                    )
+            save_layout(self.state_dir, layout)
+            started: dict[ServiceName, PidRecord] = {}
+            for name in names:
+                record = self._running(name)
+                if record is not None:
+                    self._console.print(f"  {name:<9} already running (pid {record.pid}), reused")
+                    continue
+                started[name] = self._start(SERVICE_TABLE[name], layout)
+            self._wait_ready(layout, names, started)
+        return self.status()
+
+    def _start(self, service: Service, layout: StackLayout) -> PidRecord:
+        for port in service.ports(layout):
+            _ensure_free(port, service.name)
+        data_dir = self.state_dir / service.name
+        data_dir.mkdir(parents=True, exist_ok=True)
+        ctx = LaunchContext(
+            layout=layout,
+            data_dir=data_dir,
+            assets=assets_dir(),
+            installer=Installer(
+                cache_dir=self.settings.cache_dir.expanduser(),
+                assets=assets_dir(),
+                console=self._console,
+            ),
+            java=self._java,
+        )
+        launch = service.prepare(ctx)
+        record = spawn(
+            launch.command,
+            cwd=data_dir,
+            env=launch.env,
+            log_path=self.log_path(service.name),
+            pidfile=self._pidfile(service.name),
+        )
+        self._console.print(f"  {service.name:<9} started (pid {record.pid}): {service.label}")
+        return record
+
+    @cache  # noqa: B019 - one lookup per Stack; the Stack lives for one command
+    def _java(self) -> Java:
+        jvm_dirs = [Path(p) for p in self.settings.jvm_search_path.split(os.pathsep) if p]
+        return find_java(java_home=self.settings.java_home, jvm_dirs=jvm_dirs)
+
+    def _wait_ready(
+        self,
+        layout: StackLayout,
+        names: Sequence[ServiceName],
+        started: dict[ServiceName, PidRecord],
+    ) -> None:
+        begin = time.monotonic()
+        deadline = begin + self.settings.start_timeout
+        pending = list(names)
+        problems: dict[ServiceName, str | None] = {}
+        with self._console.status("waiting for services to answer...") as status:
+            while pending:
+                for name in list(pending):
+                    record = started.get(name) or self._running(name)
+                    if record is None or not is_alive(record):
+                        raise ServiceFailed(
+                            f"{name} exited during start-up; see {self.log_path(name)}:\n"
+                            + _tail(self.log_path(name), 15)
+                        )
+                    problems[name] = SERVICE_TABLE[name].probe(layout)
+                    if problems[name] is None:
+                        pending.remove(name)
+                        self._console.print(
+                            f"  {name:<9} ready after {time.monotonic() - begin:.1f}s"
+                        )
+                if not pending:
+                    break
+                if time.monotonic() > deadline:
+                    why = "; ".join(f"{n}: {problems.get(n)}" for n in pending)
+                    raise ServiceFailed(
+                        f"not ready after {self.settings.start_timeout:.0f}s ({why}); "
+                        f"logs are in {self.state_dir / 'logs'}"
+                    )
+                status.update(f"waiting for {', '.join(pending)} to answer...")
+                time.sleep(POLL_SECONDS)
+
+    def down(self, names: Sequence[ServiceName] = SERVICES, *, wipe: bool = False) -> list[str]:
+        """Stop the named services' recorded processes; with ``wipe`` delete their data."""
+        stopped: list[str] = []
+        with self._locked():
+            for name in names:
+                record = read_pidfile(self._pidfile(name))
+                if record is not None and is_alive(record):
+                    killed = terminate(record, grace=SERVICE_TABLE[name].stop_grace)
+                    how = "killed after grace period" if killed else "stopped"
+                    self._console.print(f"  {name:<9} {how} (pid {record.pid})")
+                    stopped.append(name)
+                self._pidfile(name).unlink(missing_ok=True)
+                if wipe:
+                    shutil.rmtree(self.state_dir / name, ignore_errors=True)
+                    self.log_path(name).unlink(missing_ok=True)
+            if wipe and set(names) == set(SERVICES):
+                (self.state_dir / "stack.json").unlink(missing_ok=True)
+        return stopped
+
+    def status(self, *, probe: bool = True) -> StackStatus:
+        layout = self.layout()
+        services = []
+        for name in SERVICES:
+            service = SERVICE_TABLE[name]
+            record = self._running(name)
+            if record is None:
+                problem: str | None = "not running"
+            else:
+                problem = service.probe(layout) if probe else None
+            services.append(
+                ServiceStatus(
+                    name=name,
+                    label=service.label,
+                    pid=record.pid if record else None,
+                    endpoint=service.endpoint(layout),
+                    problem=problem,
+                )
+            )
+        return StackStatus(state_dir=self.state_dir, layout=layout, services=services)
+
+
+def _ensure_free(port: int, owner: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise StackError(
+                f"port {port} for {owner} is taken by another program ({exc.strerror}); "
+                "pick other ports with the --*-port flags or IOTPIPE_*_PORT variables"
+            ) from exc
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return "  (no log)"
+    return "\n".join(f"  | {line}" for line in text)

@@ -1,0 +1,161 @@
+"""Settings of the local stack, and the layout a state folder keeps between commands.
+
+:class:`StackSettings` is what the user asks for (flags and ``IOTPIPE_*`` environment
+variables). :class:`StackLayout` is what a state folder actually runs with: the first
+``up`` saves it as ``stack.json``, and every later command on that folder (``status``,
+``down``, the tests, the other iotpipe commands) reads it, so ports need to be given
+once. Two stacks side by side are two state folders with different ports.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from iotpipe.errors import ConfigError
+
+__all__ = [
+    "LOOPBACK",
+    "SERVICES",
+    "ServiceName",
+    "StackLayout",
+    "StackSettings",
+    "load_layout",
+    "resolve_layout",
+    "save_layout",
+]
+
+ServiceName = Literal["kafka", "registry", "mongodb"]
+SERVICES: tuple[ServiceName, ...] = ("kafka", "registry", "mongodb")
+LOOPBACK = "127.0.0.1"
+LAYOUT_FILE = "stack.json"
+
+Port = int
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    base = os.environ.get(var)
+    return Path(base) if base else Path.home() / fallback
+
+
+def default_state_dir() -> Path:
+    return _xdg("XDG_STATE_HOME", ".local/state") / "iotpipe" / "stack"
+
+
+def default_cache_dir() -> Path:
+    return _xdg("XDG_CACHE_HOME", ".cache") / "iotpipe"
+
+
+class StackSettings(BaseSettings):
+    """What the user asks of the local stack: ``IOTPIPE_<FIELD>`` or the matching flag."""
+
+    model_config = SettingsConfigDict(env_prefix="IOTPIPE_", extra="ignore")
+
+    state_dir: Path = Field(default_factory=default_state_dir)
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    kafka_port: Port = Field(default=9092, ge=1, le=65535)
+    kafka_controller_port: Port | None = Field(default=None, ge=1, le=65535)
+    registry_port: Port = Field(default=8081, ge=1, le=65535)
+    registry_management_port: Port | None = Field(default=None, ge=1, le=65535)
+    mongodb_port: Port = Field(default=27017, ge=1, le=65535)
+    java_home: Path | None = None
+    # Folders holding JDKs, searched after IOTPIPE_JAVA_HOME, JAVA_HOME and PATH.
+    jvm_search_path: str = os.pathsep.join(("/usr/lib/jvm", "/usr/lib64/jvm", "/opt/java"))
+    start_timeout: float = Field(default=180.0, gt=0)
+
+
+class StackLayout(BaseModel):
+    """The ports and identity a state folder runs with; saved as ``stack.json``."""
+
+    kafka_port: Port
+    kafka_controller_port: Port
+    registry_port: Port
+    registry_management_port: Port
+    mongodb_port: Port
+    cluster_id: str
+
+    @classmethod
+    def from_settings(cls, settings: StackSettings) -> StackLayout:
+        return cls(
+            kafka_port=settings.kafka_port,
+            kafka_controller_port=settings.kafka_controller_port or settings.kafka_port + 1,
+            registry_port=settings.registry_port,
+            registry_management_port=settings.registry_management_port
+            or settings.registry_port + 1,
+            mongodb_port=settings.mongodb_port,
+            cluster_id=new_cluster_id(),
+        )
+
+    def ports(self) -> dict[str, int]:
+        return self.model_dump(exclude={"cluster_id"})
+
+    def with_ports_of(self, other: StackLayout) -> StackLayout:
+        return self.model_copy(update=other.ports())
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{LOOPBACK}:{self.kafka_port}"
+
+    @property
+    def registry_url(self) -> str:
+        """The Confluent-compatible base URL (what SchemaRegistryClient takes)."""
+        return f"http://{LOOPBACK}:{self.registry_port}/apis/ccompat/v7"
+
+    @property
+    def mongodb_uri(self) -> str:
+        return f"mongodb://{LOOPBACK}:{self.mongodb_port}/"
+
+    def endpoints(self) -> dict[str, str]:
+        return {
+            "kafka": self.kafka_bootstrap,
+            "registry": self.registry_url,
+            "mongodb": self.mongodb_uri,
+        }
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url without padding."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+
+
+def load_layout(state_dir: Path) -> StackLayout | None:
+    path = state_dir / LAYOUT_FILE
+    try:
+        return StackLayout.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (ValidationError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path} is not a valid stack layout ({exc}); fix or remove it") from exc
+
+
+def save_layout(state_dir: Path, layout: StackLayout) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / f".{LAYOUT_FILE}.tmp"
+    tmp.write_text(layout.model_dump_json(indent=2) + "\n")
+    tmp.replace(state_dir / LAYOUT_FILE)
+
+
+_DERIVED = {"kafka_port": "kafka_controller_port", "registry_port": "registry_management_port"}
+
+
+def explicit_ports(settings: StackSettings) -> set[str]:
+    """Port fields the user set (by flag or environment), and the ones derived from them."""
+    given = {name for name in settings.model_fields_set if name.endswith("_port")}
+    return given | {_DERIVED[name] for name in given if name in _DERIVED}
+
+
+def resolve_layout(settings: StackSettings) -> StackLayout:
+    """The state folder's saved layout with any port the user set explicitly applied."""
+    requested = StackLayout.from_settings(settings)
+    saved = load_layout(settings.state_dir.expanduser().resolve())
+    if saved is None:
+        return requested
+    changes = {name: getattr(requested, name) for name in explicit_ports(settings)}
+    return saved.model_copy(update=changes)

@@ -1,0 +1,4 @@
+"""sink: the Kafka consumer that writes readings to MongoDB without loss or duplicates.
+
+Not built yet (issue "sink").
+"""
