@@ -35,18 +35,36 @@ class Installer:
     def kafka_libs(self) -> Path:
         """A folder of jars holding the broker and its logging backend."""
         pom = self._assets / "kafka" / "pom.xml"
-        return self._cached("kafka", fingerprint(pom), lambda out: self._maven(
-            "Downloading Apache Kafka (Maven Central)", pom,
-            "dependency:copy-dependencies", f"-DoutputDirectory={out / 'libs'}",
-        )) / "libs"
+        return (
+            self._cached(
+                "kafka",
+                fingerprint(pom),
+                lambda out: self._maven(
+                    "Downloading Apache Kafka (Maven Central)",
+                    pom,
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={out / 'libs'}",
+                ),
+            )
+            / "libs"
+        )
 
     def registry_home(self) -> Path:
         """The unpacked Apicurio Registry archive (holds quarkus-run.jar)."""
         pom = self._assets / "registry" / "pom.xml"
-        home = self._cached("registry", fingerprint(pom), lambda out: self._maven(
-            "Downloading Apicurio Registry (Maven Central, ~160 MB)", pom,
-            "dependency:unpack", f"-DoutputDirectory={out / 'dist'}",
-        )) / "dist"
+        home = (
+            self._cached(
+                "registry",
+                fingerprint(pom),
+                lambda out: self._maven(
+                    "Downloading Apicurio Registry (Maven Central, ~160 MB)",
+                    pom,
+                    "dependency:unpack",
+                    f"-DoutputDirectory={out / 'dist'}",
+                ),
+            )
+            / "dist"
+        )
         if not (home / "quarkus-run.jar").is_file():
             raise BuildFailed(f"{home} holds no quarkus-run.jar; remove it and run up again")
         return home

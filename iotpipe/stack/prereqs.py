@@ -50,7 +50,9 @@ def java_major(executable: Path) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major
 
 
-def _candidates(java_home: Path | None, jvm_dirs: Iterable[Path], path: str | None) -> Iterator[Path]:
+def _candidates(
+    java_home: Path | None, jvm_dirs: Iterable[Path], path: str | None
+) -> Iterator[Path]:
     if java_home is not None:
         yield java_home / "bin" / "java"
     if env_home := os.environ.get("JAVA_HOME"):
@@ -81,8 +83,9 @@ def find_java(
     found = sorted({m for m in seen.values() if m is not None})
     have = f" (found only Java {', '.join(map(str, found))})" if found else ""
     raise PrerequisiteMissing(
-        f"Java {minimum} or newer is needed to run Kafka and the schema registry but none was "
-        f"found{have}: install a JDK {minimum}+ (e.g. Temurin) or point IOTPIPE_JAVA_HOME at one."
+        f"Java {minimum} or newer is needed to run Kafka and the schema registry but none "
+        f"was found{have}: install a JDK {minimum}+ (for example Temurin) or point "
+        "IOTPIPE_JAVA_HOME at one."
     )
 
 
@@ -102,5 +105,7 @@ def find_maven(path: str | None = None) -> Path:
     )
 
 
-def find_go(path: str | None = None, extra: Sequence[Path] = (Path("/usr/local/go/bin/go"),)) -> Path:
+def find_go(
+    path: str | None = None, extra: Sequence[Path] = (Path("/usr/local/go/bin/go"),)
+) -> Path:
     return _find_tool("go", extra, "Go is needed once to build FerretDB", path)

@@ -8,6 +8,7 @@ service answered, or a short reason when it did not.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 from confluent_kafka.admin import AdminClient
@@ -23,7 +24,8 @@ _quiet.propagate = False
 
 
 def probe_kafka(bootstrap: str, timeout: float = 2.0) -> str | None:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet, "log_level": 0})
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _quiet, "log_level": 0}
+    admin = AdminClient(config)
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - KafkaException and friends: not ready

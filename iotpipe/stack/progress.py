@@ -7,6 +7,7 @@ latest line (a spinner on a terminal, a heartbeat every few seconds in CI logs).
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from iotpipe.errors import BuildFailed
 __all__ = ["run_logged"]
 
 HEARTBEAT_SECONDS = 15.0
+BUILD_TIMEOUT_SECONDS = 20 * 60.0
 
 
 def run_logged(
@@ -29,6 +31,7 @@ def run_logged(
     console: Console,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    timeout: float = BUILD_TIMEOUT_SECONDS,
 ) -> None:
     """Run ``cmd``, showing its progress and keeping its whole output in ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +53,11 @@ def run_logged(
             errors="replace",
         ) as proc,
     ):
-        assert proc.stdout is not None
+        if proc.stdout is None:  # pragma: no cover - PIPE always gives a stream
+            raise BuildFailed(f"{label}: no output stream")
+        watchdog = threading.Timer(timeout, proc.kill)
+        watchdog.daemon = True
+        watchdog.start()
         for raw in proc.stdout:
             log.write(raw)
             line = raw.strip()
@@ -63,6 +70,9 @@ def run_logged(
                 last_beat = time.monotonic()
                 console.print(f"  {label} [{elapsed:.0f}s]: {line[:120]}")
         code = proc.wait()
+        watchdog.cancel()
+    if time.monotonic() - started >= timeout:
+        raise BuildFailed(f"{label} took over {timeout:.0f}s and was stopped; log: {log_path}")
     if code != 0:
         shown = "\n".join(f"  | {line}" for line in tail)
         raise BuildFailed(f"{label} failed (exit {code}); full log: {log_path}\n{shown}")

@@ -79,9 +79,21 @@ class Kafka:
         classpath = f"{libs}/*"
         if not (data / "meta.properties").exists():
             formatted = subprocess.run(
-                [str(java.executable), "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", ctx.layout.cluster_id, "-c", str(config)],
-                capture_output=True, text=True, timeout=120, check=False,
+                [
+                    str(java.executable),
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    ctx.layout.cluster_id,
+                    "-c",
+                    str(config),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
             )
             if formatted.returncode != 0:
                 raise ServiceFailed(
@@ -89,9 +101,17 @@ class Kafka:
                 )
         log4j = ctx.assets / "kafka" / "log4j2.properties"
         return Launch(
-            command=[java.executable, "-Xms256m", "-Xmx512m", "-XX:+UseG1GC",
-                     f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath,
-                     "kafka.Kafka", config],
+            command=[
+                java.executable,
+                "-Xms256m",
+                "-Xmx512m",
+                "-XX:+UseG1GC",
+                f"-Dlog4j2.configurationFile={log4j}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                config,
+            ],
             env=dict(os.environ),
         )
 
@@ -127,8 +147,15 @@ class Registry:
             for key, _, value in [line.partition("=")]
         ]
         return Launch(
-            command=[java.executable, "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC",
-                     *system_props, "-jar", home / "quarkus-run.jar"],
+            command=[
+                java.executable,
+                "-Xms64m",
+                "-Xmx512m",
+                "-XX:+UseSerialGC",
+                *system_props,
+                "-jar",
+                home / "quarkus-run.jar",
+            ],
             env=dict(os.environ),
         )
 
@@ -150,8 +177,12 @@ class MongoDB:
     def prepare(self, ctx: LaunchContext) -> Launch:
         binary = ctx.installer.ferretdb_binary()
         return Launch(
-            command=[binary, f"--listen-addr=127.0.0.1:{ctx.layout.mongodb_port}",
-                     f"--sqlite-dir={ctx.data_dir / 'data'}", "--log-level=warn"],
+            command=[
+                binary,
+                f"--listen-addr=127.0.0.1:{ctx.layout.mongodb_port}",
+                f"--sqlite-dir={ctx.data_dir / 'data'}",
+                "--log-level=warn",
+            ],
             env=dict(os.environ),
         )
 

@@ -1,0 +1,29 @@
+# Entry points for people and CI. The first target bootstraps a small virtualenv holding
+# nox and uv (nothing else needs installing by hand); nox builds the project's own envs.
+PYTHON ?= python3
+BOOT   := .venv/.bootstrapped
+NOX    := .venv/bin/nox
+
+.PHONY: demo test lint typecheck check clean
+
+demo: $(BOOT)      ## Run the demo on the local stack (no Docker)
+	$(NOX) -s demo
+
+test: $(BOOT)      ## Run the whole test suite (starts or reuses the local stack)
+	$(NOX) -s tests
+
+lint: $(BOOT)
+	$(NOX) -s lint
+
+typecheck: $(BOOT)
+	$(NOX) -s typecheck
+
+check: lint typecheck test
+
+$(BOOT): Makefile
+	$(PYTHON) -m venv .venv
+	.venv/bin/python -m pip install --quiet --disable-pip-version-check "nox>=2024.10" "uv>=0.5"
+	touch $@
+
+clean:
+	rm -rf .venv .nox

@@ -1,0 +1,48 @@
+"""Developer and CI sessions. ``make <target>`` bootstraps nox itself on a fresh machine.
+
+nox -s tests       unit + integration tests (starts or reuses the local stack)
+nox -s lint        ruff check + ruff format --check
+nox -s typecheck   mypy --strict
+nox -s demo        brings the local stack up and shows it healthy
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+
+def _install(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite; pass pytest options after --, e.g. ``-- -m unit``."""
+    _install(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.8")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    _install(session)
+    session.run("mypy")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """For now the stack only: it comes up and shows every service healthy."""
+    _install(session)
+    session.run("iotpipe", "stack", "up")
+    session.run("iotpipe", "stack", "status")

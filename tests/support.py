@@ -1,0 +1,47 @@
+"""Helpers shared by unit and integration tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def free_port(span: int = 1) -> int:
+    """A loopback port p such that p .. p+span-1 are all free right now."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port + span > 65535:
+            continue
+        if all(_free(port + i) for i in range(span)):
+            return port
+    raise RuntimeError("no free port range found")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``iotpipe ARGS`` as a user would, in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "iotpipe", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(env if env is not None else os.environ),
+        check=False,
+        cwd=Path(__file__).parent,
+    )
