@@ -11,8 +11,11 @@ from __future__ import annotations
 __all__ = [
     "BuildFailed",
     "ConfigError",
+    "ContractError",
+    "DecodeError",
     "IotpipeError",
     "PrerequisiteMissing",
+    "RegistryUnavailable",
     "ServiceFailed",
     "StackError",
 ]
@@ -46,3 +49,23 @@ class BuildFailed(StackError):
 
 class ServiceFailed(StackError):
     """A service of the local stack exited or never became ready."""
+
+
+class ContractError(IotpipeError):
+    """The contract (schemas, registry subjects, encoded records) is not as it must be."""
+
+
+class RegistryUnavailable(ContractError):
+    """The schema registry did not answer; a retry later may succeed."""
+
+    def __init__(self, message: str, *, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DecodeError(ContractError):
+    """A Kafka record cannot be decoded against the contract (a dead letter, not a retry)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from iotpipe.cli.contract import codegen, schemas_app
 from iotpipe.cli.stack import stack_app
 from iotpipe.errors import IotpipeError
 
@@ -25,6 +26,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(schemas_app, name="schemas")
+app.command()(codegen)
 
 
 def main() -> None:

@@ -1,22 +1,17 @@
-"""Where the local stack's build inputs are: ``compose/local`` in a checkout, or the copy
-a wheel carries as ``iotpipe/stack/assets``."""
+"""Where the local stack's build inputs are (``compose/local``), and cache keys for them."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-from iotpipe.errors import StackError
+from iotpipe.paths import project_path
 
 __all__ = ["assets_dir", "fingerprint"]
 
 
 def assets_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "assets", here.parents[1] / "compose" / "local"):
-        if (candidate / "kafka" / "pom.xml").is_file():
-            return candidate
-    raise StackError(f"the local stack's build files (compose/local) are missing near {here}")
+    return project_path("compose/local", "stack/assets", "kafka/pom.xml")
 
 
 def fingerprint(*files: Path) -> str:

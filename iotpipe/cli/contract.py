@@ -1,0 +1,124 @@
+"""``iotpipe codegen`` and ``iotpipe schemas push | check``: the contract's commands."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from iotpipe.contract.baseline import contract_at
+from iotpipe.contract.catalog import Contract, schemas_dir
+from iotpipe.contract.codegen import check as codegen_check
+from iotpipe.contract.codegen import generate
+from iotpipe.contract.registry import CheckResult, SchemaRegistry
+from iotpipe.endpoints import EndpointSettings, resolve_endpoints
+from iotpipe.paths import REPO_DIR
+
+__all__ = ["codegen", "schemas_app"]
+
+out = Console()
+err = Console(stderr=True)
+schemas_app = typer.Typer(
+    help="Register the Avro contract in the schema registry and check changes against it.",
+    no_args_is_help=True,
+)
+
+RegistryUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--registry-url",
+        help="Confluent-compatible registry URL (env IOTPIPE_REGISTRY_URL; "
+        "default: the local stack's).",
+        show_default=False,
+    ),
+]
+
+
+def _registry(url: str | None) -> SchemaRegistry:
+    return SchemaRegistry(url or resolve_endpoints(EndpointSettings()).registry)
+
+
+def codegen(
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail, naming the files, if generated/ is stale.")
+    ] = False,
+    output: Annotated[Path, typer.Option(help="The generated/ folder to write or check.")] = (
+        REPO_DIR / "generated"
+    ),
+) -> None:
+    """Generate models, JSON Schemas, examples and AsyncAPI from schemas/*.avsc."""
+    contract = Contract.load()
+    if check:
+        stale = codegen_check(output, contract)
+        if stale:
+            err.print(f"[red]generated/ is stale[/] ({len(stale)} files); run `iotpipe codegen`:")
+            for name in stale:
+                err.print(f"  {escape(name)}")
+            raise typer.Exit(1)
+        err.print(f"generated/ is up to date with {len(contract.record_types)} schemas")
+        return
+    files = generate(output, contract)
+    err.print(f"wrote {len(files)} files under {output}")
+
+
+@schemas_app.command()
+def push(registry_url: RegistryUrl = None) -> None:
+    """Register every subject of the contract and set its compatibility level."""
+    registry = _registry(registry_url)
+    for result in registry.push(Contract.load()):
+        out.print(
+            f"{result.subject}: id {result.schema_id}, version {result.version}, "
+            f"{result.compatibility}"
+        )
+
+
+def _print(results: list[CheckResult]) -> bool:
+    ok = True
+    for result in results:
+        if result.status == "incompatible":
+            ok = False
+            out.print(f"[red]{escape(result.subject)}: INCOMPATIBLE[/]")
+            for reason in result.reasons:
+                out.print(f"    - {escape(reason)}")
+        elif result.status == "new":
+            out.print(f"{escape(result.subject)}: new subject (nothing registered to compare)")
+        else:
+            out.print(f"[green]{escape(result.subject)}: compatible[/]")
+    return ok
+
+
+@schemas_app.command()
+def check(
+    registry_url: RegistryUrl = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            help="Check against the schemas of this git revision (e.g. HEAD~1), registered "
+            "first under throwaway subjects, instead of what the registry holds.",
+        ),
+    ] = None,
+) -> None:
+    """Ask the registry whether the working-tree schemas are compatible; exit 1 if not."""
+    registry = _registry(registry_url)
+    current = Contract.load()
+    if against is None:
+        ok = _print(registry.check_contract(current))
+    else:
+        with contract_at(against, schemas_dir()) as (sha, baseline):
+            if baseline is None:
+                err.print(f"{against} ({sha[:12]}) has no schemas: nothing to compare")
+                return
+            prefix = f"baseline-{sha[:12]}-{uuid.uuid4().hex[:6]}."
+            registry.push(baseline, prefix=prefix)
+            try:
+                err.print(f"against {against} ({sha[:12]}):")
+                ok = _print(registry.check_contract(current, prefix=prefix))
+            finally:
+                for record_type in baseline.record_types:
+                    registry.delete_subject(prefix + record_type.subject)
+    if not ok:
+        raise typer.Exit(1)

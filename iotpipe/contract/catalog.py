@@ -1,0 +1,126 @@
+"""The record types of the contract, read from ``schemas/*.avsc``.
+
+Every record type travels on the topic ``sensor-data``, keyed by device id, so that one
+device's readings and events stay in order. Subjects follow the TopicRecordNameStrategy
+(``sensor-data-<namespace.Name>``): several record types share the topic and each
+evolves under its own subject, with FULL_TRANSITIVE compatibility.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from iotpipe.errors import ConfigError
+from iotpipe.paths import project_path
+
+__all__ = [
+    "COMPATIBILITY",
+    "DLQ_TOPIC",
+    "RECORD_TYPE_HEADER",
+    "TOPIC",
+    "TRACE_HEADER",
+    "Contract",
+    "RecordType",
+    "schemas_dir",
+]
+
+TOPIC = "sensor-data"
+DLQ_TOPIC = f"{TOPIC}.dlq"
+COMPATIBILITY = "FULL_TRANSITIVE"
+RECORD_TYPE_HEADER = "iotpipe-record-type"
+TRACE_HEADER = "traceparent"  # W3C Trace Context, propagated from the HTTP request
+MODELS_PACKAGE = "generated.models"
+
+
+def schemas_dir() -> Path:
+    return project_path("schemas", "contract/schemas", "sensor_reading.avsc")
+
+
+def canonical_json(schema: Any) -> str:
+    """The one string form of a schema that is registered, looked up and published."""
+    return json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
+
+
+def module_name(schema_file: Path) -> str:
+    return re.sub(r"\W", "_", schema_file.stem).lower()
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """One record type: its schema file, Avro names, subject and generated model."""
+
+    schema_file: Path
+    schema: dict[str, Any] = field(repr=False)
+    topic: str = TOPIC
+
+    @property
+    def name(self) -> str:
+        return str(self.schema["name"])
+
+    @property
+    def fullname(self) -> str:
+        namespace = self.schema.get("namespace")
+        return f"{namespace}.{self.name}" if namespace else self.name
+
+    @property
+    def subject(self) -> str:
+        return f"{self.topic}-{self.fullname}"
+
+    @cached_property
+    def schema_str(self) -> str:
+        return canonical_json(self.schema)
+
+    @property
+    def module(self) -> str:
+        return f"{MODELS_PACKAGE}.{module_name(self.schema_file)}"
+
+    def model(self) -> type[BaseModel]:
+        """The generated Pydantic model (imported on first use)."""
+        cls = getattr(importlib.import_module(self.module), self.name)
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            raise ConfigError(f"{self.module}.{self.name} is not a generated model")
+        return cls
+
+
+@dataclass(frozen=True)
+class Contract:
+    record_types: tuple[RecordType, ...]
+
+    @classmethod
+    def load(cls, folder: Path | None = None) -> Contract:
+        folder = folder or schemas_dir()
+        types = []
+        for path in sorted(folder.glob("*.avsc")):
+            try:
+                schema = json.loads(path.read_text())
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+            if not isinstance(schema, dict) or schema.get("type") != "record":
+                raise ConfigError(f"{path} must hold one Avro record schema")
+            types.append(RecordType(schema_file=path, schema=schema))
+        if not types:
+            raise ConfigError(f"no .avsc schema in {folder}")
+        return cls(tuple(types))
+
+    def by_fullname(self, fullname: str) -> RecordType:
+        for record_type in self.record_types:
+            if record_type.fullname == fullname:
+                return record_type
+        raise KeyError(fullname)
+
+    def by_name(self, name: str) -> RecordType:
+        for record_type in self.record_types:
+            if name in (record_type.name, record_type.fullname):
+                return record_type
+        raise KeyError(name)
+
+    def for_model(self, model: type[BaseModel]) -> RecordType:
+        return self.by_name(model.__name__)

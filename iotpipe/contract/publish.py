@@ -1,0 +1,170 @@
+"""Artifacts for integrators, derived from the schemas and the generated models.
+
+Run by ``iotpipe codegen`` as ``python -m iotpipe.contract.publish GENERATED_DIR`` with
+that folder's parent first on ``PYTHONPATH``, so it describes the models just generated.
+Writes ``jsonschema/<fullname>.json``, ``examples/<fullname>.json`` and
+``asyncapi.json``; an example the generated model refuses stops the build.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from iotpipe import __version__
+from iotpipe.contract.catalog import (
+    COMPATIBILITY,
+    RECORD_TYPE_HEADER,
+    TOPIC,
+    TRACE_HEADER,
+    Contract,
+    RecordType,
+)
+from iotpipe.contract.examples import example_payload
+
+__all__ = ["asyncapi_document", "json_schema", "main"]
+
+AVRO_FORMAT = "application/vnd.apache.avro+json;version=1.9.0"
+KAFKA_BINDING = "0.5.0"
+
+
+def _dump(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def json_schema(record_type: RecordType, example: dict[str, Any]) -> dict[str, Any]:
+    schema = record_type.model().model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"urn:iotpipe:schema:{record_type.fullname}",
+        **schema,
+        "examples": [example],
+        "x-avro-subject": record_type.subject,
+    }
+
+
+def _headers(record_type: RecordType) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": [RECORD_TYPE_HEADER],
+        "properties": {
+            RECORD_TYPE_HEADER: {
+                "type": "string",
+                "const": record_type.fullname,
+                "description": "Avro full name of the record type; consumers route by it.",
+            },
+            TRACE_HEADER: {
+                "type": "string",
+                "description": "W3C Trace Context of the request that produced the record.",
+            },
+        },
+    }
+
+
+def _message(record_type: RecordType, example: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": record_type.name,
+        "title": record_type.fullname,
+        "summary": record_type.schema.get("doc", ""),
+        "contentType": "application/vnd.apache.avro+binary",
+        "headers": _headers(record_type),
+        "payload": {"schemaFormat": AVRO_FORMAT, "schema": record_type.schema},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "device_id of the record"},
+                "schemaIdLocation": "payload",
+                "schemaIdPayloadEncoding": "confluent",
+                "schemaLookupStrategy": "TopicRecordNameStrategy",
+                "bindingVersion": KAFKA_BINDING,
+            }
+        },
+        "examples": [
+            {
+                "name": f"{record_type.name}Example",
+                "summary": "JSON form of the payload, as the HTTP API takes it.",
+                "headers": {RECORD_TYPE_HEADER: record_type.fullname},
+                "payload": example,
+            }
+        ],
+    }
+
+
+def asyncapi_document(contract: Contract, examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    refs = [{"$ref": f"#/components/messages/{t.name}"} for t in contract.record_types]
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "iotpipe Kafka contract",
+            "version": __version__,
+            "description": (
+                f"Records on the Kafka topic {TOPIC}, Avro-encoded with the Confluent wire "
+                "format (magic byte, 4-byte schema id, Avro binary). Subjects follow "
+                f"TopicRecordNameStrategy ({TOPIC}-<namespace.Name>) with {COMPATIBILITY} "
+                "compatibility. The key is the device id, so each device's records are "
+                "ordered. Generated from schemas/*.avsc."
+            ),
+        },
+        "defaultContentType": "application/vnd.apache.avro+binary",
+        "servers": {
+            "local": {
+                "host": "127.0.0.1:9092",
+                "protocol": "kafka",
+                "description": "The local stack (`iotpipe stack up`).",
+            }
+        },
+        "channels": {
+            "sensorData": {
+                "address": TOPIC,
+                "description": "Validated readings and device events, keyed by device id.",
+                "messages": {
+                    t.name: ref for t, ref in zip(contract.record_types, refs, strict=True)
+                },
+                "bindings": {"kafka": {"topic": TOPIC, "bindingVersion": KAFKA_BINDING}},
+            }
+        },
+        "operations": {
+            "produceSensorData": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/sensorData"},
+                "summary": "ingest produces every record it accepted over HTTP or WebSocket.",
+                "messages": [
+                    {"$ref": f"#/channels/sensorData/messages/{t.name}"}
+                    for t in contract.record_types
+                ],
+            },
+            "consumeSensorData": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/sensorData"},
+                "summary": "sink stores every record in MongoDB, routed by record type.",
+                "messages": [
+                    {"$ref": f"#/channels/sensorData/messages/{t.name}"}
+                    for t in contract.record_types
+                ],
+            },
+        },
+        "components": {
+            "messages": {t.name: _message(t, examples[t.fullname]) for t in contract.record_types}
+        },
+    }
+
+
+def main(target: Path) -> None:
+    contract = Contract.load()
+    examples = {}
+    for record_type in contract.record_types:
+        example = example_payload(record_type.schema)
+        record_type.model().model_validate_json(json.dumps(example))  # refuses a bad example
+        examples[record_type.fullname] = example
+        _dump(target / "examples" / f"{record_type.fullname}.json", example)
+        _dump(
+            target / "jsonschema" / f"{record_type.fullname}.json",
+            json_schema(record_type, example),
+        )
+    _dump(target / "asyncapi.json", asyncapi_document(contract, examples))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

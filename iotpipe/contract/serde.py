@@ -1,0 +1,125 @@
+"""Avro serializers and deserializers for every record type, built in one place.
+
+confluent-kafka's AvroSerializer / AvroDeserializer do the Confluent framing and the
+registry lookups (the registry client is passed in, so unit tests use ``mock://``); the
+generated Pydantic models are connected through the ``to_dict`` / ``from_dict`` hooks.
+Subjects follow TopicRecordNameStrategy, set explicitly so no other lookup is made.
+
+Records of several types share a topic; each carries the ``iotpipe-record-type``
+header, and the decoder reads the record with that type's current schema as reader
+schema (Avro resolution from the writer schema named by the id in the frame), so a
+record written with an older compatible schema decodes into today's model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka.schema_registry import SchemaRegistryClient, topic_record_subject_name_strategy
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
+from pydantic import BaseModel, ValidationError
+
+from iotpipe.contract.catalog import RECORD_TYPE_HEADER, TOPIC, Contract, RecordType
+from iotpipe.errors import ContractError, DecodeError, RegistryUnavailable
+
+__all__ = ["ContractSerde", "Headers"]
+
+Headers = Sequence[tuple[str, bytes | str | None]]
+
+
+def _to_dict(record: BaseModel, _ctx: SerializationContext | None) -> dict[str, Any]:
+    return record.model_dump()
+
+
+def _from_dict(model: type[BaseModel]) -> Any:
+    def convert(data: dict[str, Any], _ctx: SerializationContext | None) -> BaseModel:
+        return model.model_validate(data)
+
+    return convert
+
+
+def _registry_error(exc: Exception, what: str) -> ContractError:
+    code = getattr(exc, "http_status_code", None)
+    if isinstance(exc, SchemaRegistryError) and code is not None and 0 < code < 500:
+        return ContractError(f"{what}: the registry refused ({exc})")
+    return RegistryUnavailable(f"{what}: schema registry unavailable ({exc})")
+
+
+class ContractSerde:
+    """Encode models to Kafka values and decode values back, for one contract."""
+
+    def __init__(
+        self, registry: SchemaRegistryClient, contract: Contract, *, auto_register: bool = False
+    ) -> None:
+        self._contract = contract
+        strategy = {"subject.name.strategy": topic_record_subject_name_strategy}
+        self._serializers: dict[str, AvroSerializer] = {}
+        self._deserializers: dict[str, AvroDeserializer] = {}
+        for record_type in contract.record_types:
+            self._serializers[record_type.fullname] = AvroSerializer(
+                registry, record_type.schema_str, to_dict=_to_dict,
+                conf={"auto.register.schemas": auto_register, "use.latest.version": False,
+                      **strategy},
+            )  # fmt: skip
+            self._deserializers[record_type.fullname] = AvroDeserializer(
+                registry, record_type.schema_str, from_dict=_from_dict(record_type.model()),
+                conf=strategy,
+            )  # fmt: skip
+
+    def record_type(self, record: BaseModel) -> RecordType:
+        try:
+            return self._contract.for_model(type(record))
+        except KeyError:
+            raise ContractError(f"{type(record).__name__} is not a contract record type") from None
+
+    def headers(self, record: BaseModel) -> list[tuple[str, bytes]]:
+        return [(RECORD_TYPE_HEADER, self.record_type(record).fullname.encode())]
+
+    def encode(self, record: BaseModel, topic: str = TOPIC) -> bytes:
+        record_type = self.record_type(record)
+        ctx = SerializationContext(topic, MessageField.VALUE)
+        try:
+            encoded = self._serializers[record_type.fullname](record, ctx)
+        except SchemaRegistryError as exc:
+            raise _registry_error(exc, f"encoding {record_type.name}") from exc
+        except SerializationError as exc:
+            raise ContractError(f"encoding {record_type.name} failed: {exc}") from exc
+        if encoded is None:
+            raise ContractError(f"encoding {record_type.name} gave no bytes")
+        return encoded
+
+    def decode(self, value: bytes | None, headers: Headers | None, topic: str = TOPIC) -> BaseModel:
+        """Decode one Kafka value; DecodeError for a dead letter, RegistryUnavailable to retry."""
+        type_name = _header(headers, RECORD_TYPE_HEADER)
+        if type_name is None:
+            raise DecodeError(f"no {RECORD_TYPE_HEADER} header", reason="missing-record-type")
+        deserializer = self._deserializers.get(type_name)
+        if deserializer is None:
+            raise DecodeError(f"unknown record type {type_name!r}", reason="unknown-record-type")
+        if value is None:
+            raise DecodeError("empty value (tombstone)", reason="empty-value")
+        try:
+            decoded = deserializer(value, SerializationContext(topic, MessageField.VALUE))
+        except SchemaRegistryError as exc:
+            error = _registry_error(exc, f"decoding {type_name}")
+            if isinstance(error, RegistryUnavailable):
+                raise error from exc
+            raise DecodeError(str(error), reason="unknown-schema") from exc
+        except ValidationError as exc:
+            raise DecodeError(f"{type_name} fails validation: {exc}", reason="invalid") from exc
+        except (SerializationError, ValueError, TypeError, EOFError, IndexError,
+                KeyError) as exc:  # fmt: skip
+            raise DecodeError(f"{type_name} cannot be decoded: {exc!r}", reason="undecodable") from exc
+        if not isinstance(decoded, BaseModel):
+            raise DecodeError(f"{type_name} decoded to {type(decoded).__name__}", reason="undecodable")
+        return decoded
+
+
+def _header(headers: Headers | None, name: str) -> str | None:
+    for key, value in headers or ():
+        if key == name and value is not None:
+            return value.decode() if isinstance(value, bytes) else value
+    return None
