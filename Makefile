@@ -4,7 +4,7 @@ PYTHON ?= python3
 BOOT   := .venv/.bootstrapped
 NOX    := .venv/bin/nox
 
-.PHONY: demo test lint typecheck check clean
+.PHONY: demo test lint typecheck contract check clean
 
 demo: $(BOOT)      ## Run the demo on the local stack (no Docker)
 	$(NOX) -s demo
@@ -18,7 +18,10 @@ lint: $(BOOT)
 typecheck: $(BOOT)
 	$(NOX) -s typecheck
 
-check: lint typecheck test
+contract: $(BOOT)  ## generated/ is current; schemas compatible with the previous commit
+	$(NOX) -s contract
+
+check: lint typecheck contract test
 
 $(BOOT): Makefile
 	$(PYTHON) -m venv .venv

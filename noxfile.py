@@ -13,7 +13,7 @@ import nox
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "contract", "tests"]
 
 
 def _install(session: nox.Session) -> None:
@@ -38,6 +38,24 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     _install(session)
     session.run("mypy")
+
+
+@nox.session
+def contract(session: nox.Session) -> None:
+    """Generated code is current, and the schemas are compatible with the previous commit
+    (registered into the local stack's registry under throwaway subjects)."""
+    _install(session)
+    session.run("iotpipe", "codegen", "--check")
+    baseline = session.posargs[0] if session.posargs else "HEAD~1"
+    has_baseline = session.run(
+        "git", "rev-parse", "--verify", "--quiet", f"{baseline}^{{commit}}",
+        external=True, silent=True, success_codes=[0, 1, 128],
+    )  # fmt: skip
+    if not has_baseline:
+        session.warn(f"no {baseline} in this clone: nothing to check compatibility against")
+        return
+    session.run("iotpipe", "stack", "up", "registry")
+    session.run("iotpipe", "schemas", "check", "--against", baseline)
 
 
 @nox.session

@@ -9,7 +9,8 @@ with a dry-run registration, so an incompatible change always says why.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -77,7 +78,8 @@ class SchemaRegistry:
         if response.status_code == 404:
             return None
         data = self._ok(response, f"config {subject}")
-        return data.get("compatibilityLevel") or data.get("compatibility")
+        level = data.get("compatibilityLevel") or data.get("compatibility")
+        return str(level) if level else None
 
     def register(self, subject: str, schema_str: str) -> PushResult:
         path = f"/subjects/{quote(subject, safe='')}/versions"
@@ -90,8 +92,9 @@ class SchemaRegistry:
             self._call("POST", f"/subjects/{quote(subject, safe='')}", {"schema": schema_str}),
             f"looking up {subject}",
         )
-        return PushResult(subject, schema_id, int(found["version"]),
-                          self.compatibility(subject) or "")
+        return PushResult(
+            subject, schema_id, int(found["version"]), self.compatibility(subject) or ""
+        )
 
     def exists(self, subject: str) -> bool:
         response = self._call("GET", f"/subjects/{quote(subject, safe='')}/versions")
@@ -106,8 +109,9 @@ class SchemaRegistry:
         if not self.exists(subject):
             return CheckResult(subject, "new")
         path = f"/compatibility/subjects/{quote(subject, safe='')}/versions/latest"
-        response = self._call("POST", path, {"schema": schema_str, "schemaType": "AVRO"},
-                              verbose="true")
+        response = self._call(
+            "POST", path, {"schema": schema_str, "schemaType": "AVRO"}, verbose="true"
+        )
         if response.status_code == 404:
             return CheckResult(subject, "new")
         data = self._ok(response, f"checking {subject}")
@@ -115,8 +119,10 @@ class SchemaRegistry:
             return CheckResult(subject, "compatible")
         reasons = [str(m) for m in data.get("messages") or []]
         reasons = reasons or self._dry_run_reasons(subject, schema_str)
-        return CheckResult(subject, "incompatible",
-                           tuple(reasons or ["the registry gave no reason"]))
+        reasons = [_explain(reason, schema_str) for reason in reasons]
+        return CheckResult(
+            subject, "incompatible", tuple(reasons or ["the registry gave no reason"])
+        )
 
     def _dry_run_reasons(self, subject: str, schema_str: str) -> list[str]:
         """Apicurio: validate a registration without making it, to read the rule's causes."""
@@ -150,7 +156,26 @@ class SchemaRegistry:
         return results
 
     def check_contract(self, contract: Contract, *, prefix: str = "") -> list[CheckResult]:
-        return [self.check(prefix + t.subject, t.schema_str) for t in contract.record_types]
+        """Check each record type; results name the real subject even under a prefix."""
+        return [
+            replace(self.check(prefix + t.subject, t.schema_str), subject=t.subject)
+            for t in contract.record_types
+        ]
+
+
+def _explain(reason: str, schema_str: str) -> str:
+    """Apicurio reports a new field without a default by its bare name; say what it means."""
+    match = re.fullmatch(r"(\w+) at (/fields/\d+)", reason)
+    if match is None:
+        return reason
+    fields = {f.get("name"): f for f in json.loads(schema_str).get("fields", [])}
+    field = fields.get(match.group(1))
+    if field is None or "default" in field:
+        return reason
+    return (
+        f"field {match.group(1)!r} ({match.group(2)}) has no default: records written "
+        "before it existed cannot be read with this schema; give it a default"
+    )
 
 
 def _message(response: httpx.Response) -> str:
