@@ -48,9 +48,15 @@ def contract(session: nox.Session) -> None:
     session.run("iotpipe", "codegen", "--check")
     baseline = session.posargs[0] if session.posargs else "HEAD~1"
     has_baseline = session.run(
-        "git", "rev-parse", "--verify", "--quiet", f"{baseline}^{{commit}}",
-        external=True, silent=True, success_codes=[0, 1, 128],
-    )  # fmt: skip
+        "git",
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        f"{baseline}^{{commit}}",
+        external=True,
+        silent=True,
+        success_codes=[0, 1, 128],
+    )
     if not has_baseline:
         session.warn(f"no {baseline} in this clone: nothing to check compatibility against")
         return

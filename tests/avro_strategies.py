@@ -26,10 +26,12 @@ def _number(kind: str, rules: dict[str, Any]) -> st.SearchStrategy[Any]:
     low, high = rules.get("minimum"), rules.get("maximum")
     if kind in {"int", "long"}:
         lo, hi = INT32 if kind == "int" else INT64
-        return st.integers(max(lo, low) if low is not None else lo,
-                           min(hi, high) if high is not None else hi)  # fmt: skip
-    return st.floats(low, high, allow_nan=False, allow_infinity=False,
-                     width=32 if kind == "float" else 64)  # fmt: skip
+        return st.integers(
+            max(lo, low) if low is not None else lo, min(hi, high) if high is not None else hi
+        )
+    return st.floats(
+        low, high, allow_nan=False, allow_infinity=False, width=32 if kind == "float" else 64
+    )
 
 
 def _string(rules: dict[str, Any]) -> st.SearchStrategy[str]:
@@ -55,8 +57,9 @@ def from_avro(  # noqa: PLR0911 - one branch per Avro type reads best
     if logical == "uuid":
         return st.uuids()
     if logical == "timestamp-millis":
-        return st.datetimes(datetime(1970, 1, 1), datetime(2200, 1, 1),
-                            timezones=st.just(UTC)).map(_millis)  # fmt: skip
+        return st.datetimes(datetime(1970, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC)).map(
+            _millis
+        )
     simple: dict[str, st.SearchStrategy[Any]] = {"null": st.none(), "boolean": st.booleans()}
     if kind in simple:
         return simple[kind]

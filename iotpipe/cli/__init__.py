@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from iotpipe.cli.contract import codegen, schemas_app
+from iotpipe.cli.ingest import ingest, keys_app
 from iotpipe.cli.stack import stack_app
 from iotpipe.errors import IotpipeError
 
@@ -27,7 +28,9 @@ app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(keys_app, name="keys")
 app.command()(codegen)
+app.command()(ingest)
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from iotpipe.stack import SERVICES, Stack, StackSettings, StackStatus
-from iotpipe.stack.settings import ServiceName
+from iotpipe.stack.manager import Stack, StackStatus
+from iotpipe.stack.settings import SERVICES, ServiceName, StackSettings
 
 __all__ = ["stack_app"]
 

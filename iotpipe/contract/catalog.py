@@ -29,6 +29,7 @@ __all__ = [
     "TRACE_HEADER",
     "Contract",
     "RecordType",
+    "published_dir",
     "schemas_dir",
 ]
 
@@ -38,6 +39,12 @@ COMPATIBILITY = "FULL_TRANSITIVE"
 RECORD_TYPE_HEADER = "iotpipe-record-type"
 TRACE_HEADER = "traceparent"  # W3C Trace Context, propagated from the HTTP request
 MODELS_PACKAGE = "generated.models"
+
+
+def published_dir() -> Path:
+    """The ``generated`` package folder: models, JSON Schemas, examples, AsyncAPI."""
+    module = importlib.import_module("generated")
+    return Path(str(module.__file__)).parent
 
 
 def schemas_dir() -> Path:

@@ -43,17 +43,37 @@ def header(source: str) -> str:
 
 def _codegen_command(schema_file: Path, output: Path, overrides: dict[str, str]) -> list[str]:
     return [
-        sys.executable, "-m", "datamodel_code_generator",
-        "--input", str(schema_file), "--input-file-type", "avro", "--output", str(output),
-        "--output-model-type", "pydantic_v2.BaseModel", "--target-python-version", "3.11",
-        "--disable-timestamp", "--formatters", "builtin", "--use-double-quotes",
-        "--use-annotated", "--field-constraints", "--strict-nullable",
-        "--use-union-operator", "--use-standard-collections",
-        "--use-schema-description", "--use-field-description",
-        "--base-class", BASE_CLASS,
-        "--type-overrides", json.dumps(overrides, sort_keys=True),
-        "--custom-file-header", header(f"schemas/{schema_file.name}"),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "datamodel_code_generator",
+        "--input",
+        str(schema_file),
+        "--input-file-type",
+        "avro",
+        "--output",
+        str(output),
+        "--output-model-type",
+        "pydantic_v2.BaseModel",
+        "--target-python-version",
+        "3.11",
+        "--disable-timestamp",
+        "--formatters",
+        "builtin",
+        "--use-double-quotes",
+        "--use-annotated",
+        "--field-constraints",
+        "--strict-nullable",
+        "--use-union-operator",
+        "--use-standard-collections",
+        "--use-schema-description",
+        "--use-field-description",
+        "--base-class",
+        BASE_CLASS,
+        "--type-overrides",
+        json.dumps(overrides, sort_keys=True),
+        "--custom-file-header",
+        header(f"schemas/{schema_file.name}"),
+    ]
 
 
 def drop_unreferenced_duplicates(source: str) -> str:
@@ -67,9 +87,10 @@ def drop_unreferenced_duplicates(source: str) -> str:
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     doomed = [
-        node for name, node in classes.items()
+        node
+        for name, node in classes.items()
         if (m := re.fullmatch(r"(.+?)\d+", name)) and m.group(1) in classes and name not in used
-    ]  # fmt: skip
+    ]
     lines = source.splitlines(keepends=True)
     for node in sorted(doomed, key=lambda n: n.lineno, reverse=True):
         del lines[node.lineno - 1 : node.end_lineno]
@@ -141,9 +162,10 @@ def check(current: Path, contract: Contract | None = None) -> list[str]:
         fresh = {p.relative_to(fresh_root) for p in _files(fresh_root)}
         existing = {p.relative_to(current) for p in _files(current)}
         stale = [
-            str(rel) for rel in sorted(fresh & existing)
+            str(rel)
+            for rel in sorted(fresh & existing)
             if not filecmp.cmp(fresh_root / rel, current / rel, shallow=False)
-        ]  # fmt: skip
+        ]
         stale += [f"{rel} (missing)" for rel in sorted(fresh - existing)]
         stale += [f"{rel} (not generated from the schemas)" for rel in sorted(existing - fresh)]
     return stale

@@ -53,9 +53,12 @@ class SchemaRegistry:
     def _call(self, method: str, path: str, body: Any = None, **params: str) -> httpx.Response:
         try:
             return self._http.request(
-                method, f"{self.url}{path}", json=body, params=params or None,
+                method,
+                f"{self.url}{path}",
+                json=body,
+                params=params or None,
                 headers={"Content-Type": CONTENT_TYPE} if body is not None else None,
-            )  # fmt: skip
+            )
         except httpx.HTTPError as exc:
             raise RegistryUnavailable(f"schema registry at {self.url} unreachable: {exc}") from exc
 
@@ -65,6 +68,10 @@ class SchemaRegistry:
         if response.status_code >= 400:
             raise ContractError(f"{what}: {response.status_code} {_message(response)}")
         return response.json()
+
+    def raw_get(self, path: str) -> Any:
+        """GET a Confluent-API path; 404 raises ContractError, no answer RegistryUnavailable."""
+        return self._ok(self._call("GET", path), f"GET {path}")
 
     def subjects(self) -> list[str]:
         return list(self._ok(self._call("GET", "/subjects"), "listing subjects"))
@@ -133,8 +140,10 @@ class SchemaRegistry:
         try:
             response = self._http.post(
                 f"{native}/groups/default/artifacts/{quote(subject, safe='')}/versions",
-                params={"dryRun": "true"}, json=body, headers={"Accept": "application/json"},
-            )  # fmt: skip
+                params={"dryRun": "true"},
+                json=body,
+                headers={"Accept": "application/json"},
+            )
             causes = response.json().get("causes") or []
         except (httpx.HTTPError, ValueError, AttributeError):
             return []

@@ -71,15 +71,21 @@ class ContractSerde:
         self._deserializers: dict[str, AvroDeserializer] = {}
         for record_type in contract.record_types:
             self._serializers[record_type.fullname] = AvroSerializer(
-                registry, record_type.schema_str, to_dict=_to_dict,
-                conf={"auto.register.schemas": auto_register, "use.latest.version": False,
-                      **strategy},
-            )  # fmt: skip
+                registry,
+                record_type.schema_str,
+                to_dict=_to_dict,
+                conf={
+                    "auto.register.schemas": auto_register,
+                    "use.latest.version": False,
+                    **strategy,
+                },
+            )
             self._deserializers[record_type.fullname] = AvroDeserializer(
-                registry, record_type.schema_str,
+                registry,
+                record_type.schema_str,
                 from_dict=_from_dict(self._models[record_type.fullname]),
                 conf=strategy,
-            )  # fmt: skip
+            )
 
     def record_type(self, record: BaseModel) -> RecordType:
         for record_type in self._contract.record_types:
@@ -127,8 +133,7 @@ class ContractSerde:
         except SchemaResolutionError as exc:
             message = f"{type_name}: writer schema does not resolve to it: {str(exc)[:200]}"
             raise DecodeError(message, reason="schema-mismatch") from exc
-        except (SerializationError, ValueError, TypeError, EOFError, IndexError,
-                KeyError) as exc:  # fmt: skip
+        except (SerializationError, ValueError, TypeError, EOFError, IndexError, KeyError) as exc:
             message = f"{type_name} cannot be decoded: {exc!r}"[:400]
             raise DecodeError(message, reason="undecodable") from exc
         if not isinstance(decoded, BaseModel):

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from iotpipe.stack import Stack, StackSettings, StackStatus
+from iotpipe.stack.manager import Stack, StackStatus
+from iotpipe.stack.settings import StackSettings
 
 
 @pytest.fixture(scope="session")

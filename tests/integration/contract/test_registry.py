@@ -59,8 +59,10 @@ def test_compatible_change_passes_and_old_and_new_messages_both_decode(
 ) -> None:
     topic = f"it-evolve-{uuid.uuid4().hex[:8]}"
     v1 = on_topic(topic, json.loads(READING.schema_str))
-    v2 = on_topic(topic, evolved(name="firmware_build", type=["null", "string"],
-                                 default=None, doc="Added in v2."))  # fmt: skip
+    v2 = on_topic(
+        topic,
+        evolved(name="firmware_build", type=["null", "string"], default=None, doc="Added in v2."),
+    )
     registry.push(v1)
     client = SchemaRegistryClient({"url": endpoints["registry"]})
     old = ContractSerde(client, v1)
@@ -69,16 +71,19 @@ def test_compatible_change_passes_and_old_and_new_messages_both_decode(
     assert [r.status for r in registry.check_contract(v2)] == ["compatible"]
     assert registry.push(v2)[0].version == 2
 
-    model_v2 = create_model("SensorReading", __base__=SensorReading,
-                            firmware_build=(str | None, None))  # fmt: skip
+    model_v2 = create_model(
+        "SensorReading", __base__=SensorReading, firmware_build=(str | None, None)
+    )
     new = ContractSerde(client, v2, models={READING.fullname: model_v2})
     new_record = model_v2.model_validate({**EXAMPLE, "firmware_build": "b-42"})
     new_bytes = new.encode(new_record, topic)
     headers = new.headers(new_record)
 
     from_old = new.decode(old_bytes, headers, topic)  # old data, new reader: default filled
-    assert from_old.model_dump() == {**SensorReading.model_validate(EXAMPLE).model_dump(),
-                                     "firmware_build": None}  # fmt: skip
+    assert from_old.model_dump() == {
+        **SensorReading.model_validate(EXAMPLE).model_dump(),
+        "firmware_build": None,
+    }
     assert new.decode(new_bytes, headers, topic) == new_record
     from_new = old.decode(new_bytes, headers, topic)  # new data, old reader: field ignored
     assert from_new == SensorReading.model_validate(EXAMPLE)
@@ -87,11 +92,13 @@ def test_compatible_change_passes_and_old_and_new_messages_both_decode(
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"name": "battery", "type": "double", "doc": "no default"},
-         "field 'battery' (/fields/11) has no default"),
+        (
+            {"name": "battery", "type": "double", "doc": "no default"},
+            "field 'battery' (/fields/11) has no default",
+        ),
         ({"name": "unit", "type": "int", "doc": "type change"}, "not compatible"),
     ],
-)  # fmt: skip
+)
 def test_incompatible_change_is_refused_with_the_reason(
     registry: SchemaRegistry, change: dict[str, Any], expected: str
 ) -> None:

@@ -18,10 +18,12 @@ from tests.avro_strategies import from_avro
 pytestmark = pytest.mark.timeout(300)
 
 TOPIC = f"it-property-{uuid.uuid4().hex[:8]}"
-CONTRACT = Contract(tuple(
-    RecordType(schema_file=t.schema_file, schema=t.schema, topic=TOPIC)
-    for t in Contract.load().record_types
-))  # fmt: skip
+CONTRACT = Contract(
+    tuple(
+        RecordType(schema_file=t.schema_file, schema=t.schema, topic=TOPIC)
+        for t in Contract.load().record_types
+    )
+)
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,8 @@ def test_a_revision_without_schemas_has_no_contract(repo: Path) -> None:
 
 
 def test_unknown_revision_is_a_clear_error(repo: Path) -> None:
-    with pytest.raises(ConfigError, match="'HEAD~5' not found"), \
-            contract_at("HEAD~5", repo / "schemas"):  # fmt: skip
+    with (
+        pytest.raises(ConfigError, match="'HEAD~5' not found"),
+        contract_at("HEAD~5", repo / "schemas"),
+    ):
         pass

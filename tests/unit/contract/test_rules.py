@@ -17,9 +17,20 @@ def test_rules_of_nested_and_optional_fields_are_collected() -> None:
     schema = record(
         {"name": "device_id", "type": "string", "rules": {"pattern": "^[a-z]+$"}},
         {"name": "level", "type": ["null", "int"], "default": None, "rules": {"minimum": 0}},
-        {"name": "where", "type": ["null", {"type": "record", "name": "Geo", "fields": [
-            {"name": "lat", "type": "double", "rules": {"minimum": -90, "maximum": 90}}]}]},
-    )  # fmt: skip
+        {
+            "name": "where",
+            "type": [
+                "null",
+                {
+                    "type": "record",
+                    "name": "Geo",
+                    "fields": [
+                        {"name": "lat", "type": "double", "rules": {"minimum": -90, "maximum": 90}}
+                    ],
+                },
+            ],
+        },
+    )
     rules = collect_rules(schema, "r.avsc")
     assert [(r.record, r.field, r.base, r.constraints) for r in rules] == [
         ("R", "device_id", "str", (("pattern", "^[a-z]+$"),)),
@@ -52,13 +63,17 @@ def test_rendered_module_defines_working_constrained_types() -> None:
         ({"name": "x", "type": "int", "rules": {"pattern": "a"}}, "does not apply to int"),
         ({"name": "x", "type": "string", "rules": {"pattern": "(["}}, r"pattern '\(\[' is invalid"),
         ({"name": "x", "type": "int", "rules": {"maximum": "10"}}, "needs a number"),
-        ({"name": "x", "type": {"type": "map", "values": "string"}, "rules": {"maxLength": 1}},
-         "do not apply to Avro type 'map'"),
-        ({"name": "x", "type": ["null", "int", "string"], "rules": {"minimum": 1}},
-         "one non-null type"),
+        (
+            {"name": "x", "type": {"type": "map", "values": "string"}, "rules": {"maxLength": 1}},
+            "do not apply to Avro type 'map'",
+        ),
+        (
+            {"name": "x", "type": ["null", "int", "string"], "rules": {"minimum": 1}},
+            "one non-null type",
+        ),
         ({"name": "x", "type": "int", "rules": {}}, "non-empty object"),
     ],
-)  # fmt: skip
+)
 def test_bad_rules_are_refused_naming_the_field(field: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         collect_rules(record(field), "r.avsc")

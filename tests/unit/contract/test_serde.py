@@ -29,8 +29,10 @@ def example(name: str) -> dict[str, object]:
 
 
 def test_both_record_types_round_trip(serde: ContractSerde) -> None:
-    for record in (SensorReading.model_validate(example("SensorReading")),
-                   DeviceEvent.model_validate(example("DeviceEvent"))):  # fmt: skip
+    for record in (
+        SensorReading.model_validate(example("SensorReading")),
+        DeviceEvent.model_validate(example("DeviceEvent")),
+    ):
         value = serde.encode(record)
         headers = serde.headers(record)
         assert headers == [(RECORD_TYPE_HEADER, f"dev.iotpipe.{type(record).__name__}".encode())]

@@ -1,0 +1,79 @@
+"""What the routes need, built once in ``create_app`` and reached through Depends."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
+
+from ingest.auth.keys import ADMIN, KeyStore, Principal
+from ingest.domain.errors import Unauthenticated
+from ingest.domain.service import IngestService
+from ingest.metrics import IngestMetrics
+from ingest.publisher import Publisher
+from ingest.settings import IngestSettings
+from iotpipe.contract.catalog import Contract
+
+__all__ = ["Caller", "Ctx", "IngestContext", "authenticate", "trace_id"]
+
+ANONYMOUS = Principal(key_id="-", device_id=ADMIN, role="admin")
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    settings: IngestSettings
+    contract: Contract
+    publisher: Publisher
+    service: IngestService
+    metrics: IngestMetrics
+    keys: KeyStore
+
+
+def _context(connection: HTTPConnection) -> IngestContext:
+    ctx: IngestContext = connection.app.state.ingest
+    return ctx
+
+
+Ctx = Annotated[IngestContext, Depends(_context)]
+
+
+def presented_key(headers: Headers) -> str | None:
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else None
+    return headers.get("x-api-key")
+
+
+def authenticate(ctx: IngestContext, headers: Headers) -> Principal:
+    if ctx.settings.auth == "disabled":
+        return ANONYMOUS
+    key = presented_key(headers)
+    if not key:
+        raise Unauthenticated(
+            "send your device's API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+        )
+    principal = ctx.keys.verify(key)
+    if principal is None:
+        raise Unauthenticated("the API key is unknown or revoked")
+    return principal
+
+
+def _caller(request: Request, ctx: Ctx) -> Principal:
+    return authenticate(ctx, request.headers)
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+def trace_id(headers: Headers) -> str:
+    """The request's W3C traceparent, or a new one, propagated to Kafka headers."""
+    given = headers.get("traceparent", "")
+    parts = given.split("-")
+    if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
+        return given
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"

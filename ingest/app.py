@@ -1,0 +1,127 @@
+"""``create_app``: the ingest FastAPI application, with its ports passed in explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
+
+from ingest import errors
+from ingest.api.context import IngestContext
+from ingest.api.health import health_router
+from ingest.api.records import records_router
+from ingest.api.schemas import RegistryCache, schemas_router
+from ingest.api.stream import stream_router
+from ingest.auth.keys import KeyStore
+from ingest.domain.service import IngestService
+from ingest.metrics import IngestMetrics
+from ingest.publisher import Publisher
+from ingest.settings import IngestSettings
+from iotpipe import __version__
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.registry import SchemaRegistry
+
+__all__ = ["create_app"]
+
+ROUTES = {
+    "SensorReading": ("/v1/readings", "readings"),
+    "DeviceEvent": ("/v1/device-events", "device events"),
+}
+
+
+def create_app(
+    *,
+    settings: IngestSettings,
+    publisher: Publisher,
+    keys: KeyStore | None = None,
+    contract: Contract | None = None,
+    registry: SchemaRegistry | None = None,
+) -> FastAPI:
+    contract = contract or Contract.load()
+    metrics = IngestMetrics(publisher.queue_depth)
+    service = IngestService(
+        publisher=publisher,
+        metrics=metrics,
+        max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
+        max_age=timedelta(seconds=settings.max_age_seconds),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await publisher.close()
+
+    app = FastAPI(
+        title="iotpipe ingest",
+        version=__version__,
+        lifespan=lifespan,
+        description="Validates sensor readings and device events against the Avro "
+        "contract and produces them to Kafka. Responses say 202 only once Kafka has "
+        "acknowledged every accepted record.",
+    )
+    app.state.ingest = IngestContext(
+        settings=settings,
+        contract=contract,
+        publisher=publisher,
+        service=service,
+        metrics=metrics,
+        keys=keys or KeyStore(settings.keys_file),
+    )
+    for record_type in contract.record_types:
+        path, tag = ROUTES.get(
+            record_type.name, (f"/v1/{record_type.name.lower()}s", record_type.name)
+        )
+        app.include_router(records_router(record_type, path, tag))
+    app.include_router(stream_router(contract))
+    app.include_router(schemas_router(RegistryCache(registry, settings.retry_after_seconds)))
+    app.include_router(health_router())
+    errors.install(app)
+
+    @app.middleware("http")
+    async def count(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+        return response
+
+    app.openapi = lambda: _openapi(app, contract)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
+    """FastAPI's document, plus the contract's models, problem details and key schemes."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    template = "#/components/schemas/{model}"
+    for model in [t.model() for t in contract.record_types] + [errors.Problem]:
+        schema = model.model_json_schema(ref_template=template)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    problem = {errors.PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[:1] in {"4", "5"}:  # every error is problem+json (ingest.errors)
+                    response["content"] = problem
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    doc["components"]["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A device's API key (`iotpipe keys create DEVICE_ID`).",
+        },
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    app.openapi_schema = doc
+    return doc

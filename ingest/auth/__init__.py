@@ -1,0 +1,1 @@
+"""Per-device API keys: who may publish for which device."""

@@ -1,0 +1,119 @@
+"""Turn one parsed JSON value into a contract record, or say precisely why not.
+
+Validation is the generated models' (the contract's rules); on top of it ingest assigns
+what the client may leave out (``event_id``), stamps ``ingest_time``, and applies the
+late-data policy on ``event_time``. Errors carry a code, a JSON pointer into the record
+and a message with what was expected.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+__all__ = ["Accepted", "Policy", "RecordError", "Rejected", "accept", "pointer"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_future_skew: timedelta
+    max_age: timedelta
+    device_ids: frozenset[str] | None = None  # None: any device (admin or auth disabled)
+
+
+@dataclass(frozen=True)
+class RecordError:
+    code: str
+    pointer: str  # RFC 6901 pointer into the record
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "pointer": self.pointer, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    record: BaseModel
+
+
+@dataclass(frozen=True)
+class Rejected:
+    errors: tuple[RecordError, ...]
+
+    @property
+    def forbidden(self) -> bool:
+        return any(e.code == "forbidden_device" for e in self.errors)
+
+
+def pointer(loc: Iterable[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in loc)
+
+
+def _message(error: ErrorDetails) -> str:
+    msg = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return "unknown field: the contract has no such field"
+    if error["type"] == "missing":
+        return "required field is missing"
+    return msg
+
+
+def _from_validation(exc: ValidationError) -> tuple[RecordError, ...]:
+    return tuple(
+        RecordError(code=e["type"], pointer=pointer(e["loc"]), message=_message(e))
+        for e in exc.errors(include_url=False, include_input=False)
+    )
+
+
+def accept(
+    raw: Any, model: type[BaseModel], policy: Policy, now: datetime | None = None
+) -> Accepted | Rejected:
+    """Validate one record against the contract model and ingest's policies."""
+    if not isinstance(raw, dict):
+        kind = type(raw).__name__ if raw is not None else "null"
+        return Rejected((RecordError("type_error", "", f"expected a JSON object, got {kind}"),))
+    now = now or datetime.now(UTC)
+    data = dict(raw)
+    data.setdefault("event_id", str(uuid.uuid4()))
+    data["ingest_time"] = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    try:
+        record = model.model_validate(data)
+    except ValidationError as exc:
+        return Rejected(_from_validation(exc))
+    errors = []
+    device = getattr(record, "device_id", None)
+    if policy.device_ids is not None and device not in policy.device_ids:
+        errors.append(
+            RecordError(
+                "forbidden_device",
+                "/device_id",
+                f"this API key may not publish for device {device!r}",
+            )
+        )
+    event_time = getattr(record, "event_time", None)
+    if isinstance(event_time, datetime):
+        if event_time > now + policy.max_future_skew:
+            errors.append(
+                RecordError(
+                    "event_time_in_future",
+                    "/event_time",
+                    f"event_time is more than {policy.max_future_skew.total_seconds():.0f}s "
+                    f"ahead of the server clock ({now.isoformat()})",
+                )
+            )
+        elif event_time < now - policy.max_age:
+            errors.append(
+                RecordError(
+                    "event_time_too_old",
+                    "/event_time",
+                    f"event_time is older than the accepted maximum age of "
+                    f"{policy.max_age.total_seconds():.0f}s (late data)",
+                )
+            )
+    return Rejected(tuple(errors)) if errors else Accepted(record)

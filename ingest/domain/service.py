@@ -1,0 +1,86 @@
+"""Accept records, publish the valid ones, and report each record's fate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from ingest.domain.accept import Accepted, Policy, RecordError, accept
+from ingest.metrics import IngestMetrics
+from ingest.publisher import Delivered, Failed, Publisher
+
+__all__ = ["IngestService", "RecordResult"]
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    index: int
+    status: Literal["accepted", "rejected", "failed"]
+    event_id: str | None = None
+    errors: tuple[RecordError, ...] = ()
+    failure: Failed | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "status": self.status}
+        if self.event_id is not None:
+            out["event_id"] = self.event_id
+        if self.errors:
+            out["errors"] = [e.as_dict() for e in self.errors]
+        if self.failure is not None:
+            out["errors"] = [
+                {"code": self.failure.reason, "pointer": "", "message": self.failure.detail}
+            ]
+        return out
+
+
+@dataclass
+class IngestService:
+    publisher: Publisher
+    metrics: IngestMetrics
+    max_future_skew: timedelta
+    max_age: timedelta
+    _policies: dict[frozenset[str] | None, Policy] = field(default_factory=dict)
+
+    def policy(self, devices: frozenset[str] | None) -> Policy:
+        if devices not in self._policies:
+            self._policies[devices] = Policy(self.max_future_skew, self.max_age, devices)
+        return self._policies[devices]
+
+    async def submit(
+        self,
+        raws: Sequence[Any],
+        model: type[BaseModel],
+        *,
+        devices: frozenset[str] | None,
+        trace: str,
+    ) -> list[RecordResult]:
+        """Validate every record, publish the valid ones, one result per input, in order."""
+        policy = self.policy(devices)
+        results: list[RecordResult | None] = [None] * len(raws)
+        valid: list[tuple[int, BaseModel]] = []
+        kind = model.__name__
+        for index, raw in enumerate(raws):
+            verdict = accept(raw, model, policy)
+            if isinstance(verdict, Accepted):
+                valid.append((index, verdict.record))
+            else:
+                results[index] = RecordResult(index, "rejected", errors=verdict.errors)
+                self.metrics.rejected(kind, verdict.errors[0].code)
+        if valid:
+            started = time.perf_counter()
+            outcomes = await self.publisher.publish([r for _, r in valid], trace=trace)
+            self.metrics.produce_latency.observe(time.perf_counter() - started)
+            for (index, record), outcome in zip(valid, outcomes, strict=True):
+                event_id = str(getattr(record, "event_id", ""))
+                if isinstance(outcome, Delivered):
+                    results[index] = RecordResult(index, "accepted", event_id)
+                    self.metrics.accepted(kind)
+                else:
+                    results[index] = RecordResult(index, "failed", event_id, failure=outcome)
+                    self.metrics.rejected(kind, outcome.reason)
+        return [r for r in results if r is not None]

@@ -1,0 +1,146 @@
+"""The one place that maps ingest's errors to HTTP: status codes and problem+json bodies.
+
+Every error response is RFC 9457 ``application/problem+json``: ``type``, ``title``,
+``status``, ``detail``, and, when the request carried records, ``results`` with each
+record's fate. 429 and 503 carry ``Retry-After``; 401 carries ``WWW-Authenticate``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ingest.domain.accept import pointer
+from ingest.domain.errors import (
+    Backpressure,
+    BodyTooLarge,
+    Forbidden,
+    IngestError,
+    InvalidRecords,
+    MalformedJson,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMediaType,
+)
+from ingest.domain.service import RecordResult
+
+__all__ = ["PROBLEM", "Problem", "install", "problem_response", "status_of"]
+
+PROBLEM = "application/problem+json"
+_STATUS: list[tuple[type[IngestError], int]] = [
+    (MalformedJson, 400),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (BodyTooLarge, 413),
+    (UnsupportedMediaType, 415),
+    (InvalidRecords, 422),
+    (Backpressure, 429),
+    (Unavailable, 503),
+]
+
+
+class ProblemError(BaseModel):
+    code: str
+    pointer: str
+    message: str
+
+
+class ProblemResult(BaseModel):
+    index: int
+    status: str
+    event_id: str | None = None
+    errors: list[ProblemError] = []
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with per-record results where the request had records."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] = []
+    results: list[ProblemResult] = []
+
+
+def status_of(error: IngestError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    results: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://iotpipe.dev/problems/{title.replace(' ', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    if results:
+        body["results"] = [r.as_dict() if isinstance(r, RecordResult) else r for r in results]
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM)
+
+
+def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IngestError)  # noqa: S101 - registered for IngestError only
+    status = status_of(exc)
+    headers = {}
+    if isinstance(exc, Unavailable):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = 'Bearer realm="iotpipe"'
+    errors = None
+    if exc.single and exc.results and isinstance(exc.results[0], RecordResult):
+        errors = exc.results[0].as_dict().get("errors")
+    return problem_response(
+        status,
+        exc.title,
+        exc.detail,
+        errors=errors,
+        results=None if exc.single else exc.results,
+        headers=headers,
+    )
+
+
+def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    errors = [
+        {"code": e["type"], "pointer": pointer(e["loc"]), "message": e["msg"]} for e in exc.errors()
+    ]
+    return problem_response(
+        422, "invalid request", "the request does not match the API", errors=errors
+    )
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    return problem_response(
+        exc.status_code,
+        str(exc.detail).lower(),
+        str(exc.detail),
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(IngestError, _ingest_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

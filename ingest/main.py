@@ -1,0 +1,49 @@
+"""Wire the real adapters: the entry point uvicorn calls (``ingest.main:build_app``)."""
+
+from __future__ import annotations
+
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from fastapi import FastAPI
+
+from ingest.app import create_app
+from ingest.auth.keys import KeyStore
+from ingest.publisher.kafka import KafkaPublisher, producer_config
+from ingest.settings import IngestSettings
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.contract.serde import ContractSerde
+from iotpipe.endpoints import EndpointSettings, resolve_endpoints
+
+__all__ = ["build_app"]
+
+
+def build_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+    endpoints = resolve_endpoints(
+        EndpointSettings(
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+            registry_url=settings.registry_url,
+        )
+    )
+    contract = Contract.load()
+    serde = ContractSerde(SchemaRegistryClient({"url": endpoints.registry}), contract)
+    publisher = KafkaPublisher(
+        config=producer_config(
+            endpoints.kafka,
+            delivery_timeout_ms=settings.delivery_timeout_ms,
+            queue_max_records=settings.queue_max_records,
+            compression=settings.compression,
+            linger_ms=settings.linger_ms,
+        ),
+        serde=serde,
+        topic=settings.topic,
+        registry_url=endpoints.registry,
+        retry_after=settings.retry_after_seconds,
+    )
+    return create_app(
+        settings=settings,
+        publisher=publisher,
+        keys=KeyStore(settings.keys_file),
+        contract=contract,
+        registry=SchemaRegistry(endpoints.registry),
+    )

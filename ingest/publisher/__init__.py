@@ -1,0 +1,45 @@
+"""The port to Kafka: a small Protocol, with the real adapter (``kafka``) and a fake."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import BaseModel
+
+__all__ = ["Delivered", "Failed", "Outcome", "Publisher"]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Kafka acknowledged the record (acks=all): it will not be lost."""
+
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The record was not acknowledged; the client may retry it (same event_id)."""
+
+    reason: Literal["unavailable", "queue_full"]
+    detail: str
+    retry_after: int
+
+
+Outcome = Delivered | Failed
+
+
+class Publisher(Protocol):
+    async def publish(self, records: Sequence[BaseModel], *, trace: str) -> list[Outcome]:
+        """Produce every record (key: device_id); one outcome per record, in order."""
+        ...
+
+    def problem(self) -> str | None:
+        """None when Kafka and the registry are reachable, else why not (for /readyz)."""
+        ...
+
+    def queue_depth(self) -> int: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,209 @@
+"""The Kafka publisher: confluent-kafka's Producer bridged to asyncio.
+
+One future per record, resolved from the delivery callback (run by a background poll
+thread) with ``call_soon_threadsafe``; a request returns only when Kafka acknowledged
+(acks=all) or gave up on each of its records. Encoding (Avro via ContractSerde) and
+``produce`` run on one worker thread: the event loop stays free, and records are handed
+to Kafka in the order requests arrived. While no broker is up, records fail at once
+(503) instead of waiting for the delivery timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+import httpx
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from pydantic import BaseModel
+
+from ingest.publisher import Delivered, Failed, Outcome
+from iotpipe.contract.catalog import TRACE_HEADER
+from iotpipe.contract.serde import ContractSerde
+from iotpipe.errors import ContractError, RegistryUnavailable
+
+__all__ = ["KafkaPublisher", "producer_config"]
+
+log = logging.getLogger("iotpipe.ingest.kafka")
+_rdkafka_log = logging.getLogger("iotpipe.ingest.rdkafka")
+
+
+def producer_config(
+    bootstrap: str,
+    *,
+    delivery_timeout_ms: int,
+    queue_max_records: int,
+    compression: str,
+    linger_ms: int,
+) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap,
+        "acks": "all",
+        "enable.idempotence": True,
+        "compression.type": compression,
+        "linger.ms": linger_ms,
+        "batch.num.messages": 10_000,
+        "message.timeout.ms": delivery_timeout_ms,
+        "queue.buffering.max.messages": queue_max_records,
+        "queue.buffering.max.kbytes": 1_048_576,
+        "partitioner": "murmur2_random",  # same partition per key as the Java clients
+        "statistics.interval.ms": 1000,
+        "logger": _rdkafka_log,
+    }
+
+
+class KafkaPublisher:
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any],
+        serde: ContractSerde,
+        topic: str,
+        registry_url: str,
+        retry_after: int,
+    ) -> None:
+        self._serde = serde
+        self._topic = topic
+        self._registry_url = registry_url
+        self._retry_after = retry_after
+        self._brokers_down = False
+        self._producer = Producer(
+            {**config, "error_cb": self._on_error, "stats_cb": self._on_stats}
+        )
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-produce")
+        self._closed = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="ingest-poll", daemon=True)
+        self._poller.start()
+
+    # -- callbacks (poll thread) -------------------------------------------------------
+    def _poll(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.1)
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._brokers_down = True
+        log.warning("kafka: %s", error.str())
+
+    def _on_stats(self, raw: str) -> None:
+        brokers = json.loads(raw).get("brokers", {}).values()
+        self._brokers_down = not any(
+            b.get("state") == "UP" for b in brokers if b.get("nodeid", -1) >= 0
+        )
+
+    def _delivered(
+        self,
+        future: asyncio.Future[Outcome],
+        loop: asyncio.AbstractEventLoop,
+        error: KafkaError | None,
+        message: Message,
+    ) -> None:
+        outcome: Outcome
+        if error is None:
+            outcome = Delivered(partition=message.partition() or 0, offset=message.offset() or 0)
+        else:
+            outcome = Failed("unavailable", f"kafka: {error.str()}", self._retry_after)
+        loop.call_soon_threadsafe(_settle, future, outcome)
+
+    # -- produce (worker thread) -------------------------------------------------------
+    def _enqueue(
+        self,
+        records: Sequence[BaseModel],
+        futures: list[asyncio.Future[Outcome]],
+        trace: str,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        for record, future in zip(records, futures, strict=True):
+            outcome = self._produce(record, future, trace, loop)
+            if outcome is not None:
+                loop.call_soon_threadsafe(_settle, future, outcome)
+
+    def _produce(
+        self,
+        record: BaseModel,
+        future: asyncio.Future[Outcome],
+        trace: str,
+        loop: asyncio.AbstractEventLoop,
+    ) -> Failed | None:
+        if self._brokers_down:
+            return Failed("unavailable", "kafka: no broker reachable", self._retry_after)
+        try:
+            value = self._serde.encode(record, self._topic)
+        except RegistryUnavailable as exc:
+            return Failed("unavailable", str(exc), self._retry_after)
+        except ContractError as exc:  # e.g. schema not registered: an operator's job
+            log.error("cannot encode %s: %s", type(record).__name__, exc)
+            return Failed("unavailable", "schema not registered in the registry", self._retry_after)
+        headers: list[tuple[str, str | bytes | None]] = [
+            *self._serde.headers(record),
+            (TRACE_HEADER, trace.encode()),
+        ]
+        key = str(getattr(record, "device_id", "")).encode()
+        try:
+            self._producer.produce(
+                self._topic,
+                key=key,
+                value=value,
+                headers=headers,
+                on_delivery=partial(self._delivered, future, loop),
+            )
+        except BufferError:
+            return Failed("queue_full", "producer queue is full", 1)
+        except KafkaException as exc:
+            return Failed("unavailable", f"kafka: {exc}", self._retry_after)
+        return None
+
+    # -- Publisher ---------------------------------------------------------------------
+    async def publish(self, records: Sequence[BaseModel], *, trace: str) -> list[Outcome]:
+        if self._closed.is_set():
+            return [
+                Failed("unavailable", "ingest is shutting down", self._retry_after) for _ in records
+            ]
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in records]
+        started = time.monotonic()
+        await loop.run_in_executor(self._encoder, self._enqueue, records, futures, trace, loop)
+        outcomes = list(await asyncio.gather(*futures))
+        log.debug(
+            "published %d records in %.1f ms", len(records), (time.monotonic() - started) * 1000
+        )
+        return outcomes
+
+    def problem(self) -> str | None:
+        if self._brokers_down:
+            return "kafka: no broker reachable"
+        try:
+            self._producer.list_topics(timeout=2.0)
+        except KafkaException as exc:
+            return f"kafka: {exc}"
+        try:
+            response = httpx.get(f"{self._registry_url}/subjects", timeout=2.0)
+        except httpx.HTTPError as exc:
+            return f"schema registry: {exc.__class__.__name__}"
+        return None if response.status_code == 200 else f"registry: HTTP {response.status_code}"
+
+    def queue_depth(self) -> int:
+        return len(self._producer)
+
+    async def close(self) -> None:
+        """Flush what is in flight, then stop; safe to call more than once."""
+        if self._closed.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        remaining = await loop.run_in_executor(self._encoder, self._producer.flush, 15.0)
+        if remaining:
+            log.error("%d records still unacknowledged at shutdown", remaining)
+        self._closed.set()
+        self._encoder.shutdown(wait=False)
+
+
+def _settle(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not future.done():
+        future.set_result(outcome)

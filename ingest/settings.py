@@ -1,0 +1,49 @@
+"""ingest's one settings object: ``IOTPIPE_INGEST_*`` environment variables or flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from iotpipe.stack.settings import default_state_dir
+
+__all__ = ["IngestSettings", "default_keys_file"]
+
+
+def default_keys_file() -> Path:
+    return default_state_dir().parent / "ingest-keys.json"
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOTPIPE_INGEST_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+
+    # Endpoints; empty means the local stack's (see iotpipe.endpoints).
+    kafka_bootstrap_servers: str | None = None
+    registry_url: str | None = None
+    topic: str = "sensor-data"
+
+    # Request limits.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_batch_records: int = Field(default=5000, ge=1)
+    # Late-data policy: event_time may be at most this far ahead of the clock and at most
+    # this old; outside, the record is rejected with the reason.
+    max_future_skew_seconds: float = Field(default=300.0, ge=0)
+    max_age_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+
+    # Auth: "required" (per-device keys) or "disabled" (local experiments only).
+    auth: str = Field(default="required", pattern="^(required|disabled)$")
+    keys_file: Path = Field(default_factory=default_keys_file)
+
+    # Producer: how long a record may wait for Kafka before the request fails with 503,
+    # and how many records may wait in the producer queue before requests get 429.
+    delivery_timeout_ms: int = Field(default=10_000, ge=1000)
+    queue_max_records: int = Field(default=200_000, ge=1000)
+    compression: str = Field(default="zstd", pattern="^(none|gzip|snappy|lz4|zstd)$")
+    linger_ms: int = Field(default=5, ge=0)
+    retry_after_seconds: int = Field(default=5, ge=1)

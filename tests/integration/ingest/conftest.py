@@ -1,0 +1,73 @@
+"""The real ingest app (real Kafka producer, real registry) on a topic of its own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ingest.auth.keys import KeyStore
+from ingest.main import build_app
+from ingest.settings import IngestSettings
+from iotpipe.contract.catalog import Contract, RecordType
+from iotpipe.contract.registry import SchemaRegistry
+
+DEVICE = "sensebox-5f2b6c9e"
+
+
+@dataclass(frozen=True)
+class LiveIngest:
+    app: FastAPI
+    client: TestClient
+    topic: str
+    contract: Contract
+    admin_key: str
+    device_key: str
+
+
+def contract_on(topic: str) -> Contract:
+    return Contract(
+        tuple(
+            RecordType(schema_file=t.schema_file, schema=t.schema, topic=topic)
+            for t in Contract.load().record_types
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def live_settings(
+    endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[IngestSettings, Contract, str, str]:
+    """Settings for a real ingest on a fresh topic (registered), with an admin and a device key."""
+    topic = f"it-ingest-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
+    contract = contract_on(topic)
+    SchemaRegistry(endpoints["registry"]).push(contract)
+    keys_file = Path(tmp_path_factory.mktemp("keys")) / "keys.json"
+    store = KeyStore(keys_file)
+    admin_key = store.create("ops", "admin")[1]
+    device_key = store.create(DEVICE)[1]
+    settings = IngestSettings(
+        kafka_bootstrap_servers=endpoints["kafka"],
+        registry_url=endpoints["registry"],
+        topic=topic,
+        keys_file=keys_file,
+        max_batch_records=500,
+    )
+    return settings, contract, admin_key, device_key
+
+
+@pytest.fixture(scope="module")
+def live_ingest(live_settings: tuple[IngestSettings, Contract, str, str]) -> Iterator[LiveIngest]:
+    settings, contract, admin_key, device_key = live_settings
+    app = build_app(settings)
+    with TestClient(app) as client:
+        yield LiveIngest(app, client, settings.topic, contract, admin_key, device_key)

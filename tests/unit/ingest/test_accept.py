@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from generated.models import SensorReading
+from ingest.domain.accept import Accepted, Policy, Rejected, accept, pointer
+from tests.unit.ingest.conftest import DEVICE, reading
+
+NOW = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
+POLICY = Policy(max_future_skew=timedelta(minutes=5), max_age=timedelta(days=7))
+
+
+def test_event_id_is_assigned_and_ingest_time_stamped_at_millisecond_precision() -> None:
+    verdict = accept(
+        reading(event_time=NOW.isoformat(), ingest_time="1999-01-01T00:00:00Z"),
+        SensorReading,
+        POLICY,
+        NOW,
+    )
+    assert isinstance(verdict, Accepted)
+    record = verdict.record
+    assert isinstance(record, SensorReading)
+    assert record.event_id.version == 4
+    assert record.ingest_time == NOW.replace(microsecond=123000)  # the client's is ignored
+
+
+def test_client_event_id_is_kept() -> None:
+    given = "0b8f6e2a-6f43-4c8e-9a55-4f1f5a3c2d10"
+    verdict = accept(
+        reading(event_id=given, event_time=NOW.isoformat()), SensorReading, POLICY, NOW
+    )
+    assert isinstance(verdict, Accepted)
+    assert str(getattr(verdict.record, "event_id", "")) == given
+
+
+def test_epoch_seconds_and_milliseconds_are_accepted() -> None:
+    for value in (NOW.timestamp(), int(NOW.timestamp() * 1000)):
+        verdict = accept(reading(event_time=value), SensorReading, POLICY, NOW)
+        assert isinstance(verdict, Accepted), verdict
+
+
+def test_late_data_policy() -> None:
+    future = accept(
+        reading(event_time=(NOW + timedelta(minutes=6)).isoformat()), SensorReading, POLICY, NOW
+    )
+    old = accept(
+        reading(event_time=(NOW - timedelta(days=8)).isoformat()), SensorReading, POLICY, NOW
+    )
+    assert isinstance(future, Rejected)
+    assert [(e.code, e.pointer) for e in future.errors] == [("event_time_in_future", "/event_time")]
+    assert "300s ahead" in future.errors[0].message
+    assert isinstance(old, Rejected)
+    assert old.errors[0].code == "event_time_too_old"
+    edge = accept(
+        reading(event_time=(NOW + timedelta(minutes=4)).isoformat()), SensorReading, POLICY, NOW
+    )
+    assert isinstance(edge, Accepted)
+
+
+def test_a_device_key_only_publishes_for_its_device() -> None:
+    policy = Policy(POLICY.max_future_skew, POLICY.max_age, frozenset({DEVICE}))
+    mine = accept(reading(event_time=NOW.isoformat()), SensorReading, policy, NOW)
+    theirs = accept(
+        reading(device_id="other", event_time=NOW.isoformat()), SensorReading, policy, NOW
+    )
+    assert isinstance(mine, Accepted)
+    assert isinstance(theirs, Rejected)
+    assert theirs.forbidden
+
+
+def test_every_error_of_a_record_is_reported_with_its_pointer() -> None:
+    verdict = accept(
+        reading(value="warm", location={"latitude": 100}, unit=""), SensorReading, POLICY, NOW
+    )
+    assert isinstance(verdict, Rejected)
+    assert sorted(e.pointer for e in verdict.errors) == [
+        "/location/latitude",
+        "/location/longitude",
+        "/unit",
+        "/value",
+    ]
+
+
+def test_non_objects_are_rejected() -> None:
+    verdict = accept([1, 2], SensorReading, POLICY, NOW)
+    assert isinstance(verdict, Rejected)
+    assert verdict.errors[0].message == "expected a JSON object, got list"
+
+
+def test_pointer_escapes_per_rfc_6901() -> None:
+    assert pointer(["metadata", "a/b~c", 0]) == "/metadata/a~1b~0c/0"

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from ingest.auth.keys import ADMIN, KeyStore
+from iotpipe.errors import ConfigError
+
+
+def test_key_is_shown_once_and_only_its_hash_stored(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys.json")
+    entry, key = store.create("dev-1")
+    text = (tmp_path / "keys.json").read_text()
+    secret = key.rsplit("_", 1)[1]
+    assert secret not in text
+    assert entry.sha256 in text
+    assert stat.S_IMODE((tmp_path / "keys.json").stat().st_mode) == 0o600
+    principal = store.verify(key)
+    assert principal is not None
+    assert (principal.device_id, principal.role) == ("dev-1", "device")
+    assert principal.may_publish_for() == frozenset({"dev-1"})
+
+
+def test_wrong_malformed_and_revoked_keys_are_refused(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys.json")
+    entry, key = store.create("dev-1")
+    assert store.verify(key[:-1] + ("A" if key[-1] != "A" else "B")) is None
+    assert store.verify("not-a-key") is None
+    assert store.verify("") is None
+    store.revoke(entry.key_id)
+    assert store.verify(key) is None
+    with pytest.raises(ConfigError, match="no key with id"):
+        store.revoke("nope")
+
+
+def test_admin_key_publishes_for_any_device(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys.json")
+    _, key = store.create("ops", "admin")
+    principal = store.verify(key)
+    assert principal is not None
+    assert principal.device_id == ADMIN
+    assert principal.may_publish_for() is None
+
+
+def test_a_running_store_sees_keys_created_by_another_process(tmp_path: Path) -> None:
+    running = KeyStore(tmp_path / "keys.json")
+    assert running.list() == []
+    _, key = KeyStore(tmp_path / "keys.json").create("dev-2")  # e.g. `iotpipe keys create`
+    assert running.verify(key) is not None
+
+
+def test_invalid_device_id_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a valid device id"):
+        KeyStore(tmp_path / "keys.json").create("bad id")
