@@ -66,7 +66,6 @@ def contract(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """For now the stack only: it comes up and shows every service healthy."""
+    """The whole pipeline on the local stack for 30 s (``-- --duration N`` to change)."""
     _install(session)
-    session.run("iotpipe", "stack", "up")
-    session.run("iotpipe", "stack", "status")
+    session.run("iotpipe", "demo", *(session.posargs or ["--duration", "30"]))

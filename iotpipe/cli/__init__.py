@@ -7,6 +7,7 @@ message (no traceback) with their exit code; ``IOTPIPE_DEBUG=1`` shows the trace
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +15,7 @@ from rich.markup import escape
 
 from iotpipe.cli.contract import codegen, schemas_app
 from iotpipe.cli.ingest import ingest, keys_app
+from iotpipe.cli.sink import db_app, dlq_app, sink
 from iotpipe.cli.stack import stack_app
 from iotpipe.errors import IotpipeError
 
@@ -31,6 +33,23 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(keys_app, name="keys")
 app.command()(codegen)
 app.command()(ingest)
+app.command()(sink)
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def demo(
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")
+    ] = None,
+    devices: Annotated[int, typer.Option(help="Simulated devices.")] = 12,
+    interval: Annotated[float, typer.Option(help="Seconds between a device's posts.")] = 0.5,
+) -> None:
+    """The whole pipeline on the local stack with a simulated fleet and a live view."""
+    from iotpipe.demo.run import run_demo  # noqa: PLC0415
+
+    raise typer.Exit(run_demo(duration=duration, devices=devices, interval=interval))
 
 
 def main() -> None:

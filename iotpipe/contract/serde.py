@@ -95,7 +95,7 @@ class ContractSerde:
                 return record_type
         raise ContractError(f"{type(record).__name__} is not a contract record type")
 
-    def headers(self, record: BaseModel) -> list[tuple[str, bytes]]:
+    def headers(self, record: BaseModel) -> list[tuple[str, str | bytes | None]]:
         return [(RECORD_TYPE_HEADER, self.record_type(record).fullname.encode())]
 
     def encode(self, record: BaseModel, topic: str = TOPIC) -> bytes:

@@ -49,7 +49,7 @@ def test_without_registration_an_unknown_schema_is_an_error() -> None:
 def test_decode_failures_are_dead_letters_with_a_reason(serde: ContractSerde) -> None:
     reading = SensorReading.model_validate(example("SensorReading"))
     value = serde.encode(reading)
-    cases = [
+    cases: list[tuple[bytes | None, list[tuple[str, str | bytes | None]], str]] = [
         (value, [], "missing-record-type"),
         (value, [(RECORD_TYPE_HEADER, b"dev.iotpipe.Nope")], "unknown-record-type"),
         (b"not avro at all", serde.headers(reading), "undecodable"),

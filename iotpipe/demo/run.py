@@ -1,0 +1,257 @@
+"""Run the whole pipeline on the local stack and watch it: the README's first command.
+
+Brings the stack up, registers the schemas, starts ingest and sink as processes, lets a
+simulated fleet post readings (HTTP batch, single, WebSocket), shows a live view, and at
+the end (``--duration`` or Ctrl-C) drains, prints a summary and checks that every
+acknowledged reading is stored: exit 1 if one is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import MongoClient
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from ingest.auth.keys import KeyStore
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.demo.fleet import FleetStats, make_fleet, run_device
+from iotpipe.errors import ServiceFailed
+from iotpipe.stack.manager import Stack
+from iotpipe.stack.settings import StackSettings
+
+__all__ = ["run_demo"]
+
+console = Console()
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise ServiceFailed("no free port")
+
+
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as handle:
+        return subprocess.Popen(
+            [sys.executable, "-m", "iotpipe", *args],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceFailed(f"{url} never came up; see {log}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise ServiceFailed(f"{url} not ready after {timeout:.0f}s; see {log}")
+
+
+def _lag(metrics_url: str) -> int:
+    try:
+        text = httpx.get(metrics_url, timeout=1).text
+    except httpx.HTTPError:
+        return -1
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("iotpipe_sink_consumer_lag{")
+        )
+    )
+
+
+def _view(
+    stats: FleetStats, rates: tuple[float, float], stored: int, lag: int, elapsed: float
+) -> Group:
+    head = Table.grid(padding=(0, 3))
+    head.add_row(
+        f"[bold]{elapsed:5.0f}s[/]",
+        f"accepted/s [green]{rates[0]:7.1f}[/]",
+        f"stored/s [cyan]{rates[1]:7.1f}[/]",
+        f"lag [yellow]{max(lag, 0)}[/]",
+        f"sent {stats.sent}",
+        f"acknowledged {stats.acknowledged}",
+        f"stored {stored}",
+        f"rejected {stats.rejected}",
+    )
+    devices = Table(
+        "device", "last sensor", "value", title="last value per device", title_justify="left"
+    )
+    for device, (sensor, value) in sorted(stats.last_value.items()):
+        devices.add_row(device, sensor, f"{value:.2f}")
+    return Group(head, devices)
+
+
+async def _simulate(
+    base_url: str,
+    keys: dict[str, str],
+    *,
+    stats: FleetStats,
+    duration: float | None,
+    interval: float,
+    count_stored: Any,
+    lag_url: str,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [
+        asyncio.create_task(
+            run_device(d, base_url, stats=stats, stop=stop, interval=interval, bad_share=0.01)
+        )
+        for d in make_fleet(keys)
+    ]
+    began = time.monotonic()
+    previous = (began, 0, 0)
+    with Live(console=console, refresh_per_second=4, transient=False) as live:
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            stored = await asyncio.to_thread(count_stored)
+            lag = await asyncio.to_thread(_lag, lag_url)
+            span = max(now - previous[0], 1e-6)
+            rates = ((stats.acknowledged - previous[1]) / span, (stored - previous[2]) / span)
+            previous = (now, stats.acknowledged, stored)
+            live.update(_view(stats, rates, stored, lag, now - began))
+            if duration is not None and now - began >= duration:
+                stop.set()
+            failed = [t for t in tasks if t.done() and t.exception() is not None]
+            if failed:
+                stop.set()
+                console.print(f"[red]a device stopped: {failed[0].exception()!r}[/]")
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run_demo(*, duration: float | None, devices: int, interval: float) -> int:
+    stack = Stack(StackSettings(), console=Console(stderr=True))
+    endpoints = stack.up().endpoints()
+    SchemaRegistry(endpoints["registry"]).push(Contract.load())
+    workdir = stack.state_dir.parent / "demo"
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "keys.json").unlink(missing_ok=True)
+    store = KeyStore(workdir / "keys.json")
+    keys = {
+        f"sensebox-demo-{i:02d}": store.create(f"sensebox-demo-{i:02d}")[1] for i in range(devices)
+    }
+    port, health = _free_port(8000), _free_port(9108)
+    env = {
+        **os.environ,
+        "IOTPIPE_INGEST_KEYS_FILE": str(workdir / "keys.json"),
+        "IOTPIPE_SINK_HEALTH_PORT": str(health),
+    }
+    ingest = _start(["ingest", "--port", str(port)], env, workdir / "ingest.log")
+    sink = _start(["sink"], env, workdir / "sink.log")
+    base_url = f"http://127.0.0.1:{port}"
+    mongo: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"], tz_aware=True)
+    readings = mongo["iotpipe"]["readings"]
+    began = datetime.now(UTC)
+    try:
+        _wait_http(f"{base_url}/readyz", ingest, workdir / "ingest.log")
+        _wait_http(f"http://127.0.0.1:{health}/healthz", sink, workdir / "sink.log")
+        console.print(
+            f"ingest on {base_url} (docs: {base_url}/docs), sink health on :{health}; "
+            f"{devices} devices posting every {interval:g}s - Ctrl-C to stop"
+        )
+        stats = FleetStats()
+        asyncio.run(
+            _simulate(
+                base_url,
+                keys,
+                stats=stats,
+                duration=duration,
+                interval=interval,
+                count_stored=lambda: readings.count_documents({"stored_time": {"$gte": began}}),
+                lag_url=f"http://127.0.0.1:{health}/metrics",
+            )
+        )
+        return _summary(stats, readings)
+    finally:
+        for process in (ingest, sink):
+            process.send_signal(signal.SIGTERM)
+        for process in (ingest, sink):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        mongo.close()
+
+
+def _summary(stats: FleetStats, readings: Any) -> int:
+    ids = list(stats.sent_at)
+    found: dict[str, datetime] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # drain: wait until every acknowledged one is stored
+        missing = [i for i in ids if i not in found]
+        for start in range(0, len(missing), 2000):
+            for doc in readings.find(
+                {"event_id": {"$in": missing[start : start + 2000]}},
+                {"event_id": 1, "stored_time": 1},
+            ):
+                found[doc["event_id"]] = doc["stored_time"]
+        if len(found) == len(ids):
+            break
+        time.sleep(0.5)
+    latencies = sorted((found[i].timestamp() - stats.sent_at[i]) * 1000 for i in found)
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    p99 = (
+        latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        if latencies
+        else float("nan")
+    )
+    table = Table(
+        "sent",
+        "acknowledged",
+        "stored",
+        "rejected",
+        "failed",
+        "e2e p50",
+        "e2e p99",
+        title="demo summary",
+        title_justify="left",
+    )
+    table.add_row(
+        str(stats.sent),
+        str(stats.acknowledged),
+        str(len(found)),
+        str(stats.rejected),
+        str(stats.failed),
+        f"{p50:.0f} ms",
+        f"{p99:.0f} ms",
+    )
+    console.print(table)
+    missing_count = len(ids) - len(found)
+    if missing_count:
+        console.print(f"[red]{missing_count} acknowledged readings are missing from MongoDB[/]")
+        return 1
+    console.print("[green]every acknowledged reading is stored exactly once[/]")
+    return 0

@@ -1,0 +1,72 @@
+"""Metrics and a small health endpoint for the sink: ``/healthz`` and ``/metrics``."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+__all__ = ["SinkMetrics", "serve_health"]
+
+
+class SinkMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.consumed = Counter("iotpipe_sink_consumed", "Records consumed.", registry=r)
+        self.written = Counter(
+            "iotpipe_sink_written", "Documents inserted.", ["collection"], registry=r
+        )
+        self.duplicates = Counter(
+            "iotpipe_sink_duplicates_skipped", "Records already stored (redeliveries).", registry=r
+        )
+        self.dead_letters = Counter(
+            "iotpipe_sink_dead_letters", "Records sent to the DLQ.", ["reason"], registry=r
+        )
+        self.batch_seconds = Histogram(
+            "iotpipe_sink_batch_seconds", "Decode + write + commit time of one batch.", registry=r
+        )
+        self.lag = Gauge(
+            "iotpipe_sink_consumer_lag",
+            "Records behind the end, per partition.",
+            ["partition"],
+            registry=r,
+        )
+        self.paused = Gauge("iotpipe_sink_paused", "1 while consumption is paused.", registry=r)
+
+
+def serve_health(
+    host: str, port: int, metrics: SinkMetrics, state: Callable[[], dict[str, Any]]
+) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                body, ctype = generate_latest(metrics.registry), CONTENT_TYPE_LATEST
+            elif self.path == "/healthz":
+                body, ctype = json.dumps({"status": "ok", **state()}).encode(), "application/json"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="sink-health", daemon=True).start()
+    return server

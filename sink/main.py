@@ -1,0 +1,89 @@
+"""Wire the real adapters and run the sink until SIGTERM/SIGINT (then exit 0)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import timedelta
+from typing import Any
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.serde import ContractSerde
+from iotpipe.endpoints import EndpointSettings, resolve_endpoints
+from sink.dlq import DeadLetterWriter
+from sink.health import SinkMetrics, serve_health
+from sink.runner import SinkRunner
+from sink.settings import SinkSettings
+from sink.store.mongo import MongoStore
+
+__all__ = ["build_runner", "run"]
+
+_rdkafka_log = logging.getLogger("iotpipe.sink.rdkafka")
+
+
+def build_runner(settings: SinkSettings) -> tuple[SinkRunner, MongoStore, SinkMetrics]:
+    endpoints = resolve_endpoints(
+        EndpointSettings(
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+            registry_url=settings.registry_url,
+            mongodb_uri=settings.mongodb_uri,
+        )
+    )
+    serde = ContractSerde(SchemaRegistryClient({"url": endpoints.registry}), Contract.load())
+    holder: dict[str, SinkRunner] = {}
+
+    def on_stats(raw: str) -> None:  # the runner exists by the time stats arrive
+        holder["runner"].on_stats(raw)
+
+    consumer_config: dict[str, Any] = {
+        "bootstrap.servers": endpoints.kafka,
+        "group.id": settings.group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        "statistics.interval.ms": 5000,
+        "fetch.wait.max.ms": 50,  # a quiet topic must not hold records back for 500 ms
+        "stats_cb": on_stats,
+        "logger": _rdkafka_log,
+    }
+    producer_config: dict[str, Any] = {
+        "bootstrap.servers": endpoints.kafka,
+        "acks": "all",
+        "enable.idempotence": True,
+        "logger": _rdkafka_log,
+    }
+    store = MongoStore.connect(
+        endpoints.mongodb.get_secret_value(),
+        settings.database,
+        timedelta(days=settings.retention_days),
+    )
+    metrics = SinkMetrics()
+    runner = SinkRunner(
+        consumer=Consumer(consumer_config),
+        serde=serde,
+        store=store,
+        dead_letters=DeadLetterWriter(Producer(producer_config), settings.dlq_topic),
+        settings=settings,
+        metrics=metrics,
+    )
+    holder["runner"] = runner
+    return runner, store, metrics
+
+
+def run(settings: SinkSettings) -> int:
+    runner, store, metrics = build_runner(settings)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: runner.stop.set())
+    server = None
+    if settings.health_port:
+        server = serve_health(settings.health_host, settings.health_port, metrics, runner.state)
+    try:
+        runner.run()
+    finally:
+        store.close()
+        if server is not None:
+            server.shutdown()
+    return 0

@@ -1,0 +1,258 @@
+"""The sink loop: consume a batch, decode, write, dead-letter, then commit. Repeat.
+
+Offsets are committed only after the batch's documents and dead letters are durably
+written, and writes are idempotent (unique event_id), so a crash anywhere means
+redelivery, never loss, and redelivery never means a duplicate. When Kafka, the
+registry or the database fails, the runner pauses its partitions, stays in the group
+(polling), retries with exponential backoff and jitter, and resumes where it stopped.
+A stop request (SIGTERM) lets the batch in hand finish, commits, and leaves the group.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from iotpipe.contract.serde import ContractSerde
+from iotpipe.errors import DecodeError, RegistryUnavailable
+from sink.dlq import DeadLetter, DeadLetterWriter
+from sink.documents import COLLECTIONS, to_document
+from sink.health import SinkMetrics
+from sink.settings import SinkSettings
+from sink.store import DocumentStore, StoreUnavailable
+
+__all__ = ["SinkRunner", "Throttled"]
+
+log = logging.getLogger("iotpipe.sink")
+T = TypeVar("T")
+TRANSIENT = (RegistryUnavailable, StoreUnavailable, KafkaException, ConnectionError)
+
+
+class Throttled:
+    """Warnings at most once per ``interval`` per key, with a count of what was held back."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        self._interval = interval
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def warn(self, key: str, message: str) -> None:
+        now = time.monotonic()
+        last, held = self._last.get(key, (-self._interval, 0))
+        if now - last >= self._interval:
+            extra = f" ({held} similar suppressed)" if held else ""
+            log.warning("%s%s", message, extra)
+            self._last[key] = (now, 0)
+        else:
+            self._last[key] = (last, held + 1)
+
+
+class SinkRunner:
+    def __init__(
+        self,
+        *,
+        consumer: Consumer,
+        serde: ContractSerde,
+        store: DocumentStore,
+        dead_letters: DeadLetterWriter,
+        settings: SinkSettings,
+        metrics: SinkMetrics,
+    ) -> None:
+        self._consumer = consumer
+        self._serde = serde
+        self._store = store
+        self._dlq = dead_letters
+        self._settings = settings
+        self._metrics = metrics
+        self._throttle = Throttled()
+        self._paused = False
+        self._assigned: set[tuple[str, int]] = set()
+        self._last_retention = 0.0
+        self.stop = threading.Event()
+        self.batches = 0
+
+    # -- state for /healthz --------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "paused": self._paused,
+            "assigned_partitions": len(self._assigned),
+            "batches": self.batches,
+        }
+
+    # -- kafka callbacks -----------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned |= {(p.topic, p.partition) for p in partitions}
+        log.info("assigned %s", sorted(p.partition for p in partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned -= {(p.topic, p.partition) for p in partitions}
+        log.info("revoked %s", sorted(p.partition for p in partitions))
+
+    def on_stats(self, raw: str) -> None:
+        for topic in json.loads(raw).get("topics", {}).values():
+            for number, partition in topic.get("partitions", {}).items():
+                lag = partition.get("consumer_lag", -1)
+                if int(number) >= 0 and lag >= 0:
+                    self._metrics.lag.labels(number).set(lag)
+
+    # -- retry with pause ----------------------------------------------------------------
+    def _retrying(self, what: str, action: Callable[[], T]) -> T:
+        delay = self._settings.retry_initial_seconds
+        while True:
+            try:
+                result = action()
+            except TRANSIENT as exc:
+                if self.stop.is_set():
+                    raise
+                self._pause()
+                self._throttle.warn(what, f"{what} failed, retrying (consumption paused): {exc}")
+                self._wait(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not crypto
+                delay = min(delay * 2, self._settings.retry_max_seconds)
+                continue
+            self._resume()
+            return result
+
+    def _pause(self) -> None:
+        if not self._paused:
+            self._consumer.pause(self._consumer.assignment())
+            self._paused = True
+            self._metrics.paused.set(1)
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._consumer.resume(self._consumer.assignment())
+            self._paused = False
+            self._metrics.paused.set(0)
+
+    def _wait(self, seconds: float) -> None:
+        """Wait while staying in the group; rewind anything a new assignment delivers."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.stop.is_set():
+            message = self._consumer.poll(min(0.5, max(0.0, deadline - time.monotonic())))
+            if message is not None and message.error() is None:
+                partition = TopicPartition(
+                    message.topic() or "", message.partition() or 0, message.offset() or 0
+                )
+                self._consumer.seek(partition)  # not processed now: read it again later
+                self._consumer.pause([partition])
+
+    # -- one batch -----------------------------------------------------------------------
+    def _decode(self, message: Message) -> Any:
+        headers = message.headers() or []
+        if not isinstance(headers, list):
+            headers = list(headers.items())
+        return self._serde.decode(message.value(), headers, message.topic() or "")
+
+    def process(self, batch: list[Message]) -> None:
+        started = time.perf_counter()
+        documents: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        dead: list[DeadLetter] = []
+        stored = datetime.now(UTC)
+        for message in batch:
+            try:
+                record = self._retrying("decoding (registry)", partial(self._decode, message))
+            except DecodeError as exc:
+                dead.append(DeadLetter(message, exc))
+                self._metrics.dead_letters.labels(exc.reason).inc()
+                self._throttle.warn(
+                    "dlq",
+                    f"dead letter ({exc.reason}) at "
+                    f"{message.partition()}:{message.offset()}: {exc}",
+                )
+                continue
+            collection = COLLECTIONS.get(type(record).__name__, "records")
+            documents[collection].append(
+                to_document(
+                    record,
+                    partition=message.partition() or 0,
+                    offset=message.offset() or 0,
+                    stored=stored,
+                )
+            )
+        for collection, docs in documents.items():
+            result = self._retrying(
+                "writing to the database", partial(self._store.write, collection, docs)
+            )
+            self._metrics.written.labels(collection).inc(result.inserted)
+            self._metrics.duplicates.inc(result.duplicates)
+            if collection == "readings" and result.fresh:
+                fresh = result.fresh
+                self._retrying("updating rollups", partial(self._store.add_to_rollups, fresh))
+
+        if dead:
+            self._retrying("writing dead letters", partial(self._dlq.send, dead))
+        self._commit(batch)
+        self._metrics.consumed.inc(len(batch))
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        self.batches += 1
+
+    def _commit(self, batch: list[Message]) -> None:
+        ends: dict[tuple[str, int], int] = {}
+        for message in batch:
+            key = (message.topic() or "", message.partition() or 0)
+            ends[key] = max(ends.get(key, -1), (message.offset() or 0) + 1)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # Partitions revoked meanwhile: their new owner re-reads, idempotently.
+            self._throttle.warn("commit", f"commit failed (partitions moved?): {exc}")
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> None:
+        for note in self._retrying("preparing the database", self._store.prepare):
+            log.warning("%s", note)
+        self._consumer.subscribe(
+            [self._settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke
+        )
+        log.info("consuming %s as group %s", self._settings.topic, self._settings.group_id)
+        try:
+            while not self.stop.is_set():
+                messages = self._consumer.consume(
+                    self._settings.batch_max_records, timeout=self._settings.batch_max_seconds
+                )
+                batch = [m for m in messages if self._usable(m)]
+                if batch:
+                    try:
+                        self.process(batch)
+                    except TRANSIENT:
+                        log.warning("stopping with a batch unwritten; it will be redelivered")
+                        break
+                self._tick_retention()
+        finally:
+            self._consumer.close()  # commits nothing more; leaves the group
+            log.info("sink stopped after %d batches", self.batches)
+
+    def _usable(self, message: Message) -> bool:
+        error = message.error()
+        if error is None:
+            return True
+        if error.code() != KafkaError._PARTITION_EOF:
+            self._throttle.warn("kafka", f"kafka: {error.str()}")
+        return False
+
+    def _tick_retention(self) -> None:
+        now = time.monotonic()
+        if now - self._last_retention < self._settings.retention_check_seconds:
+            return
+        self._last_retention = now
+        try:
+            deleted = self._store.enforce_retention()
+        except StoreUnavailable as exc:
+            self._throttle.warn("retention", f"retention delete failed: {exc}")
+            return
+        if deleted:
+            log.info(
+                "retention: deleted %d documents older than %s days",
+                deleted,
+                self._settings.retention_days,
+            )

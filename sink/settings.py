@@ -1,0 +1,38 @@
+"""The sink's one settings object: ``IOTPIPE_SINK_*`` environment variables or flags."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["SinkSettings"]
+
+
+class SinkSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOTPIPE_SINK_", extra="ignore")
+
+    # Endpoints; empty means the local stack's (see iotpipe.endpoints).
+    kafka_bootstrap_servers: str | None = None
+    registry_url: str | None = None
+    mongodb_uri: str | None = None
+
+    topic: str = "sensor-data"
+    dlq_topic: str = "sensor-data.dlq"
+    group_id: str = "iotpipe-sink"
+    database: str = "iotpipe"
+
+    # Batching: write when this many records are in hand, or this long has passed.
+    batch_max_records: int = Field(default=2000, ge=1)
+    batch_max_seconds: float = Field(default=0.1, gt=0)
+
+    # Retention of readings and events (TTL index, or a periodic delete where the
+    # server has no TTL support); rollups are kept as long.
+    retention_days: float = Field(default=30.0, gt=0)
+    retention_check_seconds: float = Field(default=60.0, gt=0)
+
+    # Faults: backoff between retries (exponential with jitter, capped).
+    retry_initial_seconds: float = Field(default=0.2, gt=0)
+    retry_max_seconds: float = Field(default=10.0, gt=0)
+
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=9108, ge=0, le=65535)  # 0: no health server

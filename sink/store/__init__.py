@@ -1,0 +1,43 @@
+"""The database port: what the sink needs from a document store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+__all__ = ["DocumentStore", "StoreUnavailable", "WriteResult"]
+
+
+class StoreUnavailable(Exception):
+    """The database did not take the write; retry later (nothing was lost)."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+    fresh: tuple[dict[str, Any], ...] = ()  # the documents this write stored (not duplicates)
+
+
+class DocumentStore(Protocol):
+    def prepare(self) -> list[str]:
+        """Create collections and indexes (idempotent); notes on what the server lacks."""
+        ...
+
+    def write(self, collection: str, documents: Sequence[dict[str, Any]]) -> WriteResult:
+        """Insert; a document whose event_id is stored already counts as a duplicate."""
+        ...
+
+    def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
+        """Add freshly stored readings to their minute rollups; returns buckets touched."""
+        ...
+
+    def rebuild_rollups(self, since: datetime) -> int:
+        """Recompute every rollup from ``since`` on exactly from the stored readings."""
+        ...
+
+    def enforce_retention(self) -> int:
+        """Delete what is older than the retention period, where TTL does not; count."""
+        ...

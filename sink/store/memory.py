@@ -1,0 +1,66 @@
+"""In-memory store for unit tests: same duplicate semantics, and a switch to fail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sink.documents import minute_of, rollups_of
+from sink.store import StoreUnavailable, WriteResult
+
+__all__ = ["MemoryStore"]
+
+
+@dataclass
+class MemoryStore:
+    collections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    rollups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    down: bool = False
+    writes: int = 0
+
+    def prepare(self) -> list[str]:
+        return []
+
+    def write(self, collection: str, documents: Sequence[dict[str, Any]]) -> WriteResult:
+        if self.down:
+            raise StoreUnavailable("database down (test)")
+        self.writes += 1
+        stored = self.collections.setdefault(collection, {})
+        fresh = []
+        for document in documents:
+            if document["event_id"] not in stored:
+                stored[document["event_id"]] = dict(document)
+                fresh.append(document)
+        return WriteResult(len(fresh), len(documents) - len(fresh), tuple(fresh))
+
+    def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
+        if self.down:
+            raise StoreUnavailable("database down (test)")
+        aggregates = rollups_of(readings)
+        for a in aggregates:
+            current = self.rollups.get(a.key.id)
+            if current is None:
+                self.rollups[a.key.id] = a.as_document()
+                continue
+            current["count"] += a.count
+            current["sum"] += a.sum
+            current["min"] = min(current["min"], a.min)
+            current["max"] = max(current["max"], a.max)
+            if a.last_time >= current["last_time"]:
+                current["last"], current["last_time"] = a.last, a.last_time
+        return len(aggregates)
+
+    def rebuild_rollups(self, since: datetime) -> int:
+        start = minute_of(since)
+        rows = [
+            r for r in self.collections.get("readings", {}).values() if r["event_time"] >= start
+        ]
+        self.rollups = {k: v for k, v in self.rollups.items() if v["minute"] < start}
+        aggregates = rollups_of(rows)
+        self.rollups.update({a.key.id: a.as_document() for a in aggregates})
+        return len(aggregates)
+
+    def enforce_retention(self) -> int:
+        return 0

@@ -1,0 +1,195 @@
+"""The MongoDB store (also FerretDB): indexes, idempotent inserts, rollups, retention.
+
+Retention uses a TTL index where the server supports it; FerretDB does not, which is
+logged once, and the same period is then enforced by ``enforce_retention`` (a periodic
+delete), so the promise holds on both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, MongoClient, UpdateOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
+
+from sink.documents import ROLLUPS, Rollup, minute_of, rollups_of
+from sink.store import StoreUnavailable, WriteResult
+
+__all__ = ["MongoStore"]
+
+log = logging.getLogger("iotpipe.sink.mongo")
+DUPLICATE_KEY = 11000
+_TIMED = ("readings", "device_events")
+
+
+class MongoStore:
+    def __init__(self, client: MongoClient[dict[str, Any]], database: str, retention: timedelta):
+        self._client = client
+        self._db: Database[dict[str, Any]] = client[database]
+        self._retention = retention
+        self._ttl: dict[str, bool] = {}
+
+    @classmethod
+    def connect(cls, uri: str, database: str, retention: timedelta) -> MongoStore:
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            uri,
+            tz_aware=True,
+            serverSelectionTimeoutMS=3000,
+            connectTimeoutMS=3000,
+            socketTimeoutMS=30000,
+            retryWrites=True,
+        )
+        return cls(client, database, retention)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def prepare(self) -> list[str]:
+        notes = []
+        try:
+            readings = self._db["readings"]
+            readings.create_index([("event_id", ASCENDING)], unique=True, name="event_id_unique")
+            readings.create_index(
+                [("device_id", ASCENDING), ("sensor_id", ASCENDING), ("event_time", ASCENDING)],
+                name="device_sensor_time",
+            )
+            events = self._db["device_events"]
+            events.create_index([("event_id", ASCENDING)], unique=True, name="event_id_unique")
+            events.create_index(
+                [("device_id", ASCENDING), ("event_time", ASCENDING)], name="device_time"
+            )
+            rollups = self._db[ROLLUPS]
+            rollups.create_index(
+                [("device_id", ASCENDING), ("sensor_id", ASCENDING), ("minute", ASCENDING)],
+                name="device_sensor_minute",
+            )
+            for name in (*_TIMED, ROLLUPS):
+                field = "minute" if name == ROLLUPS else "event_time"
+                self._ttl[name] = self._time_index(name, field)
+        except (ConnectionFailure, OperationFailure) as exc:
+            raise StoreUnavailable(f"preparing the database failed: {exc}") from exc
+        if not all(self._ttl.values()):
+            notes.append(
+                "the database has no TTL indexes (FerretDB): retention of "
+                f"{self._retention.days} days is enforced by a periodic delete instead"
+            )
+        return notes
+
+    def _time_index(self, name: str, field: str) -> bool:
+        """A TTL index on ``field`` if the server has them, else a plain one. True if TTL."""
+        seconds = int(self._retention.total_seconds())
+        try:
+            self._db[name].create_index(
+                [(field, ASCENDING)], name=f"{field}_ttl", expireAfterSeconds=seconds
+            )
+            return True
+        except OperationFailure as exc:
+            if exc.code not in (238, 115) and "not implemented" not in str(exc).lower():
+                raise
+        self._db[name].create_index([(field, ASCENDING)], name=f"{field}_1")
+        return False
+
+    def write(self, collection: str, documents: Sequence[dict[str, Any]]) -> WriteResult:
+        if not documents:
+            return WriteResult(0, 0)
+        batch = [dict(d) for d in documents]  # insert_many adds _id to what it is given
+        try:
+            self._db[collection].insert_many(batch, ordered=False)
+            return WriteResult(len(batch), 0, tuple(documents))
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            other = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+            if other:
+                raise StoreUnavailable(f"insert failed: {other[0].get('errmsg')}") from exc
+            failed = {int(e["index"]) for e in errors}
+            fresh = tuple(d for i, d in enumerate(documents) if i not in failed)
+            return WriteResult(len(fresh), len(failed), fresh)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"insert failed: {exc.__class__.__name__}: {exc}") from exc
+
+    def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
+        """Update operators only, no reads: $inc count and sum, $min, $max, and ``last``
+        set where this batch holds the bucket's latest time."""
+        aggregates = rollups_of(readings)
+        if not aggregates:
+            return 0
+        try:
+            self._db[ROLLUPS].bulk_write([_increment(a) for a in aggregates], ordered=False)
+            self._db[ROLLUPS].bulk_write([_latest(a) for a in aggregates], ordered=False)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"rollup update failed: {exc}") from exc
+        return len(aggregates)
+
+    def rebuild_rollups(self, since: datetime) -> int:
+        start = minute_of(since)
+        try:
+            rows = self._db["readings"].find(
+                {"event_time": {"$gte": start}},
+                {
+                    "_id": 0,
+                    "event_id": 1,
+                    "device_id": 1,
+                    "sensor_id": 1,
+                    "event_time": 1,
+                    "value": 1,
+                    "sensor_kind": 1,
+                    "unit": 1,
+                },
+            )
+            aggregates = rollups_of(rows)
+            self._db[ROLLUPS].delete_many({"minute": {"$gte": start}})
+            if aggregates:
+                self._db[ROLLUPS].bulk_write(
+                    [
+                        UpdateOne({"_id": a.key.id}, {"$set": a.as_document()}, upsert=True)
+                        for a in aggregates
+                    ],
+                    ordered=False,
+                )
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"rollup rebuild failed: {exc}") from exc
+        return len(aggregates)
+
+    def enforce_retention(self) -> int:
+        cutoff = datetime.now(UTC) - self._retention
+        deleted = 0
+        try:
+            for name in (*_TIMED, ROLLUPS):
+                if self._ttl.get(name, False):
+                    continue
+                field = "minute" if name == ROLLUPS else "event_time"
+                deleted += self._db[name].delete_many({field: {"$lt": cutoff}}).deleted_count
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"retention delete failed: {exc}") from exc
+        return deleted
+
+
+def _increment(aggregate: Rollup) -> UpdateOne:
+    key = aggregate.key
+    return UpdateOne(
+        {"_id": key.id},
+        {
+            "$inc": {"count": aggregate.count, "sum": aggregate.sum},
+            "$min": {"min": aggregate.min},
+            "$max": {"max": aggregate.max, "last_time": aggregate.last_time},
+            "$setOnInsert": {
+                "device_id": key.device_id,
+                "sensor_id": key.sensor_id,
+                "minute": key.minute,
+            },
+            "$set": {"sensor_kind": aggregate.sensor_kind, "unit": aggregate.unit},
+        },
+        upsert=True,
+    )
+
+
+def _latest(aggregate: Rollup) -> UpdateOne:
+    """``last`` follows the latest reading: set it where this batch holds that time."""
+    return UpdateOne(
+        {"_id": aggregate.key.id, "last_time": aggregate.last_time},
+        {"$set": {"last": aggregate.last}},
+    )

@@ -1,0 +1,144 @@
+"""A sink on a topic, DLQ, group and database of its own, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from pymongo import MongoClient
+
+from generated.models import SensorReading
+from iotpipe.contract.catalog import Contract, RecordType
+from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.contract.serde import ContractSerde
+from iotpipe.paths import REPO_DIR
+
+EXAMPLE = json.loads((REPO_DIR / "generated/examples/dev.iotpipe.SensorReading.json").read_text())
+
+
+@dataclass
+class SinkWorld:
+    endpoints: dict[str, str]
+    topic: str
+    database: str
+    env: dict[str, str]
+    serde: ContractSerde
+    producer: Producer
+    mongo: MongoClient[dict[str, Any]]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def reading(self, i: int, device: str = "dev-1") -> SensorReading:
+        moment = (
+            datetime.now(UTC).replace(microsecond=0)
+            - timedelta(minutes=5)
+            + timedelta(milliseconds=i)
+        )
+        return SensorReading.model_validate(
+            {
+                **EXAMPLE,
+                "event_id": str(uuid.uuid4()),
+                "device_id": device,
+                "value": float(i),
+                "event_time": moment,
+            }
+        )
+
+    def produce(self, records: list[SensorReading]) -> None:
+        for record in records:
+            self.producer.produce(
+                self.topic,
+                key=record.device_id.encode(),
+                value=self.serde.encode(record, self.topic),
+                headers=self.serde.headers(record),
+            )
+            self.producer.poll(0)
+        assert self.producer.flush(30) == 0
+
+    def start_sink(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "iotpipe", "sink"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self.processes.append(process)
+        return process
+
+    def stored(self) -> int:
+        return self.mongo[self.database]["readings"].count_documents({})
+
+    def wait_for(self, count: int, timeout: float = 90) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (now := self.stored()) >= count:
+                return now
+            time.sleep(0.5)
+        return self.stored()
+
+
+@pytest.fixture
+def sink_world(endpoints: dict[str, str]) -> Iterator[SinkWorld]:
+    tag = uuid.uuid4().hex[:8]
+    topic = f"it-sink-{tag}"
+    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
+    for name in (topic, f"{topic}.dlq"):
+        admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(
+            30
+        )
+    contract = Contract(
+        tuple(
+            RecordType(schema_file=t.schema_file, schema=t.schema, topic=topic)
+            for t in Contract.load().record_types
+        )
+    )
+    SchemaRegistry(endpoints["registry"]).push(contract)
+    env = {
+        **os.environ,
+        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": endpoints["kafka"],
+        "IOTPIPE_REGISTRY_URL": endpoints["registry"],
+        "IOTPIPE_MONGODB_URI": endpoints["mongodb"],
+        "IOTPIPE_SINK_TOPIC": topic,
+        "IOTPIPE_SINK_DLQ_TOPIC": f"{topic}.dlq",
+        "IOTPIPE_SINK_GROUP_ID": f"it-sink-{tag}",
+        "IOTPIPE_SINK_DATABASE": f"it_sink_{tag}",
+        "IOTPIPE_SINK_HEALTH_PORT": "0",
+        "IOTPIPE_SINK_BATCH_MAX_SECONDS": "0.2",
+        "IOTPIPE_SINK_RETRY_MAX_SECONDS": "2",
+        "COLUMNS": "250",
+    }
+    world = SinkWorld(
+        endpoints=endpoints,
+        topic=topic,
+        database=f"it_sink_{tag}",
+        env=env,
+        serde=ContractSerde(SchemaRegistryClient({"url": endpoints["registry"]}), contract),
+        producer=Producer(
+            {
+                "bootstrap.servers": endpoints["kafka"],
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+            }
+        ),
+        mongo=MongoClient(endpoints["mongodb"], tz_aware=True, serverSelectionTimeoutMS=10000),
+    )
+    yield world
+    for process in world.processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    world.mongo.drop_database(world.database)
+    world.mongo.close()

@@ -1,0 +1,186 @@
+"""The sink against the real stack: exact counts, crashes, poison, database outage."""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from iotpipe.stack.manager import Stack
+from iotpipe.stack.settings import StackSettings
+from tests.integration.sink.conftest import SinkWorld
+from tests.support import run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+
+def dead_letters(world: SinkWorld) -> list[dict[str, str]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": world.endpoints["kafka"],
+            "group.id": "dlq-check",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([f"{world.topic}.dlq"])
+    found = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            headers = message.headers() or []
+            assert isinstance(headers, list)
+            found.append({k: v.decode() if isinstance(v, bytes) else "" for k, v in headers})
+        elif found:
+            break
+    consumer.close()
+    return found
+
+
+def test_n_records_make_exactly_n_documents_and_sigterm_exits_cleanly(
+    sink_world: SinkWorld,
+) -> None:
+    records = [sink_world.reading(i, f"dev-{i % 7}") for i in range(700)]
+    sink = sink_world.start_sink()
+    sink_world.produce(records)
+    assert sink_world.wait_for(700) == 700
+    sample = sink_world.mongo[sink_world.database]["readings"].find_one(
+        {"event_id": str(records[123].event_id)}, {"_id": 0}
+    )
+    assert sample is not None
+    assert (sample["device_id"], sample["value"], sample["unit"]) == (
+        f"dev-{123 % 7}",
+        123.0,
+        "Cel",
+    )
+    assert sample["event_time"] == records[123].event_time
+    rollups = sink_world.mongo[sink_world.database]["readings_1m"]
+    deadline = time.monotonic() + 30  # rollups follow the write of each batch
+    while sum(r["count"] for r in rollups.find()) < 700 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert sum(r["count"] for r in rollups.find()) == 700
+    sink.send_signal(signal.SIGTERM)
+    assert sink.wait(30) == 0
+    # Everything was committed: a new member of the group has nothing left to read.
+    consumer = Consumer(
+        {
+            "bootstrap.servers": sink_world.endpoints["kafka"],
+            "group.id": sink_world.env["IOTPIPE_SINK_GROUP_ID"],
+        }
+    )
+    committed = consumer.committed([TopicPartition(sink_world.topic, p) for p in range(3)], 10)
+    ends = [consumer.get_watermark_offsets(tp, 10)[1] for tp in committed]
+    consumer.close()
+    assert [tp.offset for tp in committed] == ends
+
+
+def test_sigkill_at_random_moments_loses_and_doubles_nothing(sink_world: SinkWorld) -> None:
+    total = 3000
+    records = [sink_world.reading(i, f"dev-{i % 11}") for i in range(total)]
+
+    def stream() -> None:
+        for start in range(0, total, 100):
+            sink_world.produce(records[start : start + 100])
+            time.sleep(0.05)
+
+    producer = threading.Thread(target=stream)
+    producer.start()
+    rng = random.Random(7)  # noqa: S311 - test timing, not crypto
+    for _ in range(4):
+        sink = sink_world.start_sink()
+        time.sleep(rng.uniform(1.5, 3.5))
+        sink.kill()
+        sink.wait(10)
+    producer.join()
+    sink_world.start_sink()
+    assert sink_world.wait_for(total) == total
+    time.sleep(2)  # anything still in flight would show up as extra documents
+    readings = sink_world.mongo[sink_world.database]["readings"]
+    assert readings.count_documents({}) == total
+    assert len(readings.distinct("event_id")) == total
+
+
+def test_poison_message_goes_to_dlq_and_the_rest_lands(sink_world: SinkWorld) -> None:
+    good = [sink_world.reading(i) for i in range(20)]
+    sink_world.produce(good[:10])
+    header: list[tuple[str, str | bytes | None]] = [
+        ("iotpipe-record-type", b"dev.iotpipe.SensorReading")
+    ]
+    real = sink_world.serde.encode(good[0], sink_world.topic)
+    poisons: list[tuple[bytes, list[tuple[str, str | bytes | None]]]] = [
+        (b"\x00\x7f\xff\xff\xf0junk", header),  # a schema id no registry has
+        (real[:12], header),  # truncated: the Avro body ends early
+        (b"not even framed", []),  # no record type header at all
+    ]
+    for value, headers in poisons:
+        sink_world.producer.produce(sink_world.topic, key=b"dev-1", value=value, headers=headers)
+    sink_world.produce(good[10:])
+    sink_world.start_sink()
+    assert sink_world.wait_for(20) == 20
+    letters = dead_letters(sink_world)
+    assert sorted(letter["iotpipe-dlq-reason"] for letter in letters) == [
+        "missing-record-type",
+        "undecodable",
+        "unknown-schema",
+    ]
+    for letter in letters:
+        assert letter["iotpipe-dlq-version"] == "1"
+        assert letter["iotpipe-dlq-source-topic"] == sink_world.topic
+        assert letter["iotpipe-dlq-source-offset"].isdigit()
+        assert letter["iotpipe-dlq-attempts"] == "1"
+        assert letter["iotpipe-dlq-error-class"] == "DecodeError"
+
+    listed = run_cli("dlq", "list", env=sink_world.env)
+    assert listed.returncode == 0, listed.stderr
+    assert "unknown-schema" in listed.stdout
+    # Replay re-drives only what now decodes (nothing here); --force sends all again,
+    # and the sink dead-letters them once more, counting the attempt.
+    plain = run_cli("dlq", "replay", env=sink_world.env)
+    assert "replayed 0 dead letters" in plain.stderr
+    assert "3 still do not decode" in plain.stderr
+    forced = run_cli("dlq", "replay", "--force", env=sink_world.env)
+    assert "replayed 3 dead letters" in forced.stderr
+    deadline = time.monotonic() + 30
+    while len(letters := dead_letters(sink_world)) < 6 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sorted(letter["iotpipe-dlq-attempts"] for letter in letters) == ["1"] * 3 + ["2"] * 3
+    assert sink_world.stored() == 20
+
+
+def test_db_setup_reports_what_the_server_supports(sink_world: SinkWorld) -> None:
+    result = run_cli(
+        "db",
+        "setup",
+        "--sink-password",
+        "s3cret-sink",
+        "--grafana-password",
+        "s3cret-graf",
+        env=sink_world.env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["iotpipe_sink", "iotpipe_grafana"]
+    # FerretDB has no user management; MongoDB creates the users with their roles.
+    assert all(("created" in line) or ("no user management" in line) for line in lines)
+    assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_database_outage_mid_stream_loses_nothing(sink_world: SinkWorld) -> None:
+    stack = Stack(StackSettings())
+    first = [sink_world.reading(i) for i in range(300)]
+    second = [sink_world.reading(i) for i in range(300, 600)]
+    sink_world.start_sink()
+    sink_world.produce(first)
+    assert sink_world.wait_for(300) == 300
+    stack.down(["mongodb"])
+    try:
+        sink_world.produce(second)
+        time.sleep(4)  # the sink retries against a dead database meanwhile
+    finally:
+        stack.up(["mongodb"])
+    assert sink_world.wait_for(600) == 600

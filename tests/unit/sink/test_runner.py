@@ -1,0 +1,176 @@
+"""The sink loop with a fake consumer, the in-memory store and a ``mock://`` registry."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from generated.models import DeviceEvent, SensorReading
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.serde import ContractSerde
+from iotpipe.paths import REPO_DIR
+from sink.health import SinkMetrics
+from sink.runner import SinkRunner
+from sink.settings import SinkSettings
+from sink.store.memory import MemoryStore
+from tests.unit.sink.fakes import FakeConsumer, FakeDeadLetters, FakeMessage
+
+EXAMPLES = REPO_DIR / "generated" / "examples"
+BASE = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def serde() -> ContractSerde:
+    registry = SchemaRegistryClient.new_client({"url": f"mock://{uuid.uuid4().hex}"})
+    return ContractSerde(registry, Contract.load(), auto_register=True)
+
+
+def reading(i: int, sensor: str = "t1") -> SensorReading:
+    data: dict[str, Any] = json.loads((EXAMPLES / "dev.iotpipe.SensorReading.json").read_text())
+    data.update(
+        event_id=str(uuid.uuid4()),
+        sensor_id=sensor,
+        value=float(i),
+        event_time=BASE + timedelta(seconds=i),
+    )
+    return SensorReading.model_validate(data)
+
+
+def messages(serde: ContractSerde, records: list[Any]) -> list[FakeMessage]:
+    return [
+        FakeMessage("sensor-data", 0, offset, b"k", serde.encode(r), serde.headers(r))
+        for offset, r in enumerate(records)
+    ]
+
+
+def runner_for(
+    consumer: FakeConsumer,
+    serde: ContractSerde,
+    store: MemoryStore,
+    dlq: FakeDeadLetters,
+    **settings: Any,
+) -> SinkRunner:
+    config = SinkSettings(
+        batch_max_records=50, retry_initial_seconds=0.01, retry_max_seconds=0.02, **settings
+    )
+    fake_consumer: Any = consumer
+    fake_dlq: Any = dlq
+    return SinkRunner(
+        consumer=fake_consumer,
+        serde=serde,
+        store=store,
+        dead_letters=fake_dlq,
+        settings=config,
+        metrics=SinkMetrics(),
+    )
+
+
+def run_until_drained(runner: SinkRunner, consumer: FakeConsumer) -> None:
+    def stop_when_done() -> None:
+        while consumer.position < len(consumer.messages) or consumer.paused:
+            threading.Event().wait(0.01)
+        threading.Event().wait(0.05)
+        runner.stop.set()
+
+    watcher = threading.Thread(target=stop_when_done)
+    watcher.start()
+    runner.run()
+    watcher.join()
+
+
+def test_every_record_is_stored_once_and_offsets_committed_after(serde: ContractSerde) -> None:
+    records: list[Any] = [reading(i) for i in range(120)]
+    event = json.loads((EXAMPLES / "dev.iotpipe.DeviceEvent.json").read_text())
+    records.append(DeviceEvent.model_validate(event))
+    consumer, store, dlq = FakeConsumer(messages(serde, records)), MemoryStore(), FakeDeadLetters()
+    run_until_drained(runner_for(consumer, serde, store, dlq), consumer)
+    assert len(store.collections["readings"]) == 120
+    assert len(store.collections["device_events"]) == 1
+    assert consumer.committed == {("sensor-data", 0): 121}
+    assert consumer.closed
+    stored = store.collections["readings"][str(records[5].event_id)]
+    assert stored["value"] == 5.0 and stored["source"] == {"partition": 0, "offset": 5}
+    assert stored["sensor_kind"] == "TEMPERATURE" and isinstance(stored["event_id"], str)
+
+
+def test_redelivery_stores_no_duplicate(serde: ContractSerde) -> None:
+    records = [reading(i) for i in range(30)]
+    batch = messages(serde, records)
+    consumer = FakeConsumer(batch + batch)  # the same records again, as after a crash
+    store = MemoryStore()
+    run_until_drained(runner_for(consumer, serde, store, FakeDeadLetters()), consumer)
+    assert len(store.collections["readings"]) == 30
+
+
+def test_poison_goes_to_the_dlq_and_the_partition_keeps_flowing(serde: ContractSerde) -> None:
+    batch = messages(serde, [reading(i) for i in range(10)])
+    poison = FakeMessage(
+        "sensor-data",
+        0,
+        5,
+        b"k",
+        b"\x00\x00\x00\x00\x07garbage",
+        [("iotpipe-record-type", b"dev.iotpipe.SensorReading")],
+    )
+    batch = (
+        batch[:5]
+        + [poison]
+        + [
+            FakeMessage("sensor-data", 0, m.offset() + 1, m.key(), m.value(), m.headers())
+            for m in batch[5:]
+        ]
+    )
+    consumer, store, dlq = FakeConsumer(batch), MemoryStore(), FakeDeadLetters()
+    run_until_drained(runner_for(consumer, serde, store, dlq), consumer)
+    assert len(store.collections["readings"]) == 10
+    assert [letter.message.offset() for letter in dlq.sent] == [5]
+    assert consumer.committed[("sensor-data", 0)] == 11
+
+
+def test_database_outage_pauses_retries_and_loses_nothing(serde: ContractSerde) -> None:
+    consumer = FakeConsumer(messages(serde, [reading(i) for i in range(40)]))
+    store = MemoryStore(down=True)
+    runner = runner_for(consumer, serde, store, FakeDeadLetters())
+
+    def recover() -> None:
+        threading.Event().wait(0.3)
+        store.down = False
+
+    threading.Thread(target=recover).start()
+    run_until_drained(runner, consumer)
+    assert consumer.pauses >= 1 and not consumer.paused
+    assert len(store.collections["readings"]) == 40
+    assert consumer.committed[("sensor-data", 0)] == 40
+
+
+def test_rollups_are_exact_per_device_sensor_and_minute(serde: ContractSerde) -> None:
+    records = [reading(i) for i in range(90)] + [reading(i, "t2") for i in range(3)]
+    consumer, store = FakeConsumer(messages(serde, records)), MemoryStore()
+    run_until_drained(runner_for(consumer, serde, store, FakeDeadLetters()), consumer)
+    first = store.rollups["sensebox-5f2b6c9e|t1|2026-11-28T12:00Z"]
+    assert (first["count"], first["sum"], first["min"], first["max"], first["last"]) == (
+        60,
+        float(sum(range(60))),
+        0.0,
+        59.0,
+        59.0,
+    )
+    second = store.rollups["sensebox-5f2b6c9e|t1|2026-11-28T12:01Z"]
+    assert (second["count"], second["min"], second["max"]) == (30, 60.0, 89.0)
+    assert store.rollups["sensebox-5f2b6c9e|t2|2026-11-28T12:00Z"]["count"] == 3
+
+
+def test_rebuild_recomputes_rollups_exactly(serde: ContractSerde) -> None:
+    records = [reading(i) for i in range(90)]
+    consumer, store = FakeConsumer(messages(serde, records)), MemoryStore()
+    run_until_drained(runner_for(consumer, serde, store, FakeDeadLetters()), consumer)
+    before = {k: dict(v) for k, v in store.rollups.items()}
+    store.rollups["sensebox-5f2b6c9e|t1|2026-11-28T12:00Z"]["count"] = 999  # drifted
+    assert store.rebuild_rollups(BASE) == 2
+    assert store.rollups == before
