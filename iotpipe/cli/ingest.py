@@ -71,6 +71,12 @@ def ingest(
     host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
+    kafka_bootstrap_servers: Annotated[
+        str | None, typer.Option(help="Kafka [env IOTPIPE_KAFKA_BOOTSTRAP_SERVERS; local stack].")
+    ] = None,
+    registry_url: Annotated[
+        str | None, typer.Option(help="Registry URL [env IOTPIPE_REGISTRY_URL; local stack].")
+    ] = None,
 ) -> None:
     """Serve the ingest API (uvicorn). Endpoints default to the local stack; see the README
     for IOTPIPE_INGEST_* and IOTPIPE_KAFKA_BOOTSTRAP_SERVERS / IOTPIPE_REGISTRY_URL."""
@@ -78,7 +84,13 @@ def ingest(
 
     from ingest.settings import IngestSettings  # noqa: PLC0415
 
-    flags: dict[str, Any] = {"host": host, "port": port, "workers": workers}
+    flags: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "kafka_bootstrap_servers": kafka_bootstrap_servers,
+        "registry_url": registry_url,
+    }
     given = {k: v for k, v in flags.items() if v}
     settings = IngestSettings(**given)
     # Worker processes build their own app from the environment: pass the flags along.

@@ -22,13 +22,28 @@ db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 def sink(
     group_id: Annotated[str | None, typer.Option(help="Consumer group [iotpipe-sink].")] = None,
     health_port: Annotated[int | None, typer.Option(help="/healthz port [9108]; 0: off.")] = None,
+    kafka_bootstrap_servers: Annotated[
+        str | None, typer.Option(help="Kafka [env IOTPIPE_KAFKA_BOOTSTRAP_SERVERS; local stack].")
+    ] = None,
+    registry_url: Annotated[
+        str | None, typer.Option(help="Registry URL [env IOTPIPE_REGISTRY_URL; local stack].")
+    ] = None,
+    mongodb_uri: Annotated[
+        str | None, typer.Option(help="MongoDB URI [env IOTPIPE_MONGODB_URI; local stack].")
+    ] = None,
 ) -> None:
     """Consume sensor-data into MongoDB (one member of the group; run several to scale)."""
     from sink.main import run  # noqa: PLC0415
     from sink.settings import SinkSettings  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    flags: dict[str, Any] = {"group_id": group_id, "health_port": health_port}
+    flags: dict[str, Any] = {
+        "group_id": group_id,
+        "health_port": health_port,
+        "kafka_bootstrap_servers": kafka_bootstrap_servers,
+        "registry_url": registry_url,
+        "mongodb_uri": mongodb_uri,
+    }
     raise typer.Exit(run(SinkSettings(**{k: v for k, v in flags.items() if v is not None})))
 
 

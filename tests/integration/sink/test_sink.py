@@ -7,13 +7,14 @@ import signal
 import threading
 import time
 
+import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
 from tests.integration.sink.conftest import SinkWorld
-from tests.support import run_cli
+from tests.support import free_port, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -184,3 +185,38 @@ def test_database_outage_mid_stream_loses_nothing(sink_world: SinkWorld) -> None
     finally:
         stack.up(["mongodb"])
     assert sink_world.wait_for(600) == 600
+
+
+def test_two_sinks_in_one_group_share_the_partitions(sink_world: SinkWorld) -> None:
+    ports = [free_port(), free_port()]
+    for port in ports:
+        sink_world.env["IOTPIPE_SINK_HEALTH_PORT"] = str(port)
+        sink_world.start_sink()
+
+    def assignments() -> list[int]:
+        found = []
+        for port in ports:
+            try:
+                state = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+            except httpx.HTTPError:
+                return []
+            found.append(state["assigned_partitions"])
+        return sorted(found)
+
+    deadline = time.monotonic() + 45  # the second member joins, the group rebalances
+    while assignments() != [1, 2] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert assignments() == [1, 2]  # three partitions, two members
+    sink_world.produce([sink_world.reading(i, f"dev-{i % 13}") for i in range(600)])
+    assert sink_world.wait_for(600) == 600
+    written = 0.0
+    for port in ports:
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        line = next(
+            x
+            for x in metrics.splitlines()
+            if x.startswith('iotpipe_sink_written_total{collection="readings"}')
+        )
+        assert float(line.rsplit(" ", 1)[1]) > 0  # both members stored a share
+        written += float(line.rsplit(" ", 1)[1])
+    assert written == 600
