@@ -35,7 +35,7 @@ __all__ = ["SinkRunner", "Throttled"]
 
 log = logging.getLogger("iotpipe.sink")
 T = TypeVar("T")
-TRANSIENT = (RegistryUnavailable, StoreUnavailable, KafkaException, ConnectionError)
+TRANSIENT = (RegistryUnavailable, StoreUnavailable, KafkaException, ConnectionError, BufferError)
 
 
 class Throttled:

@@ -121,7 +121,11 @@ class KafkaPublisher:
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         for record, future in zip(records, futures, strict=True):
-            outcome = self._produce(record, future, trace, loop)
+            try:
+                outcome = self._produce(record, future, trace, loop)
+            except Exception:  # never let one record turn a request into a 500
+                log.exception("unexpected failure producing %s", type(record).__name__)
+                outcome = Failed("unavailable", "internal producer error", self._retry_after)
             if outcome is not None:
                 loop.call_soon_threadsafe(_settle, future, outcome)
 

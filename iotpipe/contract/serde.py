@@ -42,6 +42,16 @@ def _from_dict(model: type[BaseModel]) -> Any:
     return convert
 
 
+_TRANSPORT_MODULES = {"httpx", "httpx2", "requests", "urllib3", "httpcore"}
+
+
+def _is_transport(exc: BaseException) -> bool:
+    """A failure to reach the registry (the client raises its HTTP library's errors)."""
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    return any(cls.__module__.split(".")[0] in _TRANSPORT_MODULES for cls in type(exc).__mro__)
+
+
 def _registry_error(exc: Exception, what: str) -> ContractError:
     code = getattr(exc, "http_status_code", None)
     if isinstance(exc, SchemaRegistryError) and code is not None and 0 < code < 500:
@@ -107,6 +117,11 @@ class ContractSerde:
             raise _registry_error(exc, f"encoding {record_type.name}") from exc
         except SerializationError as exc:
             raise ContractError(f"encoding {record_type.name} failed: {exc}") from exc
+        except Exception as exc:
+            if _is_transport(exc):
+                raise RegistryUnavailable(f"encoding {record_type.name}: schema registry "
+                                          f"unreachable ({exc})") from exc  # fmt: skip
+            raise
         if encoded is None:
             raise ContractError(f"encoding {record_type.name} gave no bytes")
         return encoded
@@ -123,24 +138,30 @@ class ContractSerde:
             raise DecodeError("empty value (tombstone)", reason="empty-value")
         try:
             decoded = deserializer(value, SerializationContext(topic, MessageField.VALUE))
-        except SchemaRegistryError as exc:
-            error = _registry_error(exc, f"decoding {type_name}")
-            if isinstance(error, RegistryUnavailable):
-                raise error from exc
-            raise DecodeError(str(error), reason="unknown-schema") from exc
-        except ValidationError as exc:
-            raise DecodeError(f"{type_name} fails validation: {exc}", reason="invalid") from exc
-        except SchemaResolutionError as exc:
-            message = f"{type_name}: writer schema does not resolve to it: {str(exc)[:200]}"
-            raise DecodeError(message, reason="schema-mismatch") from exc
-        except (SerializationError, ValueError, TypeError, EOFError, IndexError, KeyError) as exc:
-            message = f"{type_name} cannot be decoded: {exc!r}"[:400]
-            raise DecodeError(message, reason="undecodable") from exc
+        except Exception as exc:
+            raise _decode_failure(type_name, exc) from exc
         if not isinstance(decoded, BaseModel):
             raise DecodeError(
                 f"{type_name} decoded to {type(decoded).__name__}", reason="undecodable"
             )
         return decoded
+
+
+def _decode_failure(type_name: str, exc: Exception) -> ContractError:
+    """Sort a deserializer failure: registry trouble (retry) or a dead letter (with why)."""
+    if isinstance(exc, SchemaRegistryError):
+        error = _registry_error(exc, f"decoding {type_name}")
+        if isinstance(error, RegistryUnavailable):
+            return error
+        return DecodeError(str(error), reason="unknown-schema")
+    if _is_transport(exc):
+        return RegistryUnavailable(f"decoding {type_name}: schema registry unreachable ({exc})")
+    if isinstance(exc, ValidationError):
+        return DecodeError(f"{type_name} fails validation: {exc}", reason="invalid")
+    if isinstance(exc, SchemaResolutionError):
+        message = f"{type_name}: writer schema does not resolve to it: {str(exc)[:200]}"
+        return DecodeError(message, reason="schema-mismatch")
+    return DecodeError(f"{type_name} cannot be decoded: {exc!r}"[:400], reason="undecodable")
 
 
 def _header(headers: Headers | None, name: str) -> str | None:

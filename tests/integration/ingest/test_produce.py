@@ -131,3 +131,23 @@ def test_kafka_unreachable_is_503_with_retry_after(endpoints: dict[str, str]) ->
         assert response.json()["errors"][0]["code"] == "unavailable"
         assert time.monotonic() - started < 10
         assert client.get("/readyz").status_code == 503
+
+
+def test_registry_unreachable_is_503_not_500(endpoints: dict[str, str]) -> None:
+    settings = IngestSettings(
+        kafka_bootstrap_servers=endpoints["kafka"],
+        registry_url="http://127.0.0.1:1/apis/ccompat/v7",
+        auth="disabled",
+        topic=f"it-noreg-{uuid.uuid4().hex[:6]}",
+    )
+    with TestClient(build_app(settings)) as client:
+        response = client.post("/v1/readings", json=reading(0))
+        assert response.status_code == 503
+        assert response.headers["retry-after"]
+        assert "registry" in response.json()["errors"][0]["message"]
+        batch = client.post("/v1/readings/batch", json=[reading(1), reading(2)])
+        assert batch.status_code == 503
+        assert [r["status"] for r in batch.json()["results"]] == ["failed", "failed"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert "registry" in ready.json()["detail"]

@@ -11,7 +11,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from generated.models import DeviceEvent, SensorReading
 from iotpipe.contract.catalog import RECORD_TYPE_HEADER, Contract
 from iotpipe.contract.serde import ContractSerde
-from iotpipe.errors import ContractError, DecodeError
+from iotpipe.errors import ContractError, DecodeError, RegistryUnavailable
 from iotpipe.paths import REPO_DIR
 
 EXAMPLES = REPO_DIR / "generated" / "examples"
@@ -68,3 +68,15 @@ def test_a_reading_sent_as_a_device_event_does_not_decode(serde: ContractSerde) 
         serde.decode(value, [(RECORD_TYPE_HEADER, b"dev.iotpipe.DeviceEvent")])
     assert caught.value.reason == "schema-mismatch"
     assert len(str(caught.value)) < 300
+
+
+def test_an_unreachable_registry_is_a_retryable_error_not_a_crash() -> None:
+    """The registry client raises its HTTP library's errors; they must become
+    RegistryUnavailable (ingest answers 503, the sink pauses and retries)."""
+    down = SchemaRegistryClient({"url": "http://127.0.0.1:1", "max.retries": 0})
+    serde = ContractSerde(down, Contract.load())
+    reading = SensorReading.model_validate(example("SensorReading"))
+    with pytest.raises(RegistryUnavailable, match="unreachable"):
+        serde.encode(reading)
+    with pytest.raises(RegistryUnavailable, match="unreachable"):
+        serde.decode(b"\x00\x00\x00\x00\x05abc", serde.headers(reading))
