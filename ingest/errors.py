@@ -12,9 +12,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ingest.api.models import Problem
 from ingest.domain.accept import pointer
 from ingest.domain.errors import (
     Backpressure,
@@ -44,30 +44,6 @@ _STATUS: list[tuple[type[IngestError], int]] = [
     (Backpressure, 429),
     (Unavailable, 503),
 ]
-
-
-class ProblemError(BaseModel):
-    code: str
-    pointer: str
-    message: str
-
-
-class ProblemResult(BaseModel):
-    index: int
-    status: str
-    event_id: str | None = None
-    errors: list[ProblemError] = []
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, with per-record results where the request had records."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[ProblemError] = []
-    results: list[ProblemResult] = []
 
 
 def status_of(error: IngestError) -> int:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from ingest.api.body import read_json
 from ingest.api.context import Caller, Ctx, trace_id
+from ingest.api.models import BatchAccepted, RecordAccepted
 from ingest.domain.errors import (
     Backpressure,
     BodyTooLarge,
@@ -28,32 +29,7 @@ from ingest.domain.service import RecordResult
 from ingest.errors import PROBLEM
 from iotpipe.contract.catalog import RecordType, published_dir
 
-__all__ = ["BatchAccepted", "RecordAccepted", "records_router"]
-
-
-class RecordAccepted(BaseModel):
-    status: str = "accepted"
-    event_id: str
-    record_type: str
-
-
-class ResultError(BaseModel):
-    code: str
-    pointer: str
-    message: str
-
-
-class Result(BaseModel):
-    index: int
-    status: str
-    event_id: str | None = None
-    errors: list[ResultError] = []
-
-
-class BatchAccepted(BaseModel):
-    accepted: int
-    rejected: int
-    results: list[Result]
+__all__ = ["raise_for", "records_router"]
 
 
 def _example(record_type: RecordType) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from iotpipe.cli.options import RegistryUrl
 from iotpipe.contract.baseline import contract_at
 from iotpipe.contract.catalog import Contract, schemas_dir
 from iotpipe.contract.codegen import check as codegen_check
@@ -26,16 +27,6 @@ schemas_app = typer.Typer(
     help="Register the Avro contract in the schema registry and check changes against it.",
     no_args_is_help=True,
 )
-
-RegistryUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--registry-url",
-        help="Confluent-compatible registry URL (env IOTPIPE_REGISTRY_URL; "
-        "default: the local stack's).",
-        show_default=False,
-    ),
-]
 
 
 def _registry(url: str | None) -> SchemaRegistry:

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from iotpipe.cli.options import KafkaServers, RegistryUrl
+
 __all__ = ["ingest", "keys_app"]
 
 out = Console()
@@ -71,12 +73,8 @@ def ingest(
     host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
-    kafka_bootstrap_servers: Annotated[
-        str | None, typer.Option(help="Kafka [env IOTPIPE_KAFKA_BOOTSTRAP_SERVERS; local stack].")
-    ] = None,
-    registry_url: Annotated[
-        str | None, typer.Option(help="Registry URL [env IOTPIPE_REGISTRY_URL; local stack].")
-    ] = None,
+    kafka_bootstrap_servers: KafkaServers = None,
+    registry_url: RegistryUrl = None,
 ) -> None:
     """Serve the ingest API (uvicorn). Endpoints default to the local stack; see the README
     for IOTPIPE_INGEST_* and IOTPIPE_KAFKA_BOOTSTRAP_SERVERS / IOTPIPE_REGISTRY_URL."""

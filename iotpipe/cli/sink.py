@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from iotpipe.cli.options import KafkaServers, MongoUri, RegistryUrl
+
 __all__ = ["db_app", "dlq_app", "sink"]
 
 out = Console()
@@ -22,15 +24,9 @@ db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 def sink(
     group_id: Annotated[str | None, typer.Option(help="Consumer group [iotpipe-sink].")] = None,
     health_port: Annotated[int | None, typer.Option(help="/healthz port [9108]; 0: off.")] = None,
-    kafka_bootstrap_servers: Annotated[
-        str | None, typer.Option(help="Kafka [env IOTPIPE_KAFKA_BOOTSTRAP_SERVERS; local stack].")
-    ] = None,
-    registry_url: Annotated[
-        str | None, typer.Option(help="Registry URL [env IOTPIPE_REGISTRY_URL; local stack].")
-    ] = None,
-    mongodb_uri: Annotated[
-        str | None, typer.Option(help="MongoDB URI [env IOTPIPE_MONGODB_URI; local stack].")
-    ] = None,
+    kafka_bootstrap_servers: KafkaServers = None,
+    registry_url: RegistryUrl = None,
+    mongodb_uri: MongoUri = None,
 ) -> None:
     """Consume sensor-data into MongoDB (one member of the group; run several to scale)."""
     from sink.main import run  # noqa: PLC0415
