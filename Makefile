@@ -4,7 +4,7 @@ PYTHON ?= python3
 BOOT   := .venv/.bootstrapped
 NOX    := .venv/bin/nox
 
-.PHONY: demo test lint typecheck contract check clean
+.PHONY: demo test lint typecheck contract check dev clean
 
 demo: $(BOOT)      ## Run the demo on the local stack (no Docker)
 	$(NOX) -s demo
@@ -22,6 +22,9 @@ contract: $(BOOT)  ## generated/ is current; schemas compatible with the previou
 	$(NOX) -s contract
 
 check: lint typecheck contract test
+
+dev: $(BOOT)       ## Install iotpipe itself into .venv (then: . .venv/bin/activate)
+	.venv/bin/uv pip install --python .venv/bin/python -e '.[dev]'
 
 $(BOOT): Makefile
 	$(PYTHON) -m venv .venv

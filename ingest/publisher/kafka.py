@@ -93,10 +93,14 @@ class KafkaPublisher:
         log.warning("kafka: %s", error.str())
 
     def _on_stats(self, raw: str) -> None:
-        brokers = json.loads(raw).get("brokers", {}).values()
-        self._brokers_down = not any(
-            b.get("state") == "UP" for b in brokers if b.get("nodeid", -1) >= 0
-        )
+        # Judge only brokers learned from metadata (nodeid >= 0): before the first
+        # metadata answer only the bootstrap entry exists, which says nothing yet.
+        # "All down" also arrives through error_cb (_ALL_BROKERS_DOWN).
+        brokers = [
+            b for b in json.loads(raw).get("brokers", {}).values() if b.get("nodeid", -1) >= 0
+        ]
+        if brokers:
+            self._brokers_down = not any(b.get("state") == "UP" for b in brokers)
 
     def _delivered(
         self,
