@@ -15,11 +15,12 @@ from typing import Any
 
 from confluent_kafka import Message, Producer
 
+from iotpipe.contract.catalog import DLQ_HEADER_PREFIX
 from iotpipe.errors import DecodeError
 
 __all__ = ["PREFIX", "DeadLetter", "DeadLetterWriter", "dead_letter_headers", "original_headers"]
 
-PREFIX = "iotpipe-dlq-"
+PREFIX = DLQ_HEADER_PREFIX
 VERSION = "1"
 REPLAY_ATTEMPTS = "iotpipe-replay-attempts"
 
@@ -47,7 +48,7 @@ def dead_letter_headers(
 ) -> list[tuple[str, str | bytes | None]]:
     headers = list(message.headers() or [])
     attempts = int(_header(headers, REPLAY_ATTEMPTS) or "0") + 1
-    fields = {
+    fields: dict[str, str] = {
         "version": VERSION,
         "reason": error.reason,
         "error-class": type(error).__name__,

@@ -23,6 +23,8 @@ from iotpipe.paths import project_path
 
 __all__ = [
     "COMPATIBILITY",
+    "DLQ_HEADERS",
+    "DLQ_HEADER_PREFIX",
     "DLQ_TOPIC",
     "RECORD_TYPE_HEADER",
     "TOPIC",
@@ -38,6 +40,22 @@ DLQ_TOPIC = f"{TOPIC}.dlq"
 COMPATIBILITY = "FULL_TRANSITIVE"
 RECORD_TYPE_HEADER = "iotpipe-record-type"
 TRACE_HEADER = "traceparent"  # W3C Trace Context, propagated from the HTTP request
+
+# Dead letters keep the original key, value and headers and add these (format version 1).
+DLQ_HEADER_PREFIX = "iotpipe-dlq-"
+DLQ_HEADERS: dict[str, str] = {
+    "version": "Format version of these headers: 1.",
+    "reason": "Why: missing-record-type, unknown-record-type, unknown-schema, "
+    "schema-mismatch, invalid, undecodable or empty-value.",
+    "error-class": "Class of the error raised while decoding.",
+    "error-message": "The error's message (at most 1000 characters).",
+    "schema-id": "Schema id read from the value's Confluent frame, if it has one.",
+    "source-topic": "Topic the record was read from.",
+    "source-partition": "Partition the record was read from.",
+    "source-offset": "Offset of the record in that partition.",
+    "time": "When the sink dead-lettered it (ISO 8601, UTC).",
+    "attempts": "How many times it was dead-lettered (replays count).",
+}
 MODELS_PACKAGE = "generated.models"
 
 

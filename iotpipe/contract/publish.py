@@ -16,6 +16,9 @@ from typing import Any
 from iotpipe import __version__
 from iotpipe.contract.catalog import (
     COMPATIBILITY,
+    DLQ_HEADER_PREFIX,
+    DLQ_HEADERS,
+    DLQ_TOPIC,
     RECORD_TYPE_HEADER,
     TOPIC,
     TRACE_HEADER,
@@ -92,6 +95,35 @@ def _message(record_type: RecordType, example: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def _dead_letter() -> dict[str, Any]:
+    return {
+        "name": "DeadLetter",
+        "title": "A record the sink could not decode",
+        "summary": "The original record, byte for byte (key, value, headers), plus headers "
+        "saying why. `iotpipe dlq replay` re-drives those that decode again.",
+        "contentType": "application/octet-stream",
+        "headers": {
+            "type": "object",
+            "required": [DLQ_HEADER_PREFIX + name for name in DLQ_HEADERS],
+            "properties": {
+                DLQ_HEADER_PREFIX + name: {"type": "string", "description": description}
+                for name, description in DLQ_HEADERS.items()
+            },
+        },
+        "payload": {
+            "type": "string",
+            "format": "binary",
+            "description": "The original value, unchanged.",
+        },
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": "The original key."},
+                "bindingVersion": KAFKA_BINDING,
+            }
+        },
+    }
+
+
 def asyncapi_document(contract: Contract, examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
     refs = [{"$ref": f"#/components/messages/{t.name}"} for t in contract.record_types]
     return {
@@ -123,7 +155,13 @@ def asyncapi_document(contract: Contract, examples: dict[str, dict[str, Any]]) -
                     t.name: ref for t, ref in zip(contract.record_types, refs, strict=True)
                 },
                 "bindings": {"kafka": {"topic": TOPIC, "bindingVersion": KAFKA_BINDING}},
-            }
+            },
+            "sensorDataDlq": {
+                "address": DLQ_TOPIC,
+                "description": "Dead letters: records of sensor-data the sink could not decode.",
+                "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+                "bindings": {"kafka": {"topic": DLQ_TOPIC, "bindingVersion": KAFKA_BINDING}},
+            },
         },
         "operations": {
             "produceSensorData": {
@@ -144,9 +182,18 @@ def asyncapi_document(contract: Contract, examples: dict[str, dict[str, Any]]) -
                     for t in contract.record_types
                 ],
             },
+            "deadLetter": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/sensorDataDlq"},
+                "summary": "sink sends what it cannot decode here; the partition keeps flowing.",
+                "messages": [{"$ref": "#/channels/sensorDataDlq/messages/DeadLetter"}],
+            },
         },
         "components": {
-            "messages": {t.name: _message(t, examples[t.fullname]) for t in contract.record_types}
+            "messages": {
+                **{t.name: _message(t, examples[t.fullname]) for t in contract.record_types},
+                "DeadLetter": _dead_letter(),
+            }
         },
     }
 

@@ -72,3 +72,7 @@ def test_asyncapi_describes_topic_messages_keys_and_headers() -> None:
             record_type.fullname
         )
     assert {op["action"] for op in doc["operations"].values()} == {"send", "receive"}
+    dlq = doc["channels"]["sensorDataDlq"]
+    assert dlq["address"] == "sensor-data.dlq"
+    headers = doc["components"]["messages"]["DeadLetter"]["headers"]
+    assert "iotpipe-dlq-source-offset" in headers["required"]
