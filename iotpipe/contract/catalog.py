@@ -135,17 +135,8 @@ class Contract:
             raise ConfigError(f"no .avsc schema in {folder}")
         return cls(tuple(types))
 
-    def by_fullname(self, fullname: str) -> RecordType:
-        for record_type in self.record_types:
-            if record_type.fullname == fullname:
-                return record_type
-        raise KeyError(fullname)
-
     def by_name(self, name: str) -> RecordType:
         for record_type in self.record_types:
             if name in (record_type.name, record_type.fullname):
                 return record_type
         raise KeyError(name)
-
-    def for_model(self, model: type[BaseModel]) -> RecordType:
-        return self.by_name(model.__name__)

@@ -96,9 +96,6 @@ class StackLayout(BaseModel):
     def ports(self) -> dict[str, int]:
         return self.model_dump(exclude={"cluster_id"})
 
-    def with_ports_of(self, other: StackLayout) -> StackLayout:
-        return self.model_copy(update=other.ports())
-
     @property
     def kafka_bootstrap(self) -> str:
         return f"{LOOPBACK}:{self.kafka_port}"

@@ -18,7 +18,6 @@ class MemoryStore:
     collections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     rollups: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
-    writes: int = 0
 
     def prepare(self) -> list[str]:
         return []
@@ -26,7 +25,6 @@ class MemoryStore:
     def write(self, collection: str, documents: Sequence[dict[str, Any]]) -> WriteResult:
         if self.down:
             raise StoreUnavailable("database down (test)")
-        self.writes += 1
         stored = self.collections.setdefault(collection, {})
         fresh = []
         for document in documents:
