@@ -125,7 +125,11 @@ def _dead_letter() -> dict[str, Any]:
 
 
 def asyncapi_document(contract: Contract, examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    refs = [{"$ref": f"#/components/messages/{t.name}"} for t in contract.record_types]
+    # Each record type's message, as the channel lists it and as its operations name it.
+    component_refs = {
+        t.name: {"$ref": f"#/components/messages/{t.name}"} for t in contract.record_types
+    }
+    channel_refs = [{"$ref": f"#/channels/sensorData/messages/{name}"} for name in component_refs]
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -151,9 +155,7 @@ def asyncapi_document(contract: Contract, examples: dict[str, dict[str, Any]]) -
             "sensorData": {
                 "address": TOPIC,
                 "description": "Validated readings and device events, keyed by device id.",
-                "messages": {
-                    t.name: ref for t, ref in zip(contract.record_types, refs, strict=True)
-                },
+                "messages": component_refs,
                 "bindings": {"kafka": {"topic": TOPIC, "bindingVersion": KAFKA_BINDING}},
             },
             "sensorDataDlq": {
@@ -168,19 +170,13 @@ def asyncapi_document(contract: Contract, examples: dict[str, dict[str, Any]]) -
                 "action": "send",
                 "channel": {"$ref": "#/channels/sensorData"},
                 "summary": "ingest produces every record it accepted over HTTP or WebSocket.",
-                "messages": [
-                    {"$ref": f"#/channels/sensorData/messages/{t.name}"}
-                    for t in contract.record_types
-                ],
+                "messages": channel_refs,
             },
             "consumeSensorData": {
                 "action": "receive",
                 "channel": {"$ref": "#/channels/sensorData"},
                 "summary": "sink stores every record in MongoDB, routed by record type.",
-                "messages": [
-                    {"$ref": f"#/channels/sensorData/messages/{t.name}"}
-                    for t in contract.record_types
-                ],
+                "messages": channel_refs,
             },
             "deadLetter": {
                 "action": "send",
