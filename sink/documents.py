@@ -18,17 +18,23 @@ from pydantic import BaseModel
 
 __all__ = [
     "COLLECTIONS",
+    "DEVICE_STATUS",
     "ROLLUPS",
+    "DeviceStatus",
     "Rollup",
     "RollupKey",
     "minute_of",
     "rollup",
     "rollups_of",
+    "statuses_of",
     "to_document",
 ]
 
 COLLECTIONS = {"SensorReading": "readings", "DeviceEvent": "device_events"}
 ROLLUPS = "readings_1m"
+# One document per device: when it first and last reported. Dashboards and alerts find
+# silent devices here (the aggregation pipelines FerretDB runs have no $max accumulator).
+DEVICE_STATUS = "device_status"
 
 
 def _bson(value: Any) -> Any:
@@ -124,3 +130,35 @@ def rollups_of(readings: Iterable[dict[str, Any]]) -> list[Rollup]:
         )
         groups.setdefault(key, []).append(reading)
     return [r for key, rows in groups.items() if (r := rollup(key, rows)) is not None]
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """What one batch says about a device; merged into the stored status with $min/$max,
+    so applying the same batch twice changes nothing."""
+
+    device_id: str
+    first_seen: datetime
+    last_seen: datetime
+    last_stored: datetime
+
+    def as_update(self) -> dict[str, Any]:
+        return {
+            "$min": {"first_seen": self.first_seen},
+            "$max": {"last_seen": self.last_seen, "last_stored": self.last_stored},
+        }
+
+
+def statuses_of(readings: Iterable[dict[str, Any]]) -> list[DeviceStatus]:
+    """Per device: earliest and latest event time, and the latest time the sink stored."""
+    spans: dict[str, tuple[datetime, datetime, datetime]] = {}
+    for r in readings:
+        first, last, stored = spans.get(
+            r["device_id"], (r["event_time"], r["event_time"], r["stored_time"])
+        )
+        spans[r["device_id"]] = (
+            min(first, r["event_time"]),
+            max(last, r["event_time"]),
+            max(stored, r["stored_time"]),
+        )
+    return [DeviceStatus(device, *span) for device, span in spans.items()]

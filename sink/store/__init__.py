@@ -31,11 +31,13 @@ class DocumentStore(Protocol):
         ...
 
     def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
-        """Add freshly stored readings to their minute rollups; returns buckets touched."""
+        """Add freshly stored readings to their minute rollups and their devices' status
+        (first and last seen); returns rollup buckets touched."""
         ...
 
     def rebuild_rollups(self, since: datetime) -> int:
-        """Recompute every rollup from ``since`` on exactly from the stored readings."""
+        """Recompute every rollup from ``since`` on exactly from the stored readings, and
+        merge those readings into the devices' status."""
         ...
 
     def enforce_retention(self) -> int:

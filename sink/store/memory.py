@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sink.documents import minute_of, rollups_of
+from sink.documents import minute_of, rollups_of, statuses_of
 from sink.store import StoreUnavailable, WriteResult
 
 __all__ = ["MemoryStore"]
@@ -17,6 +17,7 @@ __all__ = ["MemoryStore"]
 class MemoryStore:
     collections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     rollups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
 
     def prepare(self) -> list[str]:
@@ -48,7 +49,22 @@ class MemoryStore:
             current["max"] = max(current["max"], a.max)
             if a.last_time >= current["last_time"]:
                 current["last"], current["last_time"] = a.last, a.last_time
+        self._update_statuses(readings)
         return len(aggregates)
+
+    def _update_statuses(self, readings: Sequence[dict[str, Any]]) -> None:
+        for s in statuses_of(readings):
+            current = self.statuses.setdefault(
+                s.device_id,
+                {
+                    "first_seen": s.first_seen,
+                    "last_seen": s.last_seen,
+                    "last_stored": s.last_stored,
+                },
+            )
+            current["first_seen"] = min(current["first_seen"], s.first_seen)
+            current["last_seen"] = max(current["last_seen"], s.last_seen)
+            current["last_stored"] = max(current["last_stored"], s.last_stored)
 
     def rebuild_rollups(self, since: datetime) -> int:
         start = minute_of(since)
@@ -58,6 +74,7 @@ class MemoryStore:
         self.rollups = {k: v for k, v in self.rollups.items() if v["minute"] < start}
         aggregates = rollups_of(rows)
         self.rollups.update({a.key.id: a.as_document() for a in aggregates})
+        self._update_statuses(rows)
         return len(aggregates)
 
     def enforce_retention(self) -> int:

@@ -16,14 +16,29 @@ from pymongo import ASCENDING, MongoClient, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 
-from sink.documents import ROLLUPS, Rollup, minute_of, rollups_of
+from sink.documents import (
+    DEVICE_STATUS,
+    ROLLUPS,
+    DeviceStatus,
+    Rollup,
+    minute_of,
+    rollups_of,
+    statuses_of,
+)
 from sink.store import StoreUnavailable, WriteResult
 
 __all__ = ["MongoStore"]
 
 log = logging.getLogger("iotpipe.sink.mongo")
 DUPLICATE_KEY = 11000
-_TIMED = ("readings", "device_events")
+# The time field retention applies to, per collection.
+# A device silent for the whole period drops out of device_status.
+_EXPIRES_BY = {
+    "readings": "event_time",
+    "device_events": "event_time",
+    ROLLUPS: "minute",
+    DEVICE_STATUS: "last_seen",
+}
 
 
 class MongoStore:
@@ -67,8 +82,7 @@ class MongoStore:
                 [("device_id", ASCENDING), ("sensor_id", ASCENDING), ("minute", ASCENDING)],
                 name="device_sensor_minute",
             )
-            for name in (*_TIMED, ROLLUPS):
-                field = "minute" if name == ROLLUPS else "event_time"
+            for name, field in _EXPIRES_BY.items():
                 self._ttl[name] = self._time_index(name, field)
         except (ConnectionFailure, OperationFailure) as exc:
             raise StoreUnavailable(f"preparing the database failed: {exc}") from exc
@@ -113,21 +127,29 @@ class MongoStore:
 
     def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
         """Update operators only, no reads: $inc count and sum, $min, $max, and ``last``
-        set where this batch holds the bucket's latest time."""
+        set where this batch holds the bucket's latest time; then the devices' status."""
         aggregates = rollups_of(readings)
         if not aggregates:
             return 0
         try:
             self._db[ROLLUPS].bulk_write([_increment(a) for a in aggregates], ordered=False)
             self._db[ROLLUPS].bulk_write([_latest(a) for a in aggregates], ordered=False)
+            self._update_statuses(statuses_of(readings))
         except PyMongoError as exc:
             raise StoreUnavailable(f"rollup update failed: {exc}") from exc
         return len(aggregates)
 
+    def _update_statuses(self, statuses: Sequence[DeviceStatus]) -> None:
+        if statuses:
+            self._db[DEVICE_STATUS].bulk_write(
+                [UpdateOne({"_id": s.device_id}, s.as_update(), upsert=True) for s in statuses],
+                ordered=False,
+            )
+
     def rebuild_rollups(self, since: datetime) -> int:
         start = minute_of(since)
         try:
-            rows = self._db["readings"].find(
+            cursor = self._db["readings"].find(
                 {"event_time": {"$gte": start}},
                 {
                     "_id": 0,
@@ -138,8 +160,10 @@ class MongoStore:
                     "value": 1,
                     "sensor_kind": 1,
                     "unit": 1,
+                    "stored_time": 1,
                 },
             )
+            rows = list(cursor)
             aggregates = rollups_of(rows)
             self._db[ROLLUPS].delete_many({"minute": {"$gte": start}})
             if aggregates:
@@ -150,6 +174,7 @@ class MongoStore:
                     ],
                     ordered=False,
                 )
+            self._update_statuses(statuses_of(rows))
         except PyMongoError as exc:
             raise StoreUnavailable(f"rollup rebuild failed: {exc}") from exc
         return len(aggregates)
@@ -158,10 +183,9 @@ class MongoStore:
         cutoff = datetime.now(UTC) - self._retention
         deleted = 0
         try:
-            for name in (*_TIMED, ROLLUPS):
+            for name, field in _EXPIRES_BY.items():
                 if self._ttl.get(name, False):
                     continue
-                field = "minute" if name == ROLLUPS else "event_time"
                 deleted += self._db[name].delete_many({field: {"$lt": cutoff}}).deleted_count
         except PyMongoError as exc:
             raise StoreUnavailable(f"retention delete failed: {exc}") from exc

@@ -30,6 +30,7 @@ def reading(event_id: str, when: datetime, value: float = 1.0) -> dict[str, Any]
         "unit": "1",
         "value": value,
         "event_time": when,
+        "stored_time": datetime.now(UTC),
     }
 
 
@@ -79,3 +80,21 @@ def test_rollups_count_each_reading_once_across_redeliveries(store: MongoStore) 
         9.0,
         9.0,
     )
+
+
+def test_device_status_keeps_first_and_last_seen_and_ignores_replays(store: MongoStore) -> None:
+    store.prepare()
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    docs = [reading(f"e{i}", start + timedelta(minutes=i)) for i in range(5)]
+    store.add_to_rollups(docs[2:])
+    store.add_to_rollups(docs[:3])  # older readings arrive late
+    store.add_to_rollups(docs[1:2])  # a replay
+    [status] = list(store._db["device_status"].find())
+    assert status["_id"] == "d"
+    assert status["first_seen"] == docs[0]["event_time"]
+    assert status["last_seen"] == docs[4]["event_time"]
+    assert "device_status" in {
+        name for name in store._db.list_collection_names() if name != "system.indexes"
+    }
+    indexes = store._db["device_status"].index_information()
+    assert {"last_seen_ttl", "last_seen_1"} & set(indexes)
