@@ -20,9 +20,9 @@ __all__ = [
     "COLLECTIONS",
     "DEVICE_STATUS",
     "ROLLUPS",
-    "DeviceStatus",
     "Rollup",
     "RollupKey",
+    "Status",
     "minute_of",
     "rollup",
     "rollups_of",
@@ -32,8 +32,9 @@ __all__ = [
 
 COLLECTIONS = {"SensorReading": "readings", "DeviceEvent": "device_events"}
 ROLLUPS = "readings_1m"
-# One document per device: when it first and last reported. Dashboards and alerts find
-# silent devices here (the aggregation pipelines FerretDB runs have no $max accumulator).
+# One document per device and per sensor: when it first and last reported. Dashboards and
+# alerts find silent devices and the sensors of a device here (FerretDB's pipelines have no
+# $max accumulator, so this cannot be computed from the readings at query time).
 DEVICE_STATUS = "device_status"
 
 
@@ -133,32 +134,71 @@ def rollups_of(readings: Iterable[dict[str, Any]]) -> list[Rollup]:
 
 
 @dataclass(frozen=True)
-class DeviceStatus:
-    """What one batch says about a device; merged into the stored status with $min/$max,
-    so applying the same batch twice changes nothing."""
+class Status:
+    """What one batch says about a device (scope "device") or one of its sensors (scope
+    "sensor"). Merged into the stored document with $min/$max, so a replayed batch changes
+    nothing. ``value`` repeats the device or sensor id because Grafana query variables
+    read a field of that name, and FerretDB's $project cannot rename fields."""
 
+    scope: str
     device_id: str
+    sensor_id: str | None
     first_seen: datetime
     last_seen: datetime
     last_stored: datetime
+    sensor_kind: str | None = None
+    unit: str | None = None
+
+    @property
+    def id(self) -> str:
+        if self.sensor_id is None:
+            return f"device|{self.device_id}"
+        return f"sensor|{self.device_id}|{self.sensor_id}"
 
     def as_update(self) -> dict[str, Any]:
-        return {
+        identity: dict[str, Any] = {"scope": self.scope, "device_id": self.device_id}
+        if self.sensor_id is not None:
+            identity["sensor_id"] = self.sensor_id
+        identity["value"] = self.device_id if self.sensor_id is None else self.sensor_id
+        update: dict[str, Any] = {
+            "$setOnInsert": identity,
             "$min": {"first_seen": self.first_seen},
             "$max": {"last_seen": self.last_seen, "last_stored": self.last_stored},
         }
+        if self.sensor_kind is not None:
+            update["$set"] = {"sensor_kind": self.sensor_kind, "unit": self.unit}
+        return update
 
 
-def statuses_of(readings: Iterable[dict[str, Any]]) -> list[DeviceStatus]:
-    """Per device: earliest and latest event time, and the latest time the sink stored."""
-    spans: dict[str, tuple[datetime, datetime, datetime]] = {}
+def statuses_of(readings: Iterable[dict[str, Any]]) -> list[Status]:
+    """Per device and per (device, sensor): earliest and latest event time, and the latest
+    time the sink stored one of their readings."""
+    spans: dict[tuple[str, str | None], list[Any]] = {}
     for r in readings:
-        first, last, stored = spans.get(
-            r["device_id"], (r["event_time"], r["event_time"], r["stored_time"])
-        )
-        spans[r["device_id"]] = (
-            min(first, r["event_time"]),
-            max(last, r["event_time"]),
-            max(stored, r["stored_time"]),
-        )
-    return [DeviceStatus(device, *span) for device, span in spans.items()]
+        for key in ((r["device_id"], None), (r["device_id"], r["sensor_id"])):
+            span = spans.get(key)
+            if span is None:
+                spans[key] = [r["event_time"], r["event_time"], r["stored_time"], r]
+                continue
+            span[0] = min(span[0], r["event_time"])
+            if r["event_time"] >= span[1]:
+                span[1], span[3] = r["event_time"], r
+            span[2] = max(span[2], r["stored_time"])
+    statuses = []
+    for (device, sensor), (first, last, stored, latest) in spans.items():
+        if sensor is None:
+            statuses.append(Status("device", device, None, first, last, stored))
+        else:
+            statuses.append(
+                Status(
+                    "sensor",
+                    device,
+                    sensor,
+                    first,
+                    last,
+                    stored,
+                    str(latest["sensor_kind"]),
+                    str(latest["unit"]),
+                )
+            )
+    return statuses

@@ -54,17 +54,12 @@ class MemoryStore:
 
     def _update_statuses(self, readings: Sequence[dict[str, Any]]) -> None:
         for s in statuses_of(readings):
-            current = self.statuses.setdefault(
-                s.device_id,
-                {
-                    "first_seen": s.first_seen,
-                    "last_seen": s.last_seen,
-                    "last_stored": s.last_stored,
-                },
-            )
-            current["first_seen"] = min(current["first_seen"], s.first_seen)
-            current["last_seen"] = max(current["last_seen"], s.last_seen)
-            current["last_stored"] = max(current["last_stored"], s.last_stored)
+            update = s.as_update()
+            current = self.statuses.setdefault(s.id, {**update["$setOnInsert"]})
+            current.update(update.get("$set", {}))
+            current["first_seen"] = min(current.get("first_seen", s.first_seen), s.first_seen)
+            current["last_seen"] = max(current.get("last_seen", s.last_seen), s.last_seen)
+            current["last_stored"] = max(current.get("last_stored", s.last_stored), s.last_stored)
 
     def rebuild_rollups(self, since: datetime) -> int:
         start = minute_of(since)

@@ -19,8 +19,8 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, 
 from sink.documents import (
     DEVICE_STATUS,
     ROLLUPS,
-    DeviceStatus,
     Rollup,
+    Status,
     minute_of,
     rollups_of,
     statuses_of,
@@ -139,10 +139,10 @@ class MongoStore:
             raise StoreUnavailable(f"rollup update failed: {exc}") from exc
         return len(aggregates)
 
-    def _update_statuses(self, statuses: Sequence[DeviceStatus]) -> None:
+    def _update_statuses(self, statuses: Sequence[Status]) -> None:
         if statuses:
             self._db[DEVICE_STATUS].bulk_write(
-                [UpdateOne({"_id": s.device_id}, s.as_update(), upsert=True) for s in statuses],
+                [UpdateOne({"_id": s.id}, s.as_update(), upsert=True) for s in statuses],
                 ordered=False,
             )
 

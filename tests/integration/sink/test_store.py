@@ -89,8 +89,11 @@ def test_device_status_keeps_first_and_last_seen_and_ignores_replays(store: Mong
     store.add_to_rollups(docs[2:])
     store.add_to_rollups(docs[:3])  # older readings arrive late
     store.add_to_rollups(docs[1:2])  # a replay
-    [status] = list(store._db["device_status"].find())
-    assert status["_id"] == "d"
+    device, sensor = sorted(store._db["device_status"].find(), key=lambda d: str(d["_id"]))
+    assert (device["_id"], device["scope"], device["value"]) == ("device|d", "device", "d")
+    assert (sensor["_id"], sensor["scope"], sensor["value"]) == ("sensor|d|s", "sensor", "s")
+    assert sensor["last_seen"] == docs[4]["event_time"]
+    status = device
     assert status["first_seen"] == docs[0]["event_time"]
     assert status["last_seen"] == docs[4]["event_time"]
     assert "device_status" in {

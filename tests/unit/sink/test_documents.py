@@ -24,21 +24,34 @@ def doc(device: str, minutes: int, stored: int = 0) -> dict[str, Any]:
     }
 
 
-def test_statuses_span_each_devices_readings() -> None:
-    statuses = {s.device_id: s for s in statuses_of([doc("a", 5), doc("b", 1), doc("a", -3, 2)])}
-    assert set(statuses) == {"a", "b"}
-    assert statuses["a"].first_seen == T0 - timedelta(minutes=3)
-    assert statuses["a"].last_seen == T0 + timedelta(minutes=5)
-    assert statuses["a"].last_stored == T0 + timedelta(minutes=62)
-    assert statuses["b"].first_seen == statuses["b"].last_seen == T0 + timedelta(minutes=1)
+def test_statuses_span_each_device_and_sensor() -> None:
+    batch = [doc("a", 5), doc("b", 1), doc("a", -3, 2), {**doc("a", 7), "sensor_id": "t"}]
+    statuses = {s.id: s for s in statuses_of(batch)}
+    assert set(statuses) == {"device|a", "device|b", "sensor|a|s", "sensor|a|t", "sensor|b|s"}
+    a = statuses["device|a"]
+    assert (a.first_seen, a.last_seen) == (T0 - timedelta(minutes=3), T0 + timedelta(minutes=7))
+    assert a.last_stored == T0 + timedelta(minutes=62)
+    a_s = statuses["sensor|a|s"]
+    assert (a_s.first_seen, a_s.last_seen) == (T0 - timedelta(minutes=3), T0 + timedelta(minutes=5))
+    assert (a_s.sensor_kind, a_s.unit) == ("TEMPERATURE", "Cel")
+    b = statuses["device|b"]
+    assert b.first_seen == b.last_seen == T0 + timedelta(minutes=1)
 
 
-def test_status_update_only_widens_the_span() -> None:
-    [status] = statuses_of([doc("a", 0)])
-    assert status.as_update() == {
-        "$min": {"first_seen": status.first_seen},
-        "$max": {"last_seen": status.last_seen, "last_stored": status.last_stored},
+def test_status_update_only_widens_the_span_and_names_its_value() -> None:
+    device, sensor = statuses_of([doc("a", 0)])
+    assert device.as_update() == {
+        "$setOnInsert": {"scope": "device", "device_id": "a", "value": "a"},
+        "$min": {"first_seen": device.first_seen},
+        "$max": {"last_seen": device.last_seen, "last_stored": device.last_stored},
     }
+    assert sensor.as_update()["$setOnInsert"] == {
+        "scope": "sensor",
+        "device_id": "a",
+        "sensor_id": "s",
+        "value": "s",
+    }
+    assert sensor.as_update()["$set"] == {"sensor_kind": "TEMPERATURE", "unit": "Cel"}
 
 
 def test_memory_store_merges_late_and_replayed_batches() -> None:
@@ -46,5 +59,5 @@ def test_memory_store_merges_late_and_replayed_batches() -> None:
     store.add_to_rollups([doc("a", 10)])
     store.add_to_rollups([doc("a", 2), doc("a", 4)])
     store.add_to_rollups([doc("a", 10)])
-    assert store.statuses["a"]["first_seen"] == T0 + timedelta(minutes=2)
-    assert store.statuses["a"]["last_seen"] == T0 + timedelta(minutes=10)
+    assert store.statuses["device|a"]["first_seen"] == T0 + timedelta(minutes=2)
+    assert store.statuses["device|a"]["last_seen"] == T0 + timedelta(minutes=10)
