@@ -71,8 +71,13 @@ class RollupKey:
     minute: datetime
 
     @property
+    def series(self) -> str:
+        """Device and sensor in one string (alert rules group and label by it)."""
+        return f"{self.device_id}|{self.sensor_id}"
+
+    @property
     def id(self) -> str:
-        return f"{self.device_id}|{self.sensor_id}|{self.minute.strftime('%Y-%m-%dT%H:%MZ')}"
+        return f"{self.series}|{self.minute.strftime('%Y-%m-%dT%H:%MZ')}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class Rollup:
         return {
             "device_id": self.key.device_id,
             "sensor_id": self.key.sensor_id,
+            "series": self.key.series,
             "minute": self.key.minute,
             "sensor_kind": self.sensor_kind,
             "unit": self.unit,

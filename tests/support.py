@@ -9,6 +9,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from iotpipe.contract.catalog import Contract, RecordType
+
 
 def free_port(span: int = 1) -> int:
     """A loopback port p such that p .. p+span-1 are all free right now."""
@@ -44,4 +46,14 @@ def run_cli(
         env=dict(env if env is not None else os.environ),
         check=False,
         cwd=Path(__file__).parent,
+    )
+
+
+def contract_on(topic: str) -> Contract:
+    """The project's contract with every record type on ``topic`` (tests' own topics)."""
+    return Contract(
+        tuple(
+            RecordType(schema_file=t.schema_file, schema=t.schema, topic=topic)
+            for t in Contract.load().record_types
+        )
     )

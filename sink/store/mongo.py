@@ -203,6 +203,7 @@ def _increment(aggregate: Rollup) -> UpdateOne:
             "$setOnInsert": {
                 "device_id": key.device_id,
                 "sensor_id": key.sensor_id,
+                "series": key.series,
                 "minute": key.minute,
             },
             "$set": {"sensor_kind": aggregate.sensor_kind, "unit": aggregate.unit},

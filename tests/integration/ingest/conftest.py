@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from ingest.auth.keys import KeyStore
 from ingest.main import build_app
 from ingest.settings import IngestSettings
-from iotpipe.contract.catalog import Contract, RecordType
+from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
+from tests.support import contract_on
 
 DEVICE = "sensebox-5f2b6c9e"
 
@@ -30,15 +31,6 @@ class LiveIngest:
     contract: Contract
     admin_key: str
     device_key: str
-
-
-def contract_on(topic: str) -> Contract:
-    return Contract(
-        tuple(
-            RecordType(schema_file=t.schema_file, schema=t.schema, topic=topic)
-            for t in Contract.load().record_types
-        )
-    )
 
 
 @pytest.fixture(scope="module")

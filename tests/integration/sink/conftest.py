@@ -21,10 +21,10 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from pymongo import MongoClient
 
 from generated.models import SensorReading
-from iotpipe.contract.catalog import Contract, RecordType
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
+from tests.support import contract_on
 
 EXAMPLE = json.loads((REPO_DIR / "generated/examples/dev.iotpipe.SensorReading.json").read_text())
 
@@ -98,12 +98,7 @@ def sink_world(endpoints: dict[str, str]) -> Iterator[SinkWorld]:
         admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(
             30
         )
-    contract = Contract(
-        tuple(
-            RecordType(schema_file=t.schema_file, schema=t.schema, topic=topic)
-            for t in Contract.load().record_types
-        )
-    )
+    contract = contract_on(topic)
     SchemaRegistry(endpoints["registry"]).push(contract)
     env = {
         **os.environ,
