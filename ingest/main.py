@@ -12,7 +12,7 @@ from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
-from iotpipe.endpoints import EndpointSettings, resolve_endpoints
+from iotpipe.endpoints import endpoint_settings, resolve_endpoints
 
 __all__ = ["build_app"]
 
@@ -20,7 +20,7 @@ __all__ = ["build_app"]
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     endpoints = resolve_endpoints(
-        EndpointSettings(
+        endpoint_settings(
             kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
             registry_url=settings.registry_url,
         )

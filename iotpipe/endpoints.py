@@ -7,12 +7,14 @@ default (read from its state folder), unless ``IOTPIPE_KAFKA_BOOTSTRAP_SERVERS``
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iotpipe.stack.settings import StackSettings, resolve_layout
 
-__all__ = ["EndpointSettings", "Endpoints", "resolve_endpoints"]
+__all__ = ["EndpointSettings", "Endpoints", "endpoint_settings", "resolve_endpoints"]
 
 
 class Endpoints(BaseModel):
@@ -31,6 +33,23 @@ class EndpointSettings(BaseSettings):
     kafka_bootstrap_servers: str | None = None
     registry_url: str | None = None
     mongodb_uri: SecretStr | None = None
+
+
+def endpoint_settings(
+    *,
+    kafka_bootstrap_servers: str | None = None,
+    registry_url: str | None = None,
+    mongodb_uri: str | SecretStr | None = None,
+) -> EndpointSettings:
+    """Explicit values (a service's own settings, a flag) where given, else the
+    ``IOTPIPE_*`` environment. Passing None to the settings class itself would hide the
+    environment, so only given values are passed on."""
+    given: dict[str, Any] = {
+        "kafka_bootstrap_servers": kafka_bootstrap_servers,
+        "registry_url": registry_url,
+        "mongodb_uri": mongodb_uri,
+    }
+    return EndpointSettings.model_validate({k: v for k, v in given.items() if v is not None})
 
 
 def resolve_endpoints(

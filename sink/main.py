@@ -12,7 +12,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.serde import ContractSerde
-from iotpipe.endpoints import EndpointSettings, resolve_endpoints
+from iotpipe.endpoints import endpoint_settings, resolve_endpoints
 from sink.dlq import DeadLetterWriter
 from sink.health import SinkMetrics, serve_health
 from sink.runner import SinkRunner
@@ -26,7 +26,7 @@ _rdkafka_log = logging.getLogger("iotpipe.sink.rdkafka")
 
 def build_runner(settings: SinkSettings) -> tuple[SinkRunner, MongoStore, SinkMetrics]:
     endpoints = resolve_endpoints(
-        EndpointSettings(
+        endpoint_settings(
             kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
             registry_url=settings.registry_url,
             mongodb_uri=settings.mongodb_uri,
