@@ -14,6 +14,8 @@ __all__ = [
     "ContractError",
     "DecodeError",
     "IotpipeError",
+    "KafkaAdminError",
+    "KafkaUnavailable",
     "PrerequisiteMissing",
     "RegistryUnavailable",
     "ServiceFailed",
@@ -69,3 +71,11 @@ class DecodeError(ContractError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class KafkaAdminError(IotpipeError):
+    """Kafka cannot do an administrative request as asked (topics, partitions, configs)."""
+
+
+class KafkaUnavailable(KafkaAdminError):
+    """No Kafka broker answered in time; a retry later may succeed."""

@@ -17,6 +17,7 @@ from iotpipe.cli.contract import codegen, schemas_app
 from iotpipe.cli.ingest import ingest, keys_app
 from iotpipe.cli.sink import db_app, dlq_app, sink
 from iotpipe.cli.stack import stack_app
+from iotpipe.cli.topics import topics_app
 from iotpipe.errors import IotpipeError
 
 __all__ = ["app", "main"]
@@ -36,6 +37,7 @@ app.command()(ingest)
 app.command()(sink)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(db_app, name="db")
+app.add_typer(topics_app, name="topics")
 
 
 @app.command()
