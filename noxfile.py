@@ -42,10 +42,11 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def contract(session: nox.Session) -> None:
-    """Generated code is current, and the schemas are compatible with the previous commit
-    (registered into the local stack's registry under throwaway subjects)."""
+    """Generated code and dashboards are current, and the schemas are compatible with the
+    previous commit (registered into the local stack's registry under throwaway subjects)."""
     _install(session)
     session.run("iotpipe", "codegen", "--check")
+    session.run("iotpipe", "dashboards", "generate", "--check")
     baseline = session.posargs[0] if session.posargs else "HEAD~1"
     has_baseline = session.run(
         "git",

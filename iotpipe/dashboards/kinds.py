@@ -1,0 +1,64 @@
+"""What the dashboards take from the contract (the sensor kinds) and the alert settings
+(grafana/alert-settings.yaml: plausible range per kind, when a device counts as silent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from iotpipe.contract.catalog import Contract
+from iotpipe.errors import ContractError
+from iotpipe.paths import REPO_DIR
+
+__all__ = ["GRAFANA_DIR", "AlertSettings", "Range", "load_alert_settings", "sensor_kinds"]
+
+GRAFANA_DIR = REPO_DIR / "grafana"
+
+
+def sensor_kinds(contract: Contract) -> list[str]:
+    """The symbols of the SensorKind enum of SensorReading, in schema order."""
+    schema = contract.by_name("SensorReading").schema
+    for item in schema["fields"]:
+        kind = item["type"]
+        if isinstance(kind, dict) and kind.get("type") == "enum" and kind["name"] == "SensorKind":
+            return list(kind["symbols"])
+    raise ContractError("SensorReading has no SensorKind enum field")
+
+
+@dataclass(frozen=True)
+class Range:
+    kind: str
+    minimum: float
+    maximum: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    silent_after_minutes: int
+    ranges: list[Range]
+
+
+def load_alert_settings(contract: Contract, path: Path | None = None) -> AlertSettings:
+    """The alert settings; a kind the contract does not know is an error."""
+    path = path or GRAFANA_DIR / "alert-settings.yaml"
+    data: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+    known = set(sensor_kinds(contract))
+    ranges = []
+    for kind, spec in (data.get("ranges") or {}).items():
+        if kind not in known:
+            raise ContractError(
+                f"{path.name}: {kind!r} is not a SensorKind of the contract "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        low, high = float(spec["min"]), float(spec["max"])
+        if low >= high:
+            raise ContractError(f"{path.name}: {kind}: min {low} is not below max {high}")
+        ranges.append(Range(kind, low, high, str(spec.get("unit", ""))))
+    silent = int(data.get("silent_after_minutes", 15))
+    if silent < 1:
+        raise ContractError(f"{path.name}: silent_after_minutes must be at least 1")
+    return AlertSettings(silent, ranges)

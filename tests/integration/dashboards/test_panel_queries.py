@@ -1,0 +1,164 @@
+"""Every MongoDB query of the committed dashboards and alert rules, run as Grafana would
+(time range and variables filled in, Extended JSON parsed) against a database the real
+pipeline filled: HTTP -> ingest -> Kafka -> sink process -> FerretDB."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from fastapi.testclient import TestClient
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from ingest.auth.keys import KeyStore
+from ingest.main import build_app
+from ingest.settings import IngestSettings
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.dashboards.probe import Outcome, run
+from tests.support import contract_on
+
+pytestmark = pytest.mark.timeout(240)
+
+LIVE, SILENT = "box-live", "box-silent"
+SENSORS = [("temp", "TEMPERATURE", "Cel", 21.5), ("hum", "HUMIDITY", "%", 55.0)]
+OUT_OF_RANGE = 85.0  # plausible for the schema, outside TEMPERATURE's alert range
+
+
+@dataclass(frozen=True)
+class Seeded:
+    db: Database[dict[str, Any]]
+    now: datetime
+    sent: int
+
+
+def reading(
+    device: str, sensor: tuple[str, str, str, float], when: datetime, value: float
+) -> dict[str, Any]:
+    sensor_id, kind, unit, _ = sensor
+    return {
+        "event_id": str(uuid.uuid4()),
+        "device_id": device,
+        "sensor_id": sensor_id,
+        "sensor_kind": kind,
+        "unit": unit,
+        "value": value,
+        "event_time": when.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def readings(now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for minutes_ago in range(10, 0, -1):
+        moment = now - timedelta(minutes=minutes_ago)
+        for sensor in SENSORS:
+            rows.append(reading(LIVE, sensor, moment, sensor[3] + minutes_ago / 10))
+    rows.append(reading(LIVE, SENSORS[0], now - timedelta(minutes=3, seconds=30), OUT_OF_RANGE))
+    for minutes_ago in (50, 45, 40):  # then silent
+        rows.append(reading(SILENT, SENSORS[0], now - timedelta(minutes=minutes_ago), 12.0))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def seeded(endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    tag = uuid.uuid4().hex[:8]
+    topic, database = f"it-dash-{tag}", f"it_dash_{tag}"
+    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
+    for name in (topic, f"{topic}.dlq"):
+        admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])[name].result(
+            30
+        )
+    SchemaRegistry(endpoints["registry"]).push(contract_on(topic))
+    keys = KeyStore(Path(tmp_path_factory.mktemp("keys")) / "keys.json")
+    admin_key = keys.create("ops", "admin")[1]
+    settings = IngestSettings(
+        kafka_bootstrap_servers=endpoints["kafka"],
+        registry_url=endpoints["registry"],
+        topic=topic,
+        keys_file=keys.path,
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    sent = readings(now)
+    with TestClient(build_app(settings)) as client:
+        response = client.post(
+            "/v1/readings/batch", json=sent, headers={"Authorization": f"Bearer {admin_key}"}
+        )
+        assert response.status_code == 202, response.text
+    env = {
+        **os.environ,
+        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": endpoints["kafka"],
+        "IOTPIPE_REGISTRY_URL": endpoints["registry"],
+        "IOTPIPE_MONGODB_URI": endpoints["mongodb"],
+        "IOTPIPE_SINK_TOPIC": topic,
+        "IOTPIPE_SINK_DLQ_TOPIC": f"{topic}.dlq",
+        "IOTPIPE_SINK_GROUP_ID": f"it-dash-{tag}",
+        "IOTPIPE_SINK_DATABASE": database,
+        "IOTPIPE_SINK_HEALTH_PORT": "0",
+    }
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "iotpipe", "sink"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    mongo: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"], tz_aware=True)
+    db = mongo[database]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and db["readings"].count_documents({}) < len(sent):
+            time.sleep(0.5)
+        assert db["readings"].count_documents({}) == len(sent)
+        time.sleep(1)  # rollups and status follow the insert in the same batch
+        yield Seeded(db, now, len(sent))
+    finally:
+        sink.terminate()
+        sink.wait(30)
+        mongo.drop_database(database)
+        mongo.close()
+
+
+@pytest.fixture(scope="module")
+def outcomes(seeded: Seeded) -> dict[str, Outcome]:
+    found = run(
+        seeded.db,
+        Contract.load(),
+        now=seeded.now + timedelta(seconds=5),
+        variables={"device": LIVE, "sensor": "temp", "kind": "TEMPERATURE", "silent_after": "15m"},
+    )
+    return {o.query.where: o for o in found}
+
+
+def test_every_query_runs_and_returns_what_its_panel_plots(outcomes: dict[str, Outcome]) -> None:
+    assert len(outcomes) >= 15
+    failing = {where: o.problems for where, o in outcomes.items() if o.problems}
+    assert not failing
+
+
+def test_the_answers_match_what_was_sent(seeded: Seeded, outcomes: dict[str, Outcome]) -> None:
+    def rows(where: str) -> list[dict[str, Any]]:
+        return outcomes[where].rows
+
+    assert rows("iotpipe-fleet: Readings in range")[0]["readings"] == seeded.sent
+    assert rows("iotpipe-fleet: Devices reporting") == [{"devices": 2}]
+    assert rows("iotpipe-fleet: Devices silent for $silent_after") == [{"devices": 1}]
+    assert [r["value"] for r in rows("iotpipe-fleet: Silent devices")] == [SILENT]
+    by_kind = {r["_id"]: r["readings"] for r in rows("iotpipe-fleet: Readings by sensor kind")}
+    assert by_kind == {"TEMPERATURE": 10 + 1 + 3, "HUMIDITY": 10}
+    assert sorted(r["value"] for r in rows("iotpipe-device: variable device")) == [LIVE, SILENT]
+    assert sorted(r["value"] for r in rows("iotpipe-device: variable sensor")) == ["hum", "temp"]
+    values = rows("iotpipe-device: $sensor")
+    assert len(values) == 10 and max(r["max"] for r in values) == OUT_OF_RANGE
+    assert rows("alert iotpipe-value-out-of-range") == [{"_id": f"{LIVE}|temp", "minutes": 1}]
+    assert rows("alert iotpipe-device-silent") == [{"_id": SILENT, "silent": 1}]

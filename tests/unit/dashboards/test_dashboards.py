@@ -1,0 +1,184 @@
+"""The generated dashboards and alert rules: current, valid, wired to the provisioned
+datasources, driven by the contract; no database needed."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
+from ingest.metrics import IngestMetrics
+from iotpipe.contract.catalog import Contract, RecordType
+from iotpipe.dashboards import render
+from iotpipe.dashboards.kinds import GRAFANA_DIR, load_alert_settings, sensor_kinds
+from iotpipe.dashboards.macros import interpolate, parse_pipeline, variable_names
+from iotpipe.dashboards.probe import committed_queries, expand_provisioning, specs
+from iotpipe.errors import ContractError
+from sink.health import SinkMetrics
+
+# Names Grafana itself defines in queries and titles.
+GLOBALS = {"__from", "__to", "__rate_interval", "__interval", "__all"}
+
+
+def dashboards() -> Iterator[tuple[Path, dict[str, Any]]]:
+    for path in sorted((GRAFANA_DIR / "dashboards").glob("*.json")):
+        yield path, json.loads(path.read_text())
+
+
+def provisioned_datasources() -> dict[str, str]:
+    found = {}
+    for path in (GRAFANA_DIR / "provisioning" / "datasources").glob("*.yaml"):
+        for source in yaml.safe_load(path.read_text())["datasources"]:
+            found[source["uid"]] = source["type"]
+    return found
+
+
+def test_committed_files_are_what_generation_gives() -> None:
+    assert render.check(Contract.load()) == []
+
+
+def test_three_dashboards_load_as_grafana_dashboard_models() -> None:
+    uids = set()
+    for path, raw in dashboards():
+        model = Dashboard.from_json(raw)
+        assert model.uid == raw["uid"] == path.stem
+        assert model.title and raw["schemaVersion"] >= 36
+        uids.add(model.uid)
+        ids = [p["id"] for p in raw["panels"]]
+        assert len(ids) == len(set(ids)), f"{path.name}: panel ids repeat"
+        for panel in raw["panels"]:
+            grid = panel["gridPos"]
+            assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, (path.name, panel["title"])
+            assert grid["h"] > 0
+    assert uids == {"iotpipe-fleet", "iotpipe-device", "iotpipe-pipeline"}
+
+
+def test_every_query_uses_a_provisioned_datasource_of_its_type() -> None:
+    sources = provisioned_datasources()
+    assert sources == {
+        "iotpipe-mongodb": "haohanyang-mongodb-datasource",
+        "iotpipe-prometheus": "prometheus",
+    }
+    for path, raw in dashboards():
+        for panel in raw["panels"]:
+            for ref in [panel.get("datasource")] + [
+                t["datasource"] for t in panel.get("targets", [])
+            ]:
+                if ref is not None:
+                    assert sources.get(ref["uid"]) == ref["type"], (path.name, panel["title"])
+            if panel["type"] != "row":
+                assert panel.get("targets"), f"{path.name}: {panel['title']} has no query"
+
+
+def test_every_variable_used_is_defined_and_no_field_path_is_taken_for_one() -> None:
+    for path, raw in dashboards():
+        defined = {v["name"] for v in raw.get("templating", {}).get("list", [])}
+        texts = [json.dumps(p) for p in raw["panels"]]
+        texts += [json.dumps(v.get("query")) for v in raw.get("templating", {}).get("list", [])]
+        used = set().union(*(variable_names(t) for t in texts))
+        mongo_words = {n for n in used if n not in defined and n not in GLOBALS}
+        # What is left must be MongoDB operators or field paths: lower-case $match,
+        # $sum, $minute... and never a name a dashboard variable would shadow.
+        for name in mongo_words:
+            assert re.fullmatch(r"[a-z][A-Za-z_]*", name), f"{path.name}: ${name}"
+        for variable in defined:
+            assert variable in used, f"{path.name}: variable {variable} is never used"
+
+
+def test_sensor_kinds_come_from_the_contract() -> None:
+    contract = Contract.load()
+    [fleet] = [raw for path, raw in dashboards() if raw["uid"] == "iotpipe-fleet"]
+    [kind] = [v for v in fleet["templating"]["list"] if v["name"] == "kind"]
+    assert kind["query"].split(",") == sensor_kinds(contract)
+
+    reading = contract.by_name("SensorReading")
+    schema = json.loads(json.dumps(reading.schema))
+    for item in schema["fields"]:
+        if item["name"] == "sensor_kind":
+            item["type"]["symbols"].insert(-1, "RADIATION")
+    grown = Contract(
+        tuple(
+            RecordType(schema_file=t.schema_file, schema=schema, topic=t.topic)
+            if t.name == "SensorReading"
+            else t
+            for t in contract.record_types
+        )
+    )
+    regenerated = render.render(grown)[Path("dashboards/iotpipe-fleet.json")]
+    assert "RADIATION" in json.loads(regenerated)["templating"]["list"][1]["query"]
+
+
+def test_alert_settings_refuse_a_kind_the_contract_lacks(tmp_path: Path) -> None:
+    bad = tmp_path / "alert-settings.yaml"
+    bad.write_text("ranges:\n  TEMPRATURE: {min: 0, max: 1}\n")
+    with pytest.raises(ContractError, match="TEMPRATURE"):
+        load_alert_settings(Contract.load(), bad)
+    bad.write_text("ranges:\n  TEMPERATURE: {min: 5, max: 1}\n")
+    with pytest.raises(ContractError, match="not below"):
+        load_alert_settings(Contract.load(), bad)
+
+
+def test_alert_rules_file_reads_back_to_the_generated_queries() -> None:
+    raw = (GRAFANA_DIR / render.RULES_FILE).read_text()
+    # Grafana expands $NAME from its environment: with any environment, nothing changes
+    # but the $$ escapes.
+    expanded = expand_provisioning(raw, {"match": "X", "labels": "Y", "__from": "Z"})
+    rules = yaml.safe_load(expanded)["groups"][0]["rules"]
+    assert {r["uid"] for r in rules} == {"iotpipe-value-out-of-range", "iotpipe-device-silent"}
+    known = specs(Contract.load())
+    for rule in rules:
+        refs = {d["refId"] for d in rule["data"]}
+        assert rule["condition"] in refs
+        [query] = [d for d in rule["data"] if d["datasourceUid"] == "iotpipe-mongodb"]
+        assert query["model"]["queryText"] in known
+        assert "{{ $labels._id }}" in rule["annotations"]["summary"]
+    assert (
+        len(committed_queries()) == len({q.text for q in committed_queries()} | set())
+        or len(committed_queries()) >= 15
+    )
+
+
+def test_prometheus_panels_name_metrics_ingest_and_sink_export() -> None:
+    exported: set[str] = set()
+    for registry in (IngestMetrics(lambda: 0).registry, SinkMetrics().registry):
+        for family in registry.collect():  # labelled families have no sample yet
+            suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}
+            exported.update(family.name + s for s in suffixes.get(family.type, [""]))
+    for path, raw in dashboards():
+        for panel in raw["panels"]:
+            for target in panel.get("targets", []):
+                if "expr" not in target:
+                    continue
+                for metric in re.findall(r"\b(iotpipe_\w+)", target["expr"]):
+                    assert metric in exported, f"{path.name}: {panel['title']}: {metric}"
+
+
+def test_interpolation_fills_time_and_variables_like_grafana() -> None:
+    start = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+    end = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
+    text = (
+        '[{"$match": {"d": "$device", "s": ${sensor:json}, '
+        '"t": {"$gte": {"$date": {"$numberLong": "$__from"}}}}}]'
+    )
+    filled = interpolate(
+        text, start=start, end=end, variables={"device": "a", "sensor": ["x", "y"]}
+    )
+    [stage] = parse_pipeline(filled)
+    assert stage["$match"]["d"] == "a"
+    assert stage["$match"]["s"] == ["x", "y"]
+    assert stage["$match"]["t"]["$gte"] == start
+    assert "$match" in filled and "$numberLong" in filled  # operators are left alone
+    with pytest.raises(ValueError, match="array of stages"):
+        parse_pipeline('{"$match": {}}')
+
+
+def test_provisioning_expansion_turns_double_dollars_into_one() -> None:
+    assert expand_provisioning("$$sum $HOME ${USER}", {"HOME": "/h"}) == "$sum /h "
+    assert render.escape_dollars({"a": ["$x", 1]}) == {"a": ["$$x", 1]}
