@@ -57,3 +57,21 @@ def contract_on(topic: str) -> Contract:
             for t in Contract.load().record_types
         )
     )
+
+
+def sink_environment(
+    endpoints: Mapping[str, str], *, topic: str, group: str, database: str
+) -> dict[str, str]:
+    """Environment for a real ``iotpipe sink`` process on a test's own topic, group and
+    database (no health port)."""
+    return {
+        **os.environ,
+        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": endpoints["kafka"],
+        "IOTPIPE_REGISTRY_URL": endpoints["registry"],
+        "IOTPIPE_MONGODB_URI": endpoints["mongodb"],
+        "IOTPIPE_SINK_TOPIC": topic,
+        "IOTPIPE_SINK_DLQ_TOPIC": f"{topic}.dlq",
+        "IOTPIPE_SINK_GROUP_ID": group,
+        "IOTPIPE_SINK_DATABASE": database,
+        "IOTPIPE_SINK_HEALTH_PORT": "0",
+    }

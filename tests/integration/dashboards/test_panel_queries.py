@@ -4,7 +4,6 @@ pipeline filled: HTTP -> ingest -> Kafka -> sink process -> FerretDB."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.dashboards.probe import Outcome, run
-from tests.support import contract_on
+from tests.support import contract_on, sink_environment
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -96,17 +95,7 @@ def seeded(endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
             "/v1/readings/batch", json=sent, headers={"Authorization": f"Bearer {admin_key}"}
         )
         assert response.status_code == 202, response.text
-    env = {
-        **os.environ,
-        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": endpoints["kafka"],
-        "IOTPIPE_REGISTRY_URL": endpoints["registry"],
-        "IOTPIPE_MONGODB_URI": endpoints["mongodb"],
-        "IOTPIPE_SINK_TOPIC": topic,
-        "IOTPIPE_SINK_DLQ_TOPIC": f"{topic}.dlq",
-        "IOTPIPE_SINK_GROUP_ID": f"it-dash-{tag}",
-        "IOTPIPE_SINK_DATABASE": database,
-        "IOTPIPE_SINK_HEALTH_PORT": "0",
-    }
+    env = sink_environment(endpoints, topic=topic, group=f"it-dash-{tag}", database=database)
     sink = subprocess.Popen(
         [sys.executable, "-m", "iotpipe", "sink"],
         env=env,

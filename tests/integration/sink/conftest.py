@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from generated.models import SensorReading
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
-from tests.support import contract_on
+from tests.support import contract_on, sink_environment
 
 EXAMPLE = json.loads((REPO_DIR / "generated/examples/dev.iotpipe.SensorReading.json").read_text())
 
@@ -101,15 +100,9 @@ def sink_world(endpoints: dict[str, str]) -> Iterator[SinkWorld]:
     contract = contract_on(topic)
     SchemaRegistry(endpoints["registry"]).push(contract)
     env = {
-        **os.environ,
-        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": endpoints["kafka"],
-        "IOTPIPE_REGISTRY_URL": endpoints["registry"],
-        "IOTPIPE_MONGODB_URI": endpoints["mongodb"],
-        "IOTPIPE_SINK_TOPIC": topic,
-        "IOTPIPE_SINK_DLQ_TOPIC": f"{topic}.dlq",
-        "IOTPIPE_SINK_GROUP_ID": f"it-sink-{tag}",
-        "IOTPIPE_SINK_DATABASE": f"it_sink_{tag}",
-        "IOTPIPE_SINK_HEALTH_PORT": "0",
+        **sink_environment(
+            endpoints, topic=topic, group=f"it-sink-{tag}", database=f"it_sink_{tag}"
+        ),
         "IOTPIPE_SINK_BATCH_MAX_SECONDS": "0.2",
         "IOTPIPE_SINK_RETRY_MAX_SECONDS": "2",
         "COLUMNS": "250",
