@@ -44,6 +44,12 @@ class SinkMetrics:
             registry=r,
         )
         self.paused = Gauge("iotpipe_sink_paused", "1 while consumption is paused.", registry=r)
+        self.views_pending = Gauge(
+            "iotpipe_sink_views_pending", "Stored readings not yet in the rollups.", registry=r
+        )
+        self.views_flush_seconds = Histogram(
+            "iotpipe_sink_views_flush_seconds", "Time to write one flush of rollups.", registry=r
+        )
 
 
 def serve_health(

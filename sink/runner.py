@@ -30,6 +30,7 @@ from sink.documents import COLLECTIONS, to_document
 from sink.health import SinkMetrics
 from sink.settings import SinkSettings
 from sink.store import DocumentStore, StoreUnavailable
+from sink.views import ViewUpdater
 
 __all__ = ["SinkRunner", "Throttled"]
 
@@ -67,6 +68,12 @@ class SinkRunner:
         settings: SinkSettings,
         metrics: SinkMetrics,
     ) -> None:
+        self.views = ViewUpdater(
+            store,
+            metrics,
+            flush_seconds=settings.views_flush_seconds,
+            max_pending=settings.views_max_pending,
+        )
         self._consumer = consumer
         self._serde = serde
         self._store = store
@@ -185,8 +192,10 @@ class SinkRunner:
             self._metrics.written.labels(collection).inc(result.inserted)
             self._metrics.duplicates.inc(result.duplicates)
             if collection == "readings" and result.fresh:
-                fresh = result.fresh
-                self._retrying("updating rollups", partial(self._store.add_to_rollups, fresh))
+                if self._settings.views_flush_seconds == 0:
+                    self._retrying("updating rollups", partial(self.views.add, result.fresh))
+                else:
+                    self.views.add(result.fresh)
 
         if dead:
             self._retrying("writing dead letters", partial(self._dlq.send, dead))
@@ -215,6 +224,7 @@ class SinkRunner:
             [self._settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke
         )
         log.info("consuming %s as group %s", self._settings.topic, self._settings.group_id)
+        self.views.start()
         try:
             while not self.stop.is_set():
                 messages = self._consumer.consume(
@@ -230,6 +240,7 @@ class SinkRunner:
                 self._tick_retention()
         finally:
             self._consumer.close()  # commits nothing more; leaves the group
+            self.views.close()
             log.info("sink stopped after %d batches", self.batches)
 
     def _usable(self, message: Message) -> bool:

@@ -30,6 +30,14 @@ class SinkSettings(BaseSettings):
     retention_days: float = Field(default=30.0, gt=0)
     retention_check_seconds: float = Field(default=60.0, gt=0)
 
+    # Rollups and device status (views for dashboards) are derived from the stored
+    # readings off the write path: merged in memory and written every this many seconds
+    # by a background thread (0: right after each batch, in the loop). At most
+    # views_max_pending readings wait; beyond, the oldest are dropped with an error
+    # (iotpipe db rebuild-rollups repairs).
+    views_flush_seconds: float = Field(default=1.0, ge=0)
+    views_max_pending: int = Field(default=500_000, ge=1000)
+
     # Faults: backoff between retries (exponential with jitter, capped).
     retry_initial_seconds: float = Field(default=0.2, gt=0)
     retry_max_seconds: float = Field(default=10.0, gt=0)

@@ -109,13 +109,20 @@ def seeded(endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         while time.monotonic() < deadline and db["readings"].count_documents({}) < len(sent):
             time.sleep(0.5)
         assert db["readings"].count_documents({}) == len(sent)
-        time.sleep(1)  # rollups and status follow the insert in the same batch
+        # Rollups and device status follow off the write path (flushed every second).
+        while time.monotonic() < deadline and _counted(db) < len(sent):
+            time.sleep(0.5)
+        assert _counted(db) == len(sent)
         yield Seeded(db, now, len(sent))
     finally:
         sink.terminate()
         sink.wait(30)
         mongo.drop_database(database)
         mongo.close()
+
+
+def _counted(db: Database[dict[str, Any]]) -> int:
+    return sum(int(r["count"]) for r in db["readings_1m"].find({}, {"count": 1}))
 
 
 @pytest.fixture(scope="module")

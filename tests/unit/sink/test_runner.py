@@ -57,7 +57,10 @@ def runner_for(
     **settings: Any,
 ) -> SinkRunner:
     config = SinkSettings(
-        batch_max_records=50, retry_initial_seconds=0.01, retry_max_seconds=0.02, **settings
+        batch_max_records=50,
+        retry_initial_seconds=0.01,
+        retry_max_seconds=0.02,
+        **{"views_flush_seconds": 0, **settings},
     )
     fake_consumer: Any = consumer
     fake_dlq: Any = dlq

@@ -1,0 +1,126 @@
+"""Rollups and device status, written off the sink's write path.
+
+The documents a batch stored are what count: the runner hands them here after the insert
+and commits offsets without waiting. A background thread merges what arrived and writes
+the rollups and statuses every ``views_flush_seconds`` (a few updates per series per
+flush instead of per batch, which matters on FerretDB, where each update costs a
+SQLite transaction). If the database is down, pending readings wait for the next flush;
+on shutdown the thread flushes what is left. What a crash loses here is derived data:
+``iotpipe db rebuild-rollups`` recomputes it exactly from the readings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sink.health import SinkMetrics
+from sink.store import DocumentStore, StoreUnavailable
+
+__all__ = ["ViewUpdater"]
+
+log = logging.getLogger("iotpipe.sink.views")
+_FIELDS = ("event_id", "device_id", "sensor_id", "sensor_kind", "unit", "value", "event_time",
+           "stored_time")  # fmt: skip
+
+
+class ViewUpdater:
+    def __init__(
+        self,
+        store: DocumentStore,
+        metrics: SinkMetrics,
+        *,
+        flush_seconds: float,
+        max_pending: int,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._flush_seconds = flush_seconds
+        self._max_pending = max_pending
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing_since: float | None = None
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def start(self) -> None:
+        if self._flush_seconds > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="sink-views", daemon=True)
+            self._thread.start()
+
+    def add(self, readings: Sequence[dict[str, Any]]) -> None:
+        """Freshly stored readings (duplicates excluded) to count in the views."""
+        slim = [{k: r[k] for k in _FIELDS} for r in readings]
+        with self._lock:
+            self._pending.extend(slim)
+            overflow = len(self._pending) - self._max_pending
+            if overflow > 0:
+                del self._pending[:overflow]
+                log.error(
+                    "views: %d readings dropped from the rollup backlog (database unreachable "
+                    "too long); run `iotpipe db rebuild-rollups` once it is back",
+                    overflow,
+                )
+            self._metrics.views_pending.set(len(self._pending))
+        if self._flush_seconds == 0:
+            self.flush()
+
+    def flush(self) -> bool:
+        """Write what is pending; False (and it stays pending) if the database refused."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return True
+        started = time.perf_counter()
+        try:
+            self._store.add_to_rollups(batch)
+        except StoreUnavailable as exc:
+            with self._lock:
+                self._pending[:0] = batch
+                self._metrics.views_pending.set(len(self._pending))
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
+                log.warning("views: update failed, kept for the next flush: %s", exc)
+            if self._flush_seconds == 0:
+                raise
+            return False
+        if self._failing_since is not None:
+            log.info("views: updating again after %.0fs", time.monotonic() - self._failing_since)
+            self._failing_since = None
+        self._metrics.views_flush_seconds.observe(time.perf_counter() - started)
+        with self._lock:
+            self._metrics.views_pending.set(len(self._pending))
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._flush_seconds):
+            self.flush()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the thread and flush what is left (retrying until ``timeout``)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        while not self._safe_flush() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if self.pending:
+            log.error(
+                "views: %d readings not counted in the rollups at shutdown; "
+                "run `iotpipe db rebuild-rollups`",
+                self.pending,
+            )
+
+    def _safe_flush(self) -> bool:
+        try:
+            return self.flush()
+        except StoreUnavailable:
+            return False
