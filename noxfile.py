@@ -66,6 +66,14 @@ def contract(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark (``iotpipe bench``): figures against their limits, in one run. Needs
+    wrk (apt-get install wrk). Arguments after ``--`` go to ``iotpipe bench``."""
+    session.install("-e", ".[dev,bench]")
+    session.run("iotpipe", "bench", *session.posargs)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """The whole pipeline on the local stack for 30 s (``-- --duration N`` to change)."""
     _install(session)

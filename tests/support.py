@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from iotpipe.contract.catalog import Contract, RecordType
+from iotpipe.contract.catalog import Contract
 
 
 def free_port(span: int = 1) -> int:
@@ -51,12 +51,7 @@ def run_cli(
 
 def contract_on(topic: str) -> Contract:
     """The project's contract with every record type on ``topic`` (tests' own topics)."""
-    return Contract(
-        tuple(
-            RecordType(schema_file=t.schema_file, schema=t.schema, topic=topic)
-            for t in Contract.load().record_types
-        )
-    )
+    return Contract.load().on_topic(topic)
 
 
 def sink_environment(

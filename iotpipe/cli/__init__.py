@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from iotpipe.cli.bench import bench
 from iotpipe.cli.contract import codegen, schemas_app
 from iotpipe.cli.dashboards import dashboards_app
 from iotpipe.cli.ingest import ingest, keys_app
@@ -36,6 +37,7 @@ app.add_typer(keys_app, name="keys")
 app.command()(codegen)
 app.command()(ingest)
 app.command()(sink)
+app.command()(bench)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(db_app, name="db")
 app.add_typer(dashboards_app, name="dashboards")

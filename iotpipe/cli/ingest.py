@@ -80,6 +80,7 @@ def ingest(
     for IOTPIPE_INGEST_* and IOTPIPE_KAFKA_BOOTSTRAP_SERVERS / IOTPIPE_REGISTRY_URL."""
     import uvicorn  # noqa: PLC0415
 
+    from ingest.server import uvicorn_options  # noqa: PLC0415
     from ingest.settings import IngestSettings  # noqa: PLC0415
 
     flags: dict[str, Any] = {
@@ -94,14 +95,4 @@ def ingest(
     # Worker processes build their own app from the environment: pass the flags along.
     for name, value in given.items():
         os.environ[f"IOTPIPE_INGEST_{name.upper()}"] = str(value)
-    uvicorn.run(
-        "ingest.main:build_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        ws_max_size=settings.max_body_bytes + 1024,
-        log_level="info",
-        access_log=True,
-        proxy_headers=False,
-    )
+    uvicorn.run("ingest.main:build_app", factory=True, **uvicorn_options(settings))

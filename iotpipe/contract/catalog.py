@@ -135,6 +135,15 @@ class Contract:
             raise ConfigError(f"no .avsc schema in {folder}")
         return cls(tuple(types))
 
+    def on_topic(self, topic: str) -> Contract:
+        """The same record types on another topic (benchmarks', tests' own topics)."""
+        return Contract(
+            tuple(
+                RecordType(schema_file=t.schema_file, schema=t.schema, topic=topic)
+                for t in self.record_types
+            )
+        )
+
     def by_name(self, name: str) -> RecordType:
         for record_type in self.record_types:
             if name in (record_type.name, record_type.fullname):

@@ -1,0 +1,22 @@
+"""How ingest is served: the uvicorn options, shared with the benchmark's bare server so
+both run the same server stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingest.settings import IngestSettings
+
+__all__ = ["uvicorn_options"]
+
+
+def uvicorn_options(settings: IngestSettings) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "ws_max_size": settings.max_body_bytes + 1024,
+        "log_level": "info",
+        "access_log": True,
+        "proxy_headers": False,
+    }

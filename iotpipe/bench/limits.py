@@ -1,0 +1,83 @@
+"""The limits each pipeline figure is held to, measured the same way in the same run."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from pymongo import MongoClient
+
+from generated.models import SensorReading
+from ingest.publisher.kafka import producer_config
+from ingest.settings import IngestSettings
+from iotpipe.bench.workload import readings
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.serde import ContractSerde
+from sink.documents import to_document
+from sink.store.mongo import MongoStore
+
+__all__ = ["bare_database", "bare_producer"]
+
+
+def bare_producer(kafka: str, registry: str, contract: Contract, topic: str, count: int) -> float:
+    """Readings/s: confluent-kafka with ingest's producer settings and the same Avro
+    serializer (model -> bytes), no HTTP and no validation of JSON. Leaves ``count``
+    readings in ``topic`` (the sink phase consumes them)."""
+    settings = IngestSettings()
+    producer = Producer(
+        producer_config(
+            kafka,
+            delivery_timeout_ms=settings.delivery_timeout_ms,
+            queue_max_records=settings.queue_max_records,
+            compression=settings.compression,
+            linger_ms=settings.linger_ms,
+        )
+    )
+    serde = ContractSerde(SchemaRegistryClient({"url": registry}), contract)
+    models = [SensorReading.model_validate(r) for r in readings(count)]
+    serde.encode(models[0], topic)  # schema lookup, not timed
+    began = time.perf_counter()
+    for model in models:
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    key=model.device_id.encode(),
+                    value=serde.encode(model, topic),
+                    headers=serde.headers(model),
+                )
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    if producer.flush(60) != 0:
+        raise RuntimeError("the bare producer could not deliver every reading")
+    return count / (time.perf_counter() - began)
+
+
+def bare_database(uri: str, count: int, batch: int) -> float:
+    """Docs/s: pymongo unordered bulk inserts of the sink's documents, in the sink's batch
+    size, into a fresh database with the sink's indexes."""
+    database = f"bench_bare_{uuid.uuid4().hex[:8]}"
+    store = MongoStore.connect(uri, database, timedelta(days=30))
+    store.prepare()
+    now = datetime.now(UTC)
+    docs: list[dict[str, Any]] = [
+        to_document(SensorReading.model_validate(r), partition=0, offset=i, stored=now)
+        for i, r in enumerate(readings(count))
+    ]
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
+    collection = client[database]["readings"]
+    try:
+        began = time.perf_counter()
+        for start in range(0, count, batch):
+            collection.insert_many(docs[start : start + batch], ordered=False)
+        return count / (time.perf_counter() - began)
+    finally:
+        client.drop_database(database)
+        client.close()
+        store.close()

@@ -1,0 +1,75 @@
+"""The services under test, as real processes: ingest, the no-op server, the sink."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from iotpipe.errors import ServiceFailed
+
+__all__ = ["free_port", "metrics", "serve"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serve(
+    args: list[str], env: dict[str, str], log: Path, ready_url: str | None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``python <args>`` until the block ends (SIGTERM, then kill)."""
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            env={**os.environ, **env},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        if ready_url:
+            _wait(ready_url, process, log)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceFailed(f"{url} never came up; see {log}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise ServiceFailed(f"{url} not ready after {timeout:.0f}s; see {log}")
+
+
+def metrics(url: str) -> dict[str, float]:
+    """Prometheus text to {sample (with labels): value}."""
+    found = {}
+    for line in httpx.get(url, timeout=5).text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            found[name] = float(value)
+    return found

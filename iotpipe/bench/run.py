@@ -1,0 +1,241 @@
+"""One benchmark run: the limits and the pipeline's figures, on this machine, now."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from pymongo import MongoClient
+from rich.console import Console
+
+from ingest.auth.keys import KeyStore
+from iotpipe.bench import limits, phases
+from iotpipe.bench.processes import free_port, metrics, serve
+from iotpipe.bench.workload import batch_body, single_body
+from iotpipe.bench.wrk import WrkResult, find_wrk, run_wrk
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.stack.manager import Stack
+from iotpipe.stack.settings import StackSettings
+
+__all__ = ["BenchPlan", "run_bench"]
+
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    seconds: float = 10.0  # per load phase
+    prefill: int = 60_000  # readings for the bare producer, bare database and sink phases
+    e2e_seconds: float = 20.0
+    connections: int = 32
+
+
+@dataclass
+class BenchRun:
+    figures: dict[str, Any] = field(default_factory=dict)
+    loadgen: dict[str, float] = field(default_factory=dict)  # phase -> wrk CPU share
+
+    def wrk(self, name: str, result: WrkResult) -> WrkResult:
+        self.loadgen[name] = round(result.cpu_share, 3)
+        if result.non2xx or result.errors:
+            console.print(f"[yellow]{name}: {result.non2xx} non-2xx, {result.errors} errors[/]")
+        return result
+
+
+def _versions() -> dict[str, str]:
+    names = ["fastapi", "uvicorn", "pydantic", "confluent-kafka", "pymongo", "orjson", "fastavro"]
+    found = {n: metadata.version(n) for n in names}
+    found["librdkafka"] = confluent_kafka.libversion()[0]
+    found["python"] = platform.python_version()
+    return found
+
+
+def run_bench(plan: BenchPlan) -> dict[str, Any]:
+    find_wrk()
+    stack = Stack(StackSettings(), console=console)
+    endpoints = stack.up().endpoints()
+    tag = uuid.uuid4().hex[:8]
+    topics = {name: f"bench-{name}-{tag}" for name in ("ingest", "sink", "e2e")}
+    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
+    new = [NewTopic(t, num_partitions=6, replication_factor=1) for t in topics.values()]
+    new += [NewTopic(f"{t}.dlq", num_partitions=1, replication_factor=1) for t in topics.values()]
+    for future in admin.create_topics(new).values():
+        future.result(30)
+    contract = Contract.load()
+    registry = SchemaRegistry(endpoints["registry"])
+    for topic in topics.values():
+        registry.push(contract.on_topic(topic))
+    run = BenchRun()
+    workdir = Path(tempfile.mkdtemp(prefix="iotpipe-bench-"))
+    keys = KeyStore(workdir / "keys.json")
+    key = keys.create("bench", "admin")[1]
+    env = {
+        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": endpoints["kafka"],
+        "IOTPIPE_REGISTRY_URL": endpoints["registry"],
+        "IOTPIPE_MONGODB_URI": endpoints["mongodb"],
+        "IOTPIPE_INGEST_KEYS_FILE": str(keys.path),
+    }
+    databases = {name: f"bench_{name}_{tag}" for name in ("sink", "e2e")}
+    try:
+        _http_phases(plan, run, env=env, workdir=workdir, topic=topics["ingest"], key=key)
+        _limits_and_sink(
+            plan, run, env=env, endpoints=endpoints, workdir=workdir, topic=topics["sink"],
+            database=databases["sink"],
+        )  # fmt: skip
+        _end_to_end(
+            plan, run, env=env, workdir=workdir, topic=topics["e2e"], database=databases["e2e"],
+            key=key,
+        )  # fmt: skip
+    finally:
+        client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
+        for database in databases.values():
+            client.drop_database(database)
+        client.close()
+        admin.delete_topics([*topics.values(), *(f"{t}.dlq" for t in topics.values())])
+    return {
+        "figures": run.figures,
+        "loadgen_cpu_share": run.loadgen,
+        "machine": {
+            "cores": _cores(),
+            "platform": platform.platform(),
+            "versions": _versions(),
+        },
+        "plan": plan.__dict__,
+    }
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+def _http_phases(
+    plan: BenchPlan, run: BenchRun, *, env: dict[str, str], workdir: Path, topic: str, key: str
+) -> None:
+    single = single_body()
+    port = free_port()
+    with serve(["-m", "iotpipe.bench.noop", str(port)], env, workdir / "noop.log",
+               f"http://127.0.0.1:{port}/healthz"):  # fmt: skip
+        console.print("bare HTTP server (no-op endpoint)...")
+        noop = f"http://127.0.0.1:{port}/noop"
+        bare = run.wrk("bare_http", run_wrk(noop, single, connections=plan.connections,
+                                            seconds=plan.seconds))  # fmt: skip
+    run.figures["bare_http_rps"] = bare.requests_per_s
+    port = free_port()
+    ingest_env = {**env, "IOTPIPE_INGEST_TOPIC": topic, "IOTPIPE_INGEST_PORT": str(port)}
+    base = f"http://127.0.0.1:{port}"
+    with serve(["-m", "iotpipe", "ingest"], ingest_env, workdir / "ingest.log", f"{base}/readyz"):
+        console.print("ingest, single readings at full load...")
+        url = f"{base}/v1/readings"
+        full = run.wrk("single_full", run_wrk(url, single, key=key, connections=plan.connections,
+                                              seconds=plan.seconds))  # fmt: skip
+        # Half load: pace each connection so that all together send about half the peak.
+        per_connection = full.requests_per_s / 2 / plan.connections
+        pause = max(0.0, 1000 / per_connection - full.mean_ms / 2)
+        console.print("ingest, single readings at half load...")
+        half = run.wrk("single_half", run_wrk(url, single, key=key, connections=plan.connections,
+                                              seconds=plan.seconds, delay_ms=pause))  # fmt: skip
+        run.figures["single"] = {
+            "full": {"rps": full.requests_per_s, "p50_ms": full.p50_ms, "p99_ms": full.p99_ms},
+            "half": {"rps": half.requests_per_s, "p50_ms": half.p50_ms, "p99_ms": half.p99_ms},
+        }
+        for size, connections in ((100, 8), (1000, 4)):
+            console.print(f"ingest, batches of {size}...")
+            result = run.wrk(f"batch_{size}", run_wrk(f"{base}/v1/readings/batch", batch_body(size),
+                                                      key=key, connections=connections,
+                                                      seconds=plan.seconds))  # fmt: skip
+            run.figures[f"batch_{size}_readings_per_s"] = result.requests_per_s * size
+            run.figures[f"batch_{size}_p99_ms"] = result.p99_ms
+        console.print("ingest, WebSocket frames of 100...")
+        rate, cpu = phases.websocket_rate(
+            base.replace("http", "ws", 1) + "/v1/stream", key, seconds=plan.seconds,
+            connections=8, batch=100,
+        )  # fmt: skip
+        run.figures["websocket_readings_per_s"] = rate
+        run.loadgen["websocket_client"] = round(cpu / _cores(), 3)
+
+
+def _limits_and_sink(
+    plan: BenchPlan,
+    run: BenchRun,
+    *,
+    env: dict[str, str],
+    endpoints: dict[str, str],
+    workdir: Path,
+    topic: str,
+    database: str,
+) -> None:
+    console.print(f"bare producer ({plan.prefill} readings)...")
+    run.figures["bare_producer_readings_per_s"] = limits.bare_producer(
+        endpoints["kafka"], endpoints["registry"], Contract.load(), topic, plan.prefill
+    )
+    console.print(f"bare database inserts ({plan.prefill} documents)...")
+    run.figures["bare_db_docs_per_s"] = limits.bare_database(
+        endpoints["mongodb"], plan.prefill, batch=2000
+    )
+    console.print("sink, draining the pre-filled topic...")
+    sink_env = _sink_env(env, topic, database)
+    with serve(["-m", "iotpipe", "sink"], sink_env, workdir / "sink.log", None):
+        run.figures["sink_docs_per_s"] = phases.sink_rate(
+            endpoints["mongodb"], database, plan.prefill
+        )
+
+
+def _sink_env(env: dict[str, str], topic: str, database: str) -> dict[str, str]:
+    return {
+        **env,
+        "IOTPIPE_SINK_TOPIC": topic,
+        "IOTPIPE_SINK_DLQ_TOPIC": f"{topic}.dlq",
+        "IOTPIPE_SINK_GROUP_ID": f"{topic}-sink",
+        "IOTPIPE_SINK_DATABASE": database,
+        "IOTPIPE_SINK_HEALTH_PORT": str(free_port()),
+    }
+
+
+def _end_to_end(
+    plan: BenchPlan,
+    run: BenchRun,
+    *,
+    env: dict[str, str],
+    workdir: Path,
+    topic: str,
+    database: str,
+    key: str,
+) -> None:
+    peak = min(run.figures["batch_100_readings_per_s"], run.figures["sink_docs_per_s"])
+    rate = peak / 2
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    ingest_env = {**env, "IOTPIPE_INGEST_TOPIC": topic, "IOTPIPE_INGEST_PORT": str(port)}
+    sink_env = _sink_env(env, topic, database)
+    health = f"http://127.0.0.1:{sink_env['IOTPIPE_SINK_HEALTH_PORT']}"
+    with (
+        serve(["-m", "iotpipe", "sink"], sink_env, workdir / "e2e-sink.log", f"{health}/healthz"),
+        serve(
+            ["-m", "iotpipe", "ingest"], ingest_env, workdir / "e2e-ingest.log", f"{base}/readyz"
+        ),
+    ):
+        console.print(f"end to end at half of peak ({rate:.0f} readings/s)...")
+        achieved, ids = phases.e2e_at_rate(base, key, rate=rate, seconds=plan.e2e_seconds)
+        latencies = phases.e2e_latencies(env["IOTPIPE_MONGODB_URI"], database, ids, 0.0)
+        sink_metrics = metrics(f"{health}/metrics")
+    count = sink_metrics.get("iotpipe_sink_batch_seconds_count", 0.0)
+    mean_batch_ms = 1000 * sink_metrics.get("iotpipe_sink_batch_seconds_sum", 0.0) / max(count, 1)
+    run.figures["e2e"] = {
+        "peak_readings_per_s": peak,
+        "rate_readings_per_s": achieved,
+        "accepted": len(ids),
+        "stored": latencies.samples,
+        "p50_ms": latencies.p50_ms + mean_batch_ms,
+        "p99_ms": latencies.p99_ms + mean_batch_ms,
+        "mean_batch_ms": mean_batch_ms,
+    }

@@ -1,0 +1,36 @@
+"""``iotpipe bench``: the pipeline against its limits on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from iotpipe.paths import REPO_DIR
+
+__all__ = ["bench"]
+
+
+def bench(
+    seconds: Annotated[float, typer.Option(help="Length of each load phase.")] = 10.0,
+    prefill: Annotated[
+        int, typer.Option(help="Readings for the producer, database and sink phases.")
+    ] = 60_000,
+    e2e_seconds: Annotated[float, typer.Option(help="Length of the end-to-end phase.")] = 20.0,
+    output: Annotated[Path, typer.Option(help="Folder for latest.json and latest.png.")] = (
+        REPO_DIR / "results" / "bench"
+    ),
+) -> None:
+    """Measure ingest (single, batch, WebSocket), the sink and end to end against the bare
+    producer, HTTP server and database, in one run; print the table, write JSON and PNG."""
+    from iotpipe.bench import report  # noqa: PLC0415 - loads the benchmark only here
+    from iotpipe.bench.run import BenchPlan, run_bench  # noqa: PLC0415
+
+    result = run_bench(BenchPlan(seconds=seconds, prefill=prefill, e2e_seconds=e2e_seconds))
+    result["ratios"] = report.ratios(result["figures"])
+    result["e2e_p99_ms"] = result["figures"]["e2e"]["p99_ms"]
+    Console().print(report.table(result))
+    data, chart = report.write(result, output)
+    Console(stderr=True).print(f"wrote {data} and {chart}")

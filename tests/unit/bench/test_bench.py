@@ -1,0 +1,99 @@
+"""The benchmark's pure parts: workload, wrk's summary, ratios and report, the no-op
+server. (The benchmark itself runs with `nox -s bench`; no test asserts a timing.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi.testclient import TestClient
+from rich.console import Console
+
+from generated.models import SensorReading
+from iotpipe.bench import report
+from iotpipe.bench.noop import create_app
+from iotpipe.bench.workload import batch_body, readings, single_body
+from iotpipe.bench.wrk import parse_summary
+
+SUMMARY = {
+    "requests": 7000,
+    "duration_us": 10_000_000,
+    "non2xx": 3,
+    "errors": 1,
+    "p50_us": 4200,
+    "p99_us": 19000,
+    "mean_us": 4500.5,
+}
+WRK_OUTPUT = (
+    "Running 10s test @ http://127.0.0.1:8000/noop\n  1 threads and 32 connections\n"
+    f"  7000 requests in 10.00s, 1.2MB read\n{json.dumps(SUMMARY)}\n"
+)
+
+
+def result(**overrides: Any) -> dict[str, Any]:
+    figures = {
+        "bare_http_rps": 4000.0,
+        "single": {
+            "full": {"rps": 2600.0, "p50_ms": 10.0, "p99_ms": 30.0},
+            "half": {"rps": 1300.0, "p50_ms": 4.0, "p99_ms": 9.0},
+        },
+        "batch_100_readings_per_s": 20000.0,
+        "batch_1000_readings_per_s": 26000.0,
+        "websocket_readings_per_s": 18000.0,
+        "bare_producer_readings_per_s": 40000.0,
+        "bare_db_docs_per_s": 10000.0,
+        "sink_docs_per_s": 6000.0,
+        "e2e": {"rate_readings_per_s": 3000.0, "p50_ms": 120.0, "p99_ms": 400.0},
+        **overrides,
+    }
+    out = {
+        "figures": figures,
+        "loadgen_cpu_share": {"single_full": 0.2},
+        "machine": {"cores": 2},
+    }
+    out["ratios"] = report.ratios(figures)
+    out["e2e_p99_ms"] = figures["e2e"]["p99_ms"]
+    return out
+
+
+def test_workload_readings_are_valid_and_distinct() -> None:
+    rows = readings(40)
+    for row in rows:
+        SensorReading.model_validate(row)
+    assert len({r["event_id"] for r in rows}) == 40
+    assert len({r["device_id"] for r in rows}) == 10
+    assert "event_id" not in orjson.loads(single_body())
+    assert len(orjson.loads(batch_body(100))) == 100
+
+
+def test_wrk_summary_is_read_from_the_scripts_json_line() -> None:
+    parsed = parse_summary(WRK_OUTPUT, cpu_share=0.25)
+    assert parsed.requests_per_s == 700.0
+    assert (parsed.p50_ms, parsed.p99_ms, parsed.non2xx, parsed.errors) == (4.2, 19.0, 3, 1)
+    assert parsed.cpu_share == 0.25
+
+
+def test_ratios_compare_each_figure_with_its_limit() -> None:
+    ratios = result()["ratios"]
+    assert ratios == {"batch_vs_producer": 0.65, "single_vs_http": 0.65, "sink_vs_db": 0.6}
+
+
+def test_report_says_which_targets_hold(tmp_path: Path) -> None:
+    console = Console(record=True, width=200)
+    console.print(report.table(result()))
+    text = console.export_text()
+    assert text.count("holds") == 2  # batch and single
+    assert text.count("misses") == 2  # sink (0.60 < 0.70) and e2e p99 (400 ms)
+    data, chart = report.write(result(), tmp_path)
+    written = json.loads(data.read_text())
+    assert set(written["ratios"]) == {"batch_vs_producer", "single_vs_http", "sink_vs_db"}
+    assert written["e2e_p99_ms"] == 400.0
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_bare_server_reads_the_body_and_answers_202() -> None:
+    with TestClient(create_app()) as client:
+        response = client.post("/noop", content=single_body())
+    assert response.status_code == 202
