@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest import errors
 from ingest.api.context import IngestContext
@@ -81,14 +82,7 @@ def create_app(
     app.include_router(health_router())
     errors.install(app)
 
-    @app.middleware("http")
-    async def count(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
-        return response
+    app.add_middleware(RequestCounter, metrics=metrics)
 
     app.openapi = lambda: _openapi(app, contract)  # type: ignore[method-assign]
     return app
@@ -125,3 +119,30 @@ def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
     }
     app.openapi_schema = doc
     return doc
+
+
+class RequestCounter:
+    """Counts HTTP requests by route, method and status: a plain ASGI middleware (the
+    decorator form runs every request through an extra task and stream)."""
+
+    def __init__(self, app: ASGIApp, metrics: IngestMetrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self._metrics.requests.labels(route, scope["method"], str(status)).inc()

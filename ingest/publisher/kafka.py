@@ -31,6 +31,7 @@ from iotpipe.errors import ContractError, RegistryUnavailable
 
 __all__ = ["KafkaPublisher", "producer_config"]
 
+INLINE_RECORDS = 8  # requests with at most this many records are encoded on the loop
 log = logging.getLogger("iotpipe.ingest.kafka")
 _rdkafka_log = logging.getLogger("iotpipe.ingest.rdkafka")
 
@@ -74,6 +75,7 @@ class KafkaPublisher:
         self._registry_url = registry_url
         self._retry_after = retry_after
         self._brokers_down = False
+        self._warm = False  # a record was encoded: the registry lookups are cached
         self._producer = Producer(
             {**config, "error_cb": self._on_error, "stats_cb": self._on_stats}
         )
@@ -103,47 +105,34 @@ class KafkaPublisher:
             self._brokers_down = not any(b.get("state") == "UP" for b in brokers)
 
     def _delivered(
-        self,
-        future: asyncio.Future[Outcome],
-        loop: asyncio.AbstractEventLoop,
-        error: KafkaError | None,
-        message: Message,
+        self, pending: _Pending, index: int, error: KafkaError | None, message: Message
     ) -> None:
         outcome: Outcome
         if error is None:
             outcome = Delivered(partition=message.partition() or 0, offset=message.offset() or 0)
         else:
             outcome = Failed("unavailable", f"kafka: {error.str()}", self._retry_after)
-        loop.call_soon_threadsafe(_settle, future, outcome)
+        pending.settle(index, outcome)
 
-    # -- produce (worker thread) -------------------------------------------------------
-    def _enqueue(
-        self,
-        records: Sequence[BaseModel],
-        futures: list[asyncio.Future[Outcome]],
-        trace: str,
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        for record, future in zip(records, futures, strict=True):
+    # -- produce (worker thread, or the event loop for small requests) -----------------
+    def _enqueue(self, records: Sequence[BaseModel], pending: _Pending, trace: str) -> None:
+        for index, record in enumerate(records):
             try:
-                outcome = self._produce(record, future, trace, loop)
+                outcome = self._produce(record, pending, index, trace)
             except Exception:  # never let one record turn a request into a 500
                 log.exception("unexpected failure producing %s", type(record).__name__)
                 outcome = Failed("unavailable", "internal producer error", self._retry_after)
             if outcome is not None:
-                loop.call_soon_threadsafe(_settle, future, outcome)
+                pending.settle(index, outcome)
 
     def _produce(
-        self,
-        record: BaseModel,
-        future: asyncio.Future[Outcome],
-        trace: str,
-        loop: asyncio.AbstractEventLoop,
+        self, record: BaseModel, pending: _Pending, index: int, trace: str
     ) -> Failed | None:
         if self._brokers_down:
             return Failed("unavailable", "kafka: no broker reachable", self._retry_after)
         try:
             value = self._serde.encode(record, self._topic)
+            self._warm = True
         except RegistryUnavailable as exc:
             return Failed("unavailable", str(exc), self._retry_after)
         except ContractError as exc:  # e.g. schema not registered: an operator's job
@@ -160,7 +149,7 @@ class KafkaPublisher:
                 key=key,
                 value=value,
                 headers=headers,
-                on_delivery=partial(self._delivered, future, loop),
+                on_delivery=partial(self._delivered, pending, index),
             )
         except BufferError:
             return Failed("queue_full", "producer queue is full", 1)
@@ -174,11 +163,18 @@ class KafkaPublisher:
             return [
                 Failed("unavailable", "ingest is shutting down", self._retry_after) for _ in records
             ]
+        if not records:
+            return []
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in records]
+        pending = _Pending(loop, len(records))
         started = time.monotonic()
-        await loop.run_in_executor(self._encoder, self._enqueue, records, futures, trace, loop)
-        outcomes = list(await asyncio.gather(*futures))
+        if self._warm and len(records) <= INLINE_RECORDS:
+            # A thread hop costs more than encoding a few records; once a record has been
+            # encoded the schema id is cached, so this never waits for the registry.
+            self._enqueue(records, pending, trace)
+        else:  # keep the event loop free while a large batch is encoded
+            await loop.run_in_executor(self._encoder, self._enqueue, records, pending, trace)
+        outcomes = await pending.future
         log.debug(
             "published %d records in %.1f ms", len(records), (time.monotonic() - started) * 1000
         )
@@ -212,6 +208,31 @@ class KafkaPublisher:
         self._encoder.shutdown(wait=False)
 
 
-def _settle(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+class _Pending:
+    """The outcomes of one publish call. Delivery reports arrive one by one on the poll
+    thread; the request's coroutine is woken once, when the last one is in."""
+
+    __slots__ = ("_lock", "_loop", "_outcomes", "_remaining", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._outcomes: list[Outcome | None] = [None] * count
+        self._remaining = count
+        self.future: asyncio.Future[list[Outcome]] = loop.create_future()
+
+    def settle(self, index: int, outcome: Outcome) -> None:
+        with self._lock:
+            if self._outcomes[index] is not None:
+                return
+            self._outcomes[index] = outcome
+            self._remaining -= 1
+            if self._remaining:
+                return
+        outcomes = [o for o in self._outcomes if o is not None]
+        self._loop.call_soon_threadsafe(_resolve, self.future, outcomes)
+
+
+def _resolve(future: asyncio.Future[list[Outcome]], outcomes: list[Outcome]) -> None:
     if not future.done():
-        future.set_result(outcome)
+        future.set_result(outcomes)
