@@ -83,7 +83,6 @@ class SinkRunner:
         self._throttle = Throttled()
         self._paused = False
         self._assigned: set[tuple[str, int]] = set()
-        self._last_retention = 0.0
         self.stop = threading.Event()
         self.batches = 0
 
@@ -225,6 +224,10 @@ class SinkRunner:
         )
         log.info("consuming %s as group %s", self._settings.topic, self._settings.group_id)
         self.views.start()
+        retention = threading.Thread(
+            target=self._retention_loop, name="sink-retention", daemon=True
+        )
+        retention.start()
         try:
             while not self.stop.is_set():
                 messages = self._consumer.consume(
@@ -237,7 +240,6 @@ class SinkRunner:
                     except TRANSIENT:
                         log.warning("stopping with a batch unwritten; it will be redelivered")
                         break
-                self._tick_retention()
         finally:
             self._consumer.close()  # commits nothing more; leaves the group
             self.views.close()
@@ -251,11 +253,13 @@ class SinkRunner:
             self._throttle.warn("kafka", f"kafka: {error.str()}")
         return False
 
-    def _tick_retention(self) -> None:
-        now = time.monotonic()
-        if now - self._last_retention < self._settings.retention_check_seconds:
-            return
-        self._last_retention = now
+    def _retention_loop(self) -> None:
+        """Off the consume loop: on FerretDB the delete scans whole collections (no
+        filter pushdown), seconds on a large database, which stalled consumption."""
+        while not self.stop.wait(self._settings.retention_check_seconds):
+            self.enforce_retention()
+
+    def enforce_retention(self) -> None:
         try:
             deleted = self._store.enforce_retention()
         except StoreUnavailable as exc:

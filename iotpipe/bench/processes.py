@@ -7,14 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from iotpipe.errors import ServiceFailed
+from iotpipe.processes import wait_http
 
 __all__ = ["free_port", "metrics", "serve"]
 
@@ -40,7 +39,7 @@ def serve(
         )
     try:
         if ready_url:
-            _wait(ready_url, process, log)
+            wait_http(ready_url, process, log)
         yield process
     finally:
         process.send_signal(signal.SIGTERM)
@@ -49,20 +48,6 @@ def serve(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServiceFailed(f"{url} never came up; see {log}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise ServiceFailed(f"{url} not ready after {timeout:.0f}s; see {log}")
 
 
 def metrics(url: str) -> dict[str, float]:

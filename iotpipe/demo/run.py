@@ -31,6 +31,7 @@ from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.demo.fleet import FleetStats, make_fleet, run_device
 from iotpipe.errors import ServiceFailed
+from iotpipe.processes import wait_http
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
 
@@ -59,20 +60,6 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServiceFailed(f"{url} never came up; see {log}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise ServiceFailed(f"{url} not ready after {timeout:.0f}s; see {log}")
 
 
 def _lag(metrics_url: str) -> int:
@@ -176,8 +163,8 @@ def run_demo(*, duration: float | None, devices: int, interval: float) -> int:
     readings = mongo["iotpipe"]["readings"]
     began = datetime.now(UTC)
     try:
-        _wait_http(f"{base_url}/readyz", ingest, workdir / "ingest.log")
-        _wait_http(f"http://127.0.0.1:{health}/healthz", sink, workdir / "sink.log")
+        wait_http(f"{base_url}/readyz", ingest, workdir / "ingest.log")
+        wait_http(f"http://127.0.0.1:{health}/healthz", sink, workdir / "sink.log")
         console.print(
             f"ingest on {base_url} (docs: {base_url}/docs), sink health on :{health}; "
             f"{devices} devices posting every {interval:g}s - Ctrl-C to stop"

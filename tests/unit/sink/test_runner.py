@@ -177,3 +177,31 @@ def test_rebuild_recomputes_rollups_exactly(serde: ContractSerde) -> None:
     store.rollups["sensebox-5f2b6c9e|t1|2026-11-28T12:00Z"]["count"] = 999  # drifted
     assert store.rebuild_rollups(BASE) == 2
     assert store.rollups == before
+
+
+class StuckRetentionStore(MemoryStore):
+    """A retention delete that does not return until released (FerretDB scanning a large
+    collection): consumption must go on meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def enforce_retention(self) -> int:
+        self.started.set()
+        self.release.wait(30)
+        return 0
+
+
+@pytest.mark.timeout(10)  # with retention in the consume loop this would block 30 s
+def test_retention_runs_beside_consumption_not_in_its_way(serde: ContractSerde) -> None:
+    store = StuckRetentionStore()
+    consumer = FakeConsumer(messages(serde, [reading(i) for i in range(80)]))
+    runner = runner_for(consumer, serde, store, FakeDeadLetters(), retention_check_seconds=0.01)
+    try:
+        run_until_drained(runner, consumer)  # would hang here with retention in the loop
+    finally:
+        store.release.set()
+    assert store.started.is_set()
+    assert len(store.collections["readings"]) == 80

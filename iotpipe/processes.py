@@ -1,0 +1,28 @@
+"""Helpers for running iotpipe's own services as local processes (demo, benchmark)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from iotpipe.errors import ServiceFailed
+
+__all__ = ["wait_http"]
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    """Until ``url`` answers 200; fails naming the log if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceFailed(f"{url} never came up; see {log}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise ServiceFailed(f"{url} not ready after {timeout:.0f}s; see {log}")
