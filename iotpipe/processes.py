@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -10,7 +11,19 @@ import httpx
 
 from iotpipe.errors import ServiceFailed
 
-__all__ = ["wait_http"]
+__all__ = ["free_port", "wait_http"]
+
+
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` if it is free on loopback, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise ServiceFailed("no free port")
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:

@@ -19,11 +19,12 @@ from rich.console import Console
 
 from ingest.auth.keys import KeyStore
 from iotpipe.bench import limits, phases
-from iotpipe.bench.processes import free_port, metrics, serve
+from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import batch_body, single_body
 from iotpipe.bench.wrk import WrkResult, find_wrk, run_wrk
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.processes import free_port
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
 
@@ -226,7 +227,7 @@ def _end_to_end(
     ):
         console.print(f"end to end at half of peak ({rate:.0f} readings/s)...")
         achieved, ids = phases.e2e_at_rate(base, key, rate=rate, seconds=plan.e2e_seconds)
-        latencies = phases.e2e_latencies(env["IOTPIPE_MONGODB_URI"], database, ids, 0.0)
+        latencies = phases.e2e_latencies(env["IOTPIPE_MONGODB_URI"], database, ids)
         sink_metrics = metrics(f"{health}/metrics")
     count = sink_metrics.get("iotpipe_sink_batch_seconds_count", 0.0)
     mean_batch_ms = 1000 * sink_metrics.get("iotpipe_sink_batch_seconds_sum", 0.0) / max(count, 1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,25 +29,13 @@ from ingest.auth.keys import KeyStore
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.demo.fleet import FleetStats, make_fleet, run_device
-from iotpipe.errors import ServiceFailed
-from iotpipe.processes import wait_http
+from iotpipe.processes import free_port, wait_http
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
 
 __all__ = ["run_demo"]
 
 console = Console()
-
-
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(probe.getsockname()[1])
-    raise ServiceFailed("no free port")
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -150,7 +137,7 @@ def run_demo(*, duration: float | None, devices: int, interval: float) -> int:
     keys = {
         f"sensebox-demo-{i:02d}": store.create(f"sensebox-demo-{i:02d}")[1] for i in range(devices)
     }
-    port, health = _free_port(8000), _free_port(9108)
+    port, health = free_port(8000), free_port(9108)
     env = {
         **os.environ,
         "IOTPIPE_INGEST_KEYS_FILE": str(workdir / "keys.json"),
