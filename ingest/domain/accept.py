@@ -23,7 +23,7 @@ __all__ = ["Accepted", "Policy", "RecordError", "Rejected", "accept", "pointer"]
 @dataclass(frozen=True)
 class Policy:
     max_future_skew: timedelta
-    max_age: timedelta
+    max_age: timedelta | None  # None: no past limit (openSenseMap accepts any old createdAt)
     device_ids: frozenset[str] | None = None  # None: any device (admin or auth disabled)
 
 
@@ -107,7 +107,7 @@ def accept(
                     f"ahead of the server clock ({now.isoformat()})",
                 )
             )
-        elif event_time < now - policy.max_age:
+        elif policy.max_age is not None and event_time < now - policy.max_age:
             errors.append(
                 RecordError(
                     "event_time_too_old",

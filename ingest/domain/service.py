@@ -58,9 +58,17 @@ class IngestService:
         *,
         devices: frozenset[str] | None,
         trace: str,
+        policy: Policy | None = None,
+        atomic: bool = False,
     ) -> list[RecordResult]:
-        """Validate every record, publish the valid ones, one result per input, in order."""
-        policy = self.policy(devices)
+        """Validate every record, publish the valid ones, one result per input, in order.
+
+        ``policy`` replaces the late-data policy for routes with rules of their own
+        (openSenseMap: no past limit). ``atomic``: publish nothing unless every record is
+        valid (an openSenseMap request is all-or-nothing); the valid records of a refused
+        batch then say ``rejected`` with code ``batch_rejected``.
+        """
+        policy = policy or self.policy(devices)
         results: list[RecordResult | None] = [None] * len(raws)
         valid: list[tuple[int, BaseModel]] = []
         kind = model.__name__
@@ -71,6 +79,12 @@ class IngestService:
             else:
                 results[index] = RecordResult(index, "rejected", errors=verdict.errors)
                 self.metrics.rejected(kind, verdict.errors[0].code)
+        if atomic and len(valid) < len(raws):
+            refused = RecordError("batch_rejected", "", "not published: the batch was refused")
+            for index, _record in valid:
+                results[index] = RecordResult(index, "rejected", errors=(refused,))
+                self.metrics.rejected(kind, refused.code)
+            valid = []
         if valid:
             started = time.perf_counter()
             outcomes = await self.publisher.publish([r for _, r in valid], trace=trace)
