@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from iotpipe.contract.catalog import DLQ_TOPIC, TOPIC
+from iotpipe.devices.topic import DEVICES_TOPIC
 from iotpipe.errors import ConfigError, KafkaAdminError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "TopicAdmin",
     "TopicSpec",
     "TopicState",
+    "devices_topic_spec",
     "dlq_name",
     "ensure_topics",
     "pipeline_topics",
@@ -132,12 +134,36 @@ def pipeline_topics(
     return main, TopicSpec(dlq_name(topic), partitions, replication_factor, configs)
 
 
+def devices_topic_spec(
+    *,
+    topic: str = DEVICES_TOPIC,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+) -> TopicSpec:
+    """The device registry (:mod:`iotpipe.devices.topic`): compacted and kept forever,
+    since the latest record of each box *is* the registry. One partition: a few thousand
+    boxes need no more, and every reader reads all partitions anyway."""
+    pipeline_topics(
+        topic=topic,
+        replication_factor=replication_factor,
+        min_insync_replicas=min_insync_replicas,
+    )  # the same checks, one message each
+    configs = {
+        "min.insync.replicas": str(min_insync_replicas),
+        "retention.ms": "-1",
+        "cleanup.policy": "compact",
+    }
+    return TopicSpec(topic, 1, replication_factor, configs)
+
+
 def _describe_new(spec: TopicSpec) -> str:
     hours = int(spec.configs.get("retention.ms", "0")) / 3_600_000
+    retention = "forever" if hours < 0 else f"{hours:g} h"
+    compact = ", compacted" if spec.configs.get("cleanup.policy") == "compact" else ""
     return (
         f"{spec.name}: created ({spec.partitions} partitions, replication factor "
         f"{spec.replication_factor}, min.insync.replicas "
-        f"{spec.configs.get('min.insync.replicas', '?')}, retention {hours:g} h)"
+        f"{spec.configs.get('min.insync.replicas', '?')}, retention {retention}{compact})"
     )
 
 

@@ -16,6 +16,7 @@ from rich.markup import escape
 from iotpipe.cli.bench import bench
 from iotpipe.cli.contract import codegen, schemas_app
 from iotpipe.cli.dashboards import dashboards_app
+from iotpipe.cli.devices import devices_app
 from iotpipe.cli.ingest import ingest, keys_app
 from iotpipe.cli.sink import db_app, dlq_app, sink
 from iotpipe.cli.stack import stack_app
@@ -42,6 +43,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(db_app, name="db")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(topics_app, name="topics")
+app.add_typer(devices_app, name="devices")
 
 
 @app.command()

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from iotpipe.cli.options import KafkaServers
 from iotpipe.contract.catalog import TOPIC
+from iotpipe.devices.topic import DEVICES_TOPIC
 from iotpipe.topics import DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, TopicState, dlq_name
 
 __all__ = ["topics_app"]
@@ -54,14 +55,18 @@ def ensure(
         float, typer.Option(help="How long records are kept.")
     ] = DEFAULT_RETENTION_HOURS,
     topic: Topic = TOPIC,
+    devices_topic: Annotated[
+        str, typer.Option(help="The device registry topic (compacted, one partition).")
+    ] = DEVICES_TOPIC,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each Kafka request.")] = 15.0,
     kafka_bootstrap_servers: KafkaServers = None,
 ) -> None:
-    """Create sensor-data and its dead-letter topic, or bring them to these settings.
+    """Create sensor-data, its dead-letter topic and the device registry topic, or bring
+    them to these settings.
 
     Idempotent: missing topics are created, partitions grow, differing configs are set.
     Exit 1 if something cannot be made as asked (e.g. another replication factor)."""
-    from iotpipe.topics import ensure_topics, pipeline_topics  # noqa: PLC0415
+    from iotpipe.topics import devices_topic_spec, ensure_topics, pipeline_topics  # noqa: PLC0415
 
     specs = pipeline_topics(
         topic=topic,
@@ -70,8 +75,13 @@ def ensure(
         min_insync_replicas=min_insync_replicas,
         retention_hours=retention_hours,
     )
+    registry = devices_topic_spec(
+        topic=devices_topic,
+        replication_factor=replication_factor,
+        min_insync_replicas=min_insync_replicas,
+    )
     admin = _admin(kafka_bootstrap_servers, timeout)
-    report = ensure_topics(admin, specs)
+    report = ensure_topics(admin, [*specs, registry])
     for line in report.done:
         out.print(escape(line), highlight=False)
     for line in report.problems:
