@@ -25,6 +25,7 @@ from ingest.settings import IngestSettings
 from iotpipe import __version__
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.devices.boxes import BoxDirectory, InMemoryBoxes
 
 __all__ = ["create_app"]
 
@@ -41,6 +42,7 @@ def create_app(
     keys: KeyStore | None = None,
     contract: Contract | None = None,
     registry: SchemaRegistry | None = None,
+    boxes: BoxDirectory | None = None,
 ) -> FastAPI:
     contract = contract or Contract.load()
     metrics = IngestMetrics(publisher.queue_depth)
@@ -72,6 +74,7 @@ def create_app(
         metrics=metrics,
         keys=keys or KeyStore(settings.keys_file),
     )
+    app.state.boxes = boxes if boxes is not None else InMemoryBoxes()
     for record_type in contract.record_types:
         path, tag = ROUTES.get(
             record_type.name, (f"/v1/{record_type.name.lower()}s", record_type.name)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from ingest.app import create_app
 from ingest.auth.keys import KeyStore
+from ingest.devices import close_on_shutdown, follow_registry
 from ingest.publisher.kafka import KafkaPublisher, producer_config
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
@@ -40,10 +41,14 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         registry_url=endpoints.registry,
         retry_after=settings.retry_after_seconds,
     )
-    return create_app(
+    boxes = follow_registry(settings, endpoints.kafka)
+    app = create_app(
         settings=settings,
         publisher=publisher,
         keys=KeyStore(settings.keys_file),
         contract=contract,
         registry=SchemaRegistry(endpoints.registry),
+        boxes=boxes,
     )
+    close_on_shutdown(app, boxes)
+    return app

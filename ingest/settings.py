@@ -27,6 +27,10 @@ class IngestSettings(BaseSettings):
     kafka_bootstrap_servers: str | None = None
     registry_url: str | None = None
     topic: str = "sensor-data"
+    # The device registry (openSenseMap boxes), a compacted topic ingest follows in memory
+    # (iotpipe.devices.follower); at start it waits this long for the registry to be read.
+    devices_topic: str = "iotpipe.devices"
+    devices_wait_seconds: float = Field(default=10.0, ge=0)
 
     # Request limits.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

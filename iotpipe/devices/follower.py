@@ -61,7 +61,9 @@ class RegistryFollower:
             boxes = list(self._boxes.values())
         return sorted(boxes, key=lambda b: b.id)
 
-    def __len__(self) -> int:
+    def count(self) -> int:
+        """How many boxes are known (no ``__len__``: an empty follower must stay truthy,
+        or ``boxes or InMemoryBoxes()`` would swap it for a directory that never fills)."""
         with self._lock:
             return len(self._boxes)
 
