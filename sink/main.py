@@ -13,6 +13,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.endpoints import endpoint_settings, resolve_endpoints
+from sink.devices import start_devices_mirror
 from sink.dlq import DeadLetterWriter
 from sink.health import SinkMetrics, serve_health
 from sink.runner import SinkRunner
@@ -80,9 +81,12 @@ def run(settings: SinkSettings) -> int:
     server = None
     if settings.health_port:
         server = serve_health(settings.health_host, settings.health_port, metrics, runner.state)
+    devices = start_devices_mirror(settings)
     try:
         runner.run()
     finally:
+        if devices is not None:
+            devices.close()
         store.close()
         if server is not None:
             server.shutdown()

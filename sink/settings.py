@@ -20,6 +20,10 @@ class SinkSettings(BaseSettings):
     dlq_topic: str = "sensor-data.dlq"
     group_id: str = "iotpipe-sink"
     database: str = "iotpipe"
+    # The device registry (openSenseMap boxes), mirrored into the collection "devices"
+    # by a thread of its own (sink.devices); false: no mirror.
+    devices_topic: str = "iotpipe.devices"
+    devices_mirror: bool = True
 
     # Batching: write when this many records are in hand, or this long has passed. Under
     # light load every batch waits the whole time, so it is short (measured end to end at

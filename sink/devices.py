@@ -1,0 +1,216 @@
+"""The device registry mirrored into MongoDB (collection ``devices``), for Grafana.
+
+The registry itself is the compacted topic ``iotpipe.devices``; ingest follows it in
+memory. Dashboards need box and sensor names next to the readings, so the sink keeps a
+copy: one document per box (``_id`` = box id; name, model, exposure, useAuth, sensors,
+location, updated_at), replaced whole on every record and deleted on a tombstone. Every
+write is keyed by the box id, so replaying the topic (each start reads it from the
+beginning) changes nothing, and several sink processes may mirror side by side. No token
+material is ever stored: a dashboard database is not where credentials belong.
+
+Once caught up, documents of boxes the topic no longer holds are deleted: a tombstone
+may have been compacted away while the sink was down. The mirror runs on its own thread
+and consumer; database and broker trouble is retried with backoff, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from iotpipe.devices.boxes import Box
+from iotpipe.devices.reader import RegistryConsumer, RegistryReader
+from iotpipe.devices.topic import RegistryRecord
+from sink.settings import SinkSettings
+from sink.store import StoreUnavailable
+
+__all__ = [
+    "COLLECTION",
+    "DeviceMirror",
+    "DeviceStore",
+    "MongoDevices",
+    "device_document",
+    "start_devices_mirror",
+]
+
+COLLECTION = "devices"
+log = logging.getLogger("iotpipe.sink.devices")
+
+
+def device_document(box: Box, updated_at: datetime | None = None) -> dict[str, Any]:
+    """The stored form of a box: what dashboards show, never its token (nor its hash)."""
+    location = None
+    if box.location is not None:
+        lng, lat, height = box.location
+        coordinates = [lng, lat] if height is None else [lng, lat, height]
+        location = {"type": "Point", "coordinates": coordinates}
+    return {
+        "_id": box.id,
+        "name": box.name,
+        "model": box.model,
+        "exposure": box.exposure,
+        "useAuth": box.use_auth,
+        "sensors": [
+            {"_id": s.id, "title": s.title, "unit": s.unit, "sensorType": s.sensor_type}
+            for s in box.sensors
+        ],
+        "location": location,
+        "updated_at": updated_at,
+    }
+
+
+class DeviceStore(Protocol):
+    """Where the mirror writes (real adapter: MongoDevices; a fake in unit tests).
+    Each call raises StoreUnavailable when the database did not take it."""
+
+    def upsert(self, document: dict[str, Any]) -> None: ...
+
+    def delete(self, box_id: str) -> None: ...
+
+    def keep_only(self, box_ids: Collection[str]) -> int:
+        """Delete every box not in ``box_ids``; how many were deleted."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MongoDevices:
+    def __init__(self, client: MongoClient[dict[str, Any]], database: str) -> None:
+        self._client = client
+        self._devices = client[database][COLLECTION]
+
+    @classmethod
+    def connect(cls, uri: str, database: str) -> MongoDevices:
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            uri, tz_aware=True, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000
+        )
+        return cls(client, database)
+
+    def upsert(self, document: dict[str, Any]) -> None:
+        try:
+            self._devices.replace_one({"_id": document["_id"]}, document, upsert=True)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"devices: upsert failed: {exc}") from exc
+
+    def delete(self, box_id: str) -> None:
+        try:
+            self._devices.delete_one({"_id": box_id})
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"devices: delete failed: {exc}") from exc
+
+    def keep_only(self, box_ids: Collection[str]) -> int:
+        try:
+            return self._devices.delete_many({"_id": {"$nin": list(box_ids)}}).deleted_count
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"devices: delete failed: {exc}") from exc
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class DeviceMirror:
+    """Reads the registry topic on a thread of its own and applies it to ``store``."""
+
+    def __init__(
+        self,
+        consumer: RegistryConsumer,
+        store: DeviceStore,
+        *,
+        topic: str,
+        retry_initial_seconds: float = 0.2,
+        retry_max_seconds: float = 10.0,
+    ) -> None:
+        self._consumer = consumer
+        self._store = store
+        self._retry = (retry_initial_seconds, retry_max_seconds)
+        self._live: set[str] = set()
+        self._reconciled = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.reader = RegistryReader(consumer, topic, self._apply)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="devices-mirror", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return  # still writing; the process ends it
+        self._consumer.close()
+        self._store.close()
+
+    def step(self, timeout: float = 0.2) -> None:
+        """One turn: read a record (applied with retries), reconcile once caught up."""
+        self.reader.step(timeout)
+        if self.reader.caught_up.is_set() and not self._reconciled:
+            self._reconciled = True
+            if self.reader.topic_exists:  # a missing topic says nothing about boxes
+                gone = self._retrying("reconcile", lambda: self._store.keep_only(self._live))
+                if gone:
+                    log.info("devices: %d box(es) no longer in the registry deleted", gone)
+
+    def _apply(self, record: RegistryRecord) -> None:
+        if record.box is None:
+            self._live.discard(record.box_id)
+            self._retrying(record.box_id, lambda: self._store.delete(record.box_id))
+            return
+        box = record.box
+        when = (
+            datetime.fromtimestamp(record.timestamp_ms / 1000, UTC) if record.timestamp_ms else None
+        )
+        self._live.add(box.id)
+        self._retrying(box.id, lambda: self._store.upsert(device_document(box, when)))
+
+    def _retrying(self, what: str, write: Any) -> Any:
+        """Run ``write`` until it succeeds or the mirror stops (then None)."""
+        delay, cap = self._retry
+        while not self._stop.is_set():
+            try:
+                return write()
+            except StoreUnavailable as exc:
+                log.warning("devices %s: %s; retrying in %.1f s", what, exc, delay)
+                self._stop.wait(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
+                delay = min(delay * 2, cap)
+        return None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:  # the mirror must outlive any one failure
+                log.exception("devices mirror: unexpected error; going on in 1 s")
+                self._stop.wait(1.0)
+
+
+def start_devices_mirror(settings: SinkSettings) -> DeviceMirror | None:
+    """The mirror for a sink process, started; None if ``devices_mirror`` is off."""
+    if not settings.devices_mirror:
+        return None
+    from iotpipe.devices.kafka import connect_consumer  # noqa: PLC0415
+    from iotpipe.endpoints import endpoint_settings, resolve_endpoints  # noqa: PLC0415
+
+    endpoints = resolve_endpoints(
+        endpoint_settings(
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+            mongodb_uri=settings.mongodb_uri,
+        )
+    )
+    mirror = DeviceMirror(
+        connect_consumer(endpoints.kafka),
+        MongoDevices.connect(endpoints.mongodb.get_secret_value(), settings.database),
+        topic=settings.devices_topic,
+        retry_initial_seconds=settings.retry_initial_seconds,
+        retry_max_seconds=settings.retry_max_seconds,
+    )
+    mirror.start()
+    return mirror
