@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.settings import IngestSettings
+from ingest.wire import PROTOCOL
 
 __all__ = ["uvicorn_options"]
 
@@ -19,4 +20,7 @@ def uvicorn_options(settings: IngestSettings) -> dict[str, Any]:
         "log_level": "info",
         "access_log": True,
         "proxy_headers": False,
+        # httptools, except for connections whose request ends lines in a bare LF
+        # (senseBox sketches): those get h11 (see ingest.wire).
+        "http": PROTOCOL,
     }
