@@ -14,11 +14,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ingest import errors
 from ingest.api.context import IngestContext
 from ingest.api.health import health_router
+from ingest.api.jobs import jobs_router
 from ingest.api.records import records_router
 from ingest.api.schemas import RegistryCache, schemas_router
 from ingest.api.stream import stream_router
 from ingest.auth.keys import KeyStore
 from ingest.domain.service import IngestService
+from ingest.jobs.runner import JobPorts, JobRunner
 from ingest.metrics import IngestMetrics
 from ingest.publisher import Publisher
 from ingest.settings import IngestSettings
@@ -43,6 +45,7 @@ def create_app(
     contract: Contract | None = None,
     registry: SchemaRegistry | None = None,
     boxes: BoxDirectory | None = None,
+    jobs: JobPorts | None = None,
 ) -> FastAPI:
     contract = contract or Contract.load()
     metrics = IngestMetrics(publisher.queue_depth)
@@ -53,9 +56,18 @@ def create_app(
         max_age=timedelta(seconds=settings.max_age_seconds),
     )
 
+    runner = JobRunner(
+        settings=settings,
+        service=service,
+        model=contract.by_name("SensorReading").model(),
+        ports=jobs or JobPorts.default(settings),
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runner.start()
         yield
+        await runner.close()  # before the publisher: jobs stop publishing first
         await publisher.close()
 
     app = FastAPI(
@@ -75,6 +87,7 @@ def create_app(
         keys=keys or KeyStore(settings.keys_file),
     )
     app.state.boxes = boxes if boxes is not None else InMemoryBoxes()
+    app.state.jobs = runner
     for record_type in contract.record_types:
         path, tag = ROUTES.get(
             record_type.name, (f"/v1/{record_type.name.lower()}s", record_type.name)
@@ -83,6 +96,7 @@ def create_app(
     app.include_router(stream_router(contract))
     app.include_router(schemas_router(RegistryCache(registry, settings.retry_after_seconds)))
     app.include_router(health_router())
+    app.include_router(jobs_router())
     errors.install(app)
 
     app.add_middleware(RequestCounter, metrics=metrics)

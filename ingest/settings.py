@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from pydantic import Field
@@ -51,3 +52,19 @@ class IngestSettings(BaseSettings):
     compression: str = Field(default="zstd", pattern="^(none|gzip|snappy|lz4|zstd)$")
     linger_ms: int = Field(default=5, ge=0)
     retry_after_seconds: int = Field(default=5, ge=1)
+
+    # Backfill jobs (ingest.jobs): their state lives in a compacted topic; a job reads an
+    # openSenseMap-compatible API (this one unless the request names another).
+    jobs_topic: str = "iotpipe.jobs"
+    jobs_source_url: str = "https://api.opensensemap.org"
+    jobs_instance: str = Field(default_factory=lambda: socket.gethostname() or "ingest")
+    jobs_concurrency: int = Field(default=2, ge=1)  # jobs running at once on this instance
+    jobs_chunk_records: int = Field(default=1000, ge=1)  # readings per publish call
+    jobs_page_rows: int = Field(default=10_000, ge=1)  # the source's rows per call at most
+    jobs_window_days: float = Field(default=28.0, gt=0)  # time frame per call at most
+    jobs_max_range_days: float = Field(default=366.0, gt=0)
+    jobs_source_timeout_seconds: float = Field(default=30.0, gt=0)
+    jobs_retry_attempts: int = Field(default=6, ge=1)
+    jobs_retry_base_seconds: float = Field(default=1.0, ge=0)
+    jobs_retry_cap_seconds: float = Field(default=60.0, ge=0)
+    jobs_lease_seconds: float = Field(default=300.0, gt=0)

@@ -24,6 +24,7 @@ from iotpipe.errors import ConfigError, KafkaAdminError
 __all__ = [
     "DEFAULT_PARTITIONS",
     "DEFAULT_RETENTION_HOURS",
+    "JOBS_TOPIC",
     "MANAGED_CONFIGS",
     "EnsureReport",
     "TopicAdmin",
@@ -32,6 +33,7 @@ __all__ = [
     "devices_topic_spec",
     "dlq_name",
     "ensure_topics",
+    "jobs_topic_spec",
     "pipeline_topics",
 ]
 
@@ -40,6 +42,7 @@ DEFAULT_RETENTION_HOURS = 168.0  # ingest accepts readings up to 7 days old
 # The topic configs that ensure sets and list shows; everything else stays the broker's.
 MANAGED_CONFIGS = ("min.insync.replicas", "retention.ms", "cleanup.policy")
 _DLQ_SUFFIX = DLQ_TOPIC.removeprefix(TOPIC)  # ".dlq"
+JOBS_TOPIC = "iotpipe.jobs"  # ingest's backfill job state (ingest.jobs)
 
 
 def dlq_name(topic: str) -> str:
@@ -143,6 +146,27 @@ def devices_topic_spec(
     """The device registry (:mod:`iotpipe.devices.topic`): compacted and kept forever,
     since the latest record of each box *is* the registry. One partition: a few thousand
     boxes need no more, and every reader reads all partitions anyway."""
+    pipeline_topics(
+        topic=topic,
+        replication_factor=replication_factor,
+        min_insync_replicas=min_insync_replicas,
+    )  # the same checks, one message each
+    configs = {
+        "min.insync.replicas": str(min_insync_replicas),
+        "retention.ms": "-1",
+        "cleanup.policy": "compact",
+    }
+    return TopicSpec(topic, 1, replication_factor, configs)
+
+
+def jobs_topic_spec(
+    *,
+    topic: str = JOBS_TOPIC,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+) -> TopicSpec:
+    """ingest's backfill jobs (:mod:`ingest.jobs`): compacted and kept forever, since the
+    latest record of each job is its state; one partition keeps a job's writes in order."""
     pipeline_topics(
         topic=topic,
         replication_factor=replication_factor,

@@ -13,7 +13,13 @@ from rich.table import Table
 from iotpipe.cli.options import KafkaServers
 from iotpipe.contract.catalog import TOPIC
 from iotpipe.devices.topic import DEVICES_TOPIC
-from iotpipe.topics import DEFAULT_PARTITIONS, DEFAULT_RETENTION_HOURS, TopicState, dlq_name
+from iotpipe.topics import (
+    DEFAULT_PARTITIONS,
+    DEFAULT_RETENTION_HOURS,
+    JOBS_TOPIC,
+    TopicState,
+    dlq_name,
+)
 
 __all__ = ["topics_app"]
 
@@ -58,6 +64,9 @@ def ensure(
     devices_topic: Annotated[
         str, typer.Option(help="The device registry topic (compacted, one partition).")
     ] = DEVICES_TOPIC,
+    jobs_topic: Annotated[
+        str, typer.Option(help="ingest's backfill job state (compacted, one partition).")
+    ] = JOBS_TOPIC,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each Kafka request.")] = 15.0,
     kafka_bootstrap_servers: KafkaServers = None,
 ) -> None:
@@ -66,7 +75,12 @@ def ensure(
 
     Idempotent: missing topics are created, partitions grow, differing configs are set.
     Exit 1 if something cannot be made as asked (e.g. another replication factor)."""
-    from iotpipe.topics import devices_topic_spec, ensure_topics, pipeline_topics  # noqa: PLC0415
+    from iotpipe.topics import (  # noqa: PLC0415
+        devices_topic_spec,
+        ensure_topics,
+        jobs_topic_spec,
+        pipeline_topics,
+    )
 
     specs = pipeline_topics(
         topic=topic,
@@ -81,7 +95,12 @@ def ensure(
         min_insync_replicas=min_insync_replicas,
     )
     admin = _admin(kafka_bootstrap_servers, timeout)
-    report = ensure_topics(admin, [*specs, registry])
+    jobs = jobs_topic_spec(
+        topic=jobs_topic,
+        replication_factor=replication_factor,
+        min_insync_replicas=min_insync_replicas,
+    )
+    report = ensure_topics(admin, [*specs, registry, jobs])
     for line in report.done:
         out.print(escape(line), highlight=False)
     for line in report.problems:

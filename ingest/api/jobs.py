@@ -1,0 +1,160 @@
+"""``/v1/jobs``: start, watch, list and cancel backfill jobs (admin keys only).
+
+Request validation is FastAPI's (422 problem+json, each error with a JSON pointer to the
+field at fault); the checks that depend on settings or the clock raise the same kind of
+error, so a client sees one shape whatever was wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core.core_schema import ValidationInfo
+from starlette.requests import HTTPConnection
+
+from ingest.api.context import Caller
+from ingest.auth.keys import Principal
+from ingest.domain.errors import Forbidden
+from ingest.errors import PROBLEM
+from ingest.jobs.model import Job, JobSpec
+from ingest.jobs.runner import JobRunner
+
+__all__ = ["JobRequest", "jobs_router"]
+
+_OBJECT_ID = r"^[0-9a-fA-F]{24}$"
+
+
+class JobRequest(BaseModel):
+    """A backfill: one box, a closed time range, optionally another source or sensors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    box_id: str = Field(pattern=_OBJECT_ID, description="The openSenseMap box id (24 hex).")
+    start: AwareDatetime = Field(alias="from", description="Oldest instant, inclusive.")
+    end: AwareDatetime = Field(alias="to", description="Newest instant, inclusive.")
+    source: AnyHttpUrl | None = Field(
+        default=None, description="Base URL of an openSenseMap-compatible API."
+    )
+    sensors: list[Annotated[str, Field(pattern=_OBJECT_ID)]] | None = Field(
+        default=None, min_length=1, max_length=100, description="Default: every sensor."
+    )
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if isinstance(start, datetime) and end <= start:
+            raise ValueError("'to' must be later than 'from'")
+        return end
+
+
+def _invalid(field: str, message: str, given: Any) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": given}]
+    )
+
+
+async def _runner(connection: HTTPConnection) -> JobRunner:
+    runner: JobRunner = connection.app.state.jobs
+    return runner
+
+
+Runner = Annotated[JobRunner, Depends(_runner)]
+JobId = Annotated[str, PathParam(examples=["3f6c2a9e0b8d4c1fa6e57b2d9c0e1f47"])]
+EXAMPLE = {
+    "box_id": "57000b8745fd40c8196ad04c",
+    "from": "2026-10-01T00:00:00Z",
+    "to": "2026-11-01T00:00:00Z",
+    "source": "https://api.opensensemap.org",
+}
+
+
+def _admin(caller: Principal) -> None:
+    if caller.role != "admin":
+        raise Forbidden("jobs need an admin key (iotpipe keys create NAME --admin)")
+
+
+def _view(job: Job) -> dict[str, Any]:
+    body = job.as_dict()
+    for sensor in body["sensors"]:
+        sensor["cursor"].pop("seen", None)  # internal: fingerprints of boundary rows
+    body["links"] = {"self": f"/v1/jobs/{job.id}"}
+    return body
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        s: {"content": {PROBLEM: {"schema": schema}}, "description": "problem details"}
+        for s in statuses
+    }
+
+
+def jobs_router() -> APIRouter:
+    router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+    @router.post(
+        "",
+        status_code=202,
+        summary="Start a backfill job",
+        description="Reads the box from the source API, then each sensor's measurements "
+        "in the range, newest first, and publishes them as readings (same validation and "
+        "Kafka path as live data; event ids derived from box, sensor and time, so a re-run "
+        "adds nothing). 202 with the job; follow `links.self`.",
+        responses=_errors(401, 403, 422, 503),
+        openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
+    )
+    async def start(
+        body: JobRequest, runner: Runner, caller: Caller, response: Response
+    ) -> dict[str, Any]:
+        _admin(caller)
+        settings = runner.settings
+        now = datetime.now(UTC)
+        if body.end > now + timedelta(seconds=settings.max_future_skew_seconds):
+            raise _invalid("to", "'to' is in the future", body.end.isoformat())
+        longest = timedelta(days=settings.jobs_max_range_days)
+        if body.end - body.start > longest:
+            raise _invalid(
+                "to",
+                f"the range is longer than {settings.jobs_max_range_days:g} days; "
+                "split it into several jobs",
+                body.end.isoformat(),
+            )
+        spec = JobSpec(
+            box_id=body.box_id.lower(),
+            start=body.start.astimezone(UTC),
+            end=body.end.astimezone(UTC),
+            source=str(body.source or settings.jobs_source_url).rstrip("/"),
+            sensors=tuple(s.lower() for s in body.sensors or ()),
+        )
+        job = await runner.submit(spec)
+        response.headers["Location"] = f"/v1/jobs/{job.id}"
+        return _view(job)
+
+    @router.get("", summary="List jobs, newest first", responses=_errors(401, 403))
+    async def list_jobs(runner: Runner, caller: Caller) -> dict[str, Any]:
+        _admin(caller)
+        return {"jobs": [_view(job) for job in runner.list()]}
+
+    @router.get("/{job_id}", summary="A job's state", responses=_errors(401, 403, 404))
+    async def get_job(job_id: JobId, runner: Runner, caller: Caller) -> dict[str, Any]:
+        _admin(caller)
+        return _view(runner.get(job_id))
+
+    @router.delete(
+        "/{job_id}",
+        summary="Cancel a job",
+        description="Stops a queued or running job (state `cancelled`); what it published "
+        "stays published. A finished job is returned unchanged.",
+        responses=_errors(401, 403, 404),
+    )
+    async def cancel_job(job_id: JobId, runner: Runner, caller: Caller) -> dict[str, Any]:
+        _admin(caller)
+        return _view(await runner.cancel(job_id))
+
+    return router

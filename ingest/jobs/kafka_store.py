@@ -1,0 +1,148 @@
+"""The job store on a compacted Kafka topic: key = job id, value = the job as JSON.
+
+Loading reads every partition from the beginning up to the end offsets seen at start
+(compaction keeps at least the latest record of each key). Saving produces with
+``acks=all`` and waits for the acknowledgement, on one worker thread so that a job's
+writes reach the topic in the order they were made. The topic is ensured (compacted,
+retention forever) before the first read, so a broker's auto-creation with
+``cleanup.policy=delete`` can never silently expire job state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from ingest.jobs.errors import StoreError
+from ingest.jobs.model import Job
+from iotpipe.errors import IotpipeError
+
+__all__ = ["KafkaJobStore"]
+
+log = logging.getLogger("iotpipe.ingest.jobs")
+_rdkafka_log = logging.getLogger("iotpipe.ingest.jobs.rdkafka")
+
+
+class KafkaJobStore:
+    def __init__(self, bootstrap: str, topic: str, *, timeout: float = 15.0) -> None:
+        self.topic = topic
+        self._bootstrap = bootstrap
+        self._timeout = timeout
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-jobs-store")
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 0,
+                "message.timeout.ms": int(timeout * 1000),
+                "logger": _rdkafka_log,
+            }
+        )
+
+    async def load(self) -> list[Job]:
+        return await asyncio.get_running_loop().run_in_executor(self._io, self._load)
+
+    async def save(self, job: Job) -> None:
+        value = json.dumps(job.as_dict(), separators=(",", ":")).encode()
+        await asyncio.get_running_loop().run_in_executor(
+            self._io, self._produce, job.id.encode(), value
+        )
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._io, self._producer.flush, 5.0)
+        self._io.shutdown(wait=False)
+
+    # -- worker thread -----------------------------------------------------------------
+    def _ensure(self) -> None:
+        from iotpipe.kafka_admin import KafkaTopicAdmin  # noqa: PLC0415
+        from iotpipe.topics import ensure_topics, jobs_topic_spec  # noqa: PLC0415
+
+        try:
+            admin = KafkaTopicAdmin(self._bootstrap, timeout=self._timeout)
+            replicas = min(3, admin.broker_count())
+            spec = jobs_topic_spec(
+                topic=self.topic,
+                replication_factor=replicas,
+                min_insync_replicas=max(1, replicas - 1),
+            )
+            report = ensure_topics(admin, [spec])
+        except IotpipeError as exc:
+            raise StoreError(f"jobs topic {self.topic}: {exc}") from exc
+        for line in report.done + report.problems:
+            log.info("jobs topic: %s", line)
+
+    def _load(self) -> list[Job]:
+        self._ensure()
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self._bootstrap,
+                "group.id": f"iotpipe-jobs-load-{uuid.uuid4().hex[:8]}",  # never commits
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "logger": _rdkafka_log,
+            }
+        )
+        try:
+            return self._read_all(consumer)
+        except KafkaException as exc:
+            raise StoreError(f"cannot read jobs topic {self.topic}: {exc}") from exc
+        finally:
+            consumer.close()
+
+    def _read_all(self, consumer: Consumer) -> list[Job]:
+        metadata = consumer.list_topics(self.topic, timeout=self._timeout)
+        ends: dict[int, int] = {}
+        assigned = []
+        for partition in metadata.topics[self.topic].partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(self.topic, partition), timeout=self._timeout
+            )
+            if high > low:
+                ends[partition] = high
+                assigned.append(TopicPartition(self.topic, partition, low))
+        latest: dict[str, bytes | None] = {}
+        consumer.assign(assigned)
+        while ends:
+            message = consumer.poll(self._timeout)
+            if message is None:
+                raise StoreError(f"jobs topic {self.topic}: no records within {self._timeout}s")
+            partition = message.partition() or 0
+            error = message.error()
+            if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                raise StoreError(f"jobs topic {self.topic}: {error.str()}")
+            if error is None:
+                latest[(message.key() or b"").decode()] = message.value()
+            if error is not None or (message.offset() or 0) >= ends.get(partition, 0) - 1:
+                ends.pop(partition, None)
+        return [job for value in latest.values() if value and (job := _job(value))]
+
+    def _produce(self, key: bytes, value: bytes) -> None:
+        failures: list[str] = []
+
+        def delivered(error: KafkaError | None, _message: Message) -> None:
+            if error is not None:
+                failures.append(error.str())
+
+        try:
+            self._producer.produce(self.topic, key=key, value=value, on_delivery=delivered)
+        except (BufferError, KafkaException) as exc:
+            raise StoreError(f"cannot write to jobs topic {self.topic}: {exc}") from exc
+        if self._producer.flush(self._timeout) or failures:
+            reason = failures[0] if failures else f"no acknowledgement within {self._timeout}s"
+            raise StoreError(f"cannot write to jobs topic {self.topic}: {reason}")
+
+
+def _job(value: bytes) -> Job | None:
+    try:
+        data: Any = json.loads(value)
+        return Job.from_dict(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("jobs topic: skipping a record that is not a job (%s)", exc)
+        return None
