@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from ingest.app import create_app
 from ingest.auth.keys import KeyStore
 from ingest.devices import close_on_shutdown, follow_registry
+from ingest.jobs.kafka_store import KafkaJobStore
+from ingest.jobs.runner import JobPorts
 from ingest.publisher.kafka import KafkaPublisher, producer_config
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
@@ -49,6 +51,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         contract=contract,
         registry=SchemaRegistry(endpoints.registry),
         boxes=boxes,
+        jobs=JobPorts.default(settings, KafkaJobStore(endpoints.kafka, settings.jobs_topic)),
     )
     close_on_shutdown(app, boxes)
     return app
