@@ -12,6 +12,7 @@ from iotpipe.topics import (
     MANAGED_CONFIGS,
     TopicSpec,
     TopicState,
+    devices_topic_spec,
     dlq_name,
     ensure_topics,
     pipeline_topics,
@@ -147,6 +148,31 @@ def test_a_topic_created_meanwhile_by_someone_else_is_adjusted_not_an_error() ->
     assert report.ok
     assert admin.calls[:2] == ["grow sensor-data 2", f"set sensor-data {sorted(MANAGED_CONFIGS)}"]
     assert admin.topics["sensor-data"].partitions == 2
+
+
+def test_the_device_registry_topic_is_compacted_kept_forever_and_ensured_alongside() -> None:
+    registry = devices_topic_spec(replication_factor=3, min_insync_replicas=2)
+    assert (registry.name, registry.partitions, registry.replication_factor) == (
+        "iotpipe.devices", 1, 3,
+    )  # fmt: skip
+    assert registry.configs == {
+        "min.insync.replicas": "2",
+        "retention.ms": "-1",
+        "cleanup.policy": "compact",
+    }
+    with pytest.raises(ConfigError, match="between 1 and the replication"):
+        devices_topic_spec(replication_factor=1, min_insync_replicas=2)
+    admin = FakeAdmin()
+    report = ensure_topics(admin, [*pipeline_topics(), devices_topic_spec()])
+    assert report.done[2] == (
+        "iotpipe.devices: created (1 partitions, replication factor 1, min.insync.replicas 1, "
+        "retention forever, compacted)"
+    )
+    admin.topics["iotpipe.devices"] = replace(
+        admin.topics["iotpipe.devices"], configs={"cleanup.policy": "delete"}
+    )
+    again = ensure_topics(admin, [devices_topic_spec()])
+    assert "iotpipe.devices: cleanup.policy delete -> compact" in again.done
 
 
 def test_cli_refuses_impossible_settings_in_one_sentence_without_asking_kafka() -> None:

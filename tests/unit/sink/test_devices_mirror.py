@@ -1,0 +1,131 @@
+"""The sink's registry mirror over an in-memory topic and store: no token ever stored,
+tombstones delete, database trouble retried, boxes gone while the sink was down removed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any
+
+from iotpipe.devices.boxes import hash_token
+from iotpipe.devices.topic import encode_removal
+from sink.devices import DeviceMirror, device_document
+from sink.store import StoreUnavailable
+from tests.unit.devices.registry_fakes import BOX_ID, SENSOR_ID, TOKEN, FakeConsumer, box
+
+TOPIC = "iotpipe.devices"
+OTHER_ID = "5a1100000000000000d10000"
+
+
+class FakeDevices:
+    """The devices collection; ``failures`` writes fail before the next one succeeds."""
+
+    def __init__(self, documents: dict[str, dict[str, Any]] | None = None) -> None:
+        self.documents = dict(documents or {})
+        self.failures = 0
+        self.attempts = 0
+        self.closed = False
+
+    def _maybe_fail(self) -> None:
+        self.attempts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("no primary")
+
+    def upsert(self, document: dict[str, Any]) -> None:
+        self._maybe_fail()
+        self.documents[document["_id"]] = document
+
+    def delete(self, box_id: str) -> None:
+        self._maybe_fail()
+        self.documents.pop(box_id, None)
+
+    def keep_only(self, box_ids: Collection[str]) -> int:
+        self._maybe_fail()
+        gone = [k for k in self.documents if k not in box_ids]
+        for key in gone:
+            del self.documents[key]
+        return len(gone)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def mirror_of(consumer: FakeConsumer, store: FakeDevices) -> DeviceMirror:
+    return DeviceMirror(
+        consumer, store, topic=TOPIC, retry_initial_seconds=0.001, retry_max_seconds=0.002
+    )
+
+
+def run_until_caught_up(mirror: DeviceMirror, turns: int = 50) -> None:
+    for _ in range(turns):
+        mirror.step(0)
+    assert mirror.reader.caught_up.is_set()
+
+
+def test_the_document_is_what_dashboards_show_and_holds_no_token() -> None:
+    when = datetime(2026, 11, 29, 4, 30, tzinfo=UTC)
+    document = device_document(box(), when)
+    assert document == {
+        "_id": BOX_ID,
+        "name": "Oststr",
+        "model": "homeV2Wifi",
+        "exposure": "outdoor",
+        "useAuth": True,
+        "sensors": [
+            {"_id": SENSOR_ID, "title": "Temperatur", "unit": "°C", "sensorType": "HDC1008"}
+        ],
+        "location": {"type": "Point", "coordinates": [7.64568, 51.962372]},
+        "updated_at": when,
+    }
+    text = json.dumps(document, default=str)
+    assert TOKEN not in text
+    assert hash_token(TOKEN) not in text
+    assert "token" not in text
+
+
+def test_records_upsert_replace_and_tombstones_delete() -> None:
+    consumer, store = FakeConsumer(TOPIC), FakeDevices()
+    consumer.put(box(name="first"))
+    consumer.put(box(OTHER_ID, name="other"))
+    consumer.put(box(name="second"))
+    consumer.append(*encode_removal(OTHER_ID))
+    mirror = mirror_of(consumer, store)
+    run_until_caught_up(mirror)
+    assert list(store.documents) == [BOX_ID]
+    stored = store.documents[BOX_ID]
+    assert stored["name"] == "second"
+    assert stored["updated_at"] == datetime.fromtimestamp(1_764_000_000, UTC)
+    mirror.close()
+    assert (consumer.closed, store.closed) == (True, True)
+
+
+def test_database_trouble_is_retried_until_the_write_succeeds() -> None:
+    consumer, store = FakeConsumer(TOPIC), FakeDevices()
+    consumer.put(box())
+    store.failures = 3
+    mirror = mirror_of(consumer, store)
+    run_until_caught_up(mirror)
+    assert store.documents[BOX_ID]["name"] == "Oststr"
+    assert store.attempts >= 4
+
+
+def test_boxes_no_longer_in_the_registry_are_deleted_once_caught_up() -> None:
+    stale = device_document(box(OTHER_ID, name="removed while the sink was down"))
+    kept = device_document(box(name="old name"))
+    store = FakeDevices({OTHER_ID: stale, BOX_ID: kept})
+    consumer = FakeConsumer(TOPIC)
+    consumer.put(box(name="current"))
+    run_until_caught_up(mirror_of(consumer, store))
+    assert list(store.documents) == [BOX_ID]
+    assert store.documents[BOX_ID]["name"] == "current"
+
+
+def test_a_missing_topic_deletes_nothing() -> None:
+    kept = device_document(box())
+    store = FakeDevices({BOX_ID: kept})
+    consumer = FakeConsumer(TOPIC)
+    consumer.exists = False
+    run_until_caught_up(mirror_of(consumer, store))
+    assert store.documents == {BOX_ID: kept}
