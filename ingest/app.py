@@ -22,6 +22,9 @@ from ingest.auth.keys import KeyStore
 from ingest.domain.service import IngestService
 from ingest.jobs.runner import JobPorts, JobRunner
 from ingest.metrics import IngestMetrics
+from ingest.opensensemap.api import TAG as OSEM_TAG
+from ingest.opensensemap.api import opensensemap_router
+from ingest.opensensemap.service import OsemService
 from ingest.publisher import Publisher
 from ingest.settings import IngestSettings
 from iotpipe import __version__
@@ -97,6 +100,13 @@ def create_app(
     app.include_router(schemas_router(RegistryCache(registry, settings.retry_after_seconds)))
     app.include_router(health_router())
     app.include_router(jobs_router())
+    # openSenseMap drop-in (senseBox devices, box tokens; answers as upstream does).
+    app.state.opensensemap = OsemService(
+        boxes=app.state.boxes,
+        ingest=service,
+        model=contract.by_name("SensorReading").model(),
+    )
+    app.include_router(opensensemap_router())
     errors.install(app)
 
     app.add_middleware(RequestCounter, metrics=metrics)
@@ -121,6 +131,8 @@ def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
     problem = {errors.PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for operations in doc["paths"].values():
         for operation in operations.values():
+            if OSEM_TAG in operation.get("tags", []):
+                continue  # openSenseMap answers {"code","message"}, as upstream
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in {"4", "5"}:  # every error is problem+json (ingest.errors)
                     response["content"] = problem
@@ -133,6 +145,14 @@ def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
             "description": "A device's API key (`iotpipe keys create DEVICE_ID`).",
         },
         "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "boxToken": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "openSenseMap routes: the box's access token, the whole header "
+            "value (no Bearer).",
+        },
+        "deviceApiKey": {"type": "apiKey", "in": "header", "name": "x-osem-device-api-key"},
     }
     app.openapi_schema = doc
     return doc

@@ -1,5 +1,8 @@
 """The one place that maps ingest's errors to HTTP: status codes and problem+json bodies.
 
+(The openSenseMap drop-in routes are the exception: ``OsemError`` carries upstream's
+status and ``{"code","message"}`` body, mapped here as they are.)
+
 Every error response is RFC 9457 ``application/problem+json``: ``type``, ``title``,
 ``status``, ``detail``, and, when the request carried records, ``results`` with each
 record's fate. 429 and 503 carry ``Retry-After``; 401 carries ``WWW-Authenticate``.
@@ -29,6 +32,7 @@ from ingest.domain.errors import (
     UnsupportedMediaType,
 )
 from ingest.domain.service import RecordResult
+from ingest.opensensemap.errors import OsemError
 
 __all__ = ["PROBLEM", "Problem", "install", "problem_response", "status_of"]
 
@@ -116,7 +120,16 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _osem_error(_request: Request, exc: Exception) -> JSONResponse:
+    """openSenseMap routes answer as upstream does: ``{"code","message"}``, not problem+json
+    (their clients are senseBox devices and tools written for openSenseMap)."""
+    assert isinstance(exc, OsemError)  # noqa: S101 - registered for OsemError only
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(IngestError, _ingest_error)
+    app.add_exception_handler(OsemError, _osem_error)  # the more specific class wins
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

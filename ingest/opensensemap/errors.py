@@ -16,11 +16,14 @@ class OsemError(IngestError):
 
     title = "openSenseMap request refused"
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after  # 429/503: seconds a client should wait
 
     def body(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
@@ -48,3 +51,10 @@ class OsemError(IngestError):
     @classmethod
     def unsupported_media_type(cls) -> OsemError:
         return cls(415, "UnsupportedMediaType", "Unsupported content-type.")
+
+    @classmethod
+    def unavailable(cls, message: str, retry_after: int, *, backpressure: bool) -> OsemError:
+        """Kafka did not take the readings (no such case upstream, which writes MongoDB)."""
+        if backpressure:
+            return cls(429, "TooManyRequests", message, retry_after=retry_after)
+        return cls(503, "ServiceUnavailable", message, retry_after=retry_after)
