@@ -26,6 +26,8 @@ __all__ = ["TAG", "opensensemap_router"]
 
 TAG = "openSenseMap"
 TOKEN_HEADERS = ("authorization", "x-osem-device-api-key")
+BOX_EXAMPLE = "57000b8745fd40c8196ad04c"
+SENSOR_EXAMPLE = "57000b8745fd40c8196ad04e"
 
 _ERROR = {
     "type": "object",
@@ -143,7 +145,9 @@ def opensensemap_router() -> APIRouter:
     async def post_bulk(
         request: Request,
         ctx: Ctx,
-        box_id: Annotated[str, Path(alias="boxId", description="The box's 24-hex id.")],
+        box_id: Annotated[
+            str, Path(alias="boxId", description="The box's 24-hex id.", examples=[BOX_EXAMPLE])
+        ],
     ) -> JSONResponse:
         service = await _service(request)
         upload = service.open_bulk(
@@ -170,8 +174,15 @@ def opensensemap_router() -> APIRouter:
     async def post_single(
         request: Request,
         ctx: Ctx,
-        box_id: Annotated[str, Path(alias="boxId", description="The box's 24-hex id.")],
-        sensor_id: Annotated[str, Path(alias="sensorId", description="The sensor's 24-hex id.")],
+        box_id: Annotated[
+            str, Path(alias="boxId", description="The box's 24-hex id.", examples=[BOX_EXAMPLE])
+        ],
+        sensor_id: Annotated[
+            str,
+            Path(
+                alias="sensorId", description="The sensor's 24-hex id.", examples=[SENSOR_EXAMPLE]
+            ),
+        ],
     ) -> JSONResponse:
         service = await _service(request)
         content_type = request.headers.get("content-type")
