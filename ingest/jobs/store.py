@@ -34,9 +34,11 @@ class MemoryJobStore:
     def __init__(self) -> None:
         self.latest: dict[str, dict[str, Any]] = {}
         self.writes: list[dict[str, Any]] = []
-        self.failure: str | None = None  # when set, save raises StoreError with it
+        self.failure: str | None = None  # when set, load and save raise StoreError with it
 
     async def load(self) -> list[Job]:
+        if self.failure is not None:
+            raise StoreError(self.failure)
         return [Job.from_dict(data) for data in self.latest.values()]
 
     async def save(self, job: Job) -> None:
