@@ -19,6 +19,7 @@ from typing import Any, Final
 
 __all__ = [
     "UNDEFINED",
+    "WHITESPACE",
     "is_numeric",
     "iso_millis",
     "js_keys",
@@ -26,6 +27,7 @@ __all__ = [
     "math_round",
     "number_to_string",
     "parse_float",
+    "printable",
     "stringify",
     "to_number",
     "to_string",
@@ -62,6 +64,9 @@ _DECIMAL_RE: Final = re.compile(_DECIMAL)
 _NON_DECIMAL: Final = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
 _ARRAY_INDEX: Final = re.compile(r"0|[1-9][0-9]{0,9}")
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+WHITESPACE: Final = _WS  # for str.strip(WHITESPACE) in hot loops
 
 
 def trim(text: str) -> str:
@@ -154,12 +159,16 @@ def parse_float(value: object) -> float:
     """``parseFloat(value)``: the longest decimal prefix after leading whitespace."""
     if isinstance(value, float):
         return value
+    if isinstance(value, str) and _DECIMAL_RE.fullmatch(value):  # the common case
+        return float(value)
     m = _DECIMAL_RE.match(to_string(value).lstrip(_WS))
     return float(m.group()) if m else math.nan
 
 
 def is_numeric(value: object) -> bool:
     """Upstream's ``isNumeric``/``isNumber``: ``!isNaN(parseFloat(n)) && isFinite(n)``."""
+    if isinstance(value, float):
+        return math.isfinite(value)
     if isinstance(value, str) and _DECIMAL_RE.fullmatch(value):  # the common case
         return math.isfinite(float(value))
     return not math.isnan(parse_float(value)) and math.isfinite(to_number(value))
@@ -202,11 +211,16 @@ def iso_millis(moment: datetime) -> str:
     )
 
 
+def printable(text: str) -> str:
+    """``text`` with lone surrogates (JSON ``\\ud800`` escapes) as ``\\uXXXX``: a message
+    must stay encodable as UTF-8; JSON.stringify writes them so too."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _quote(text: str) -> str:
-    out = json.dumps(text, ensure_ascii=False)
-    if _SURROGATE.search(out):  # a lone surrogate (from a \ud800 escape): JS escapes it
-        out = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", out)
-    return out
+    return printable(json.dumps(text, ensure_ascii=False))
 
 
 def stringify(value: object) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ingest.opensensemap.decoding._js import UNDEFINED, parse_float, trim
+from ingest.opensensemap.decoding._js import UNDEFINED, WHITESPACE, parse_float
 from ingest.opensensemap.errors import OsemError
 
 __all__ = ["decode_csv"]
@@ -27,7 +27,7 @@ def decode_csv(body: bytes) -> list[object]:
         raise OsemError.unprocessable("Cannot decode empty message (csv decoder)")
     out: list[object] = []
     for line in text.split("\n"):
-        fields = [trim(f) for f in line.split(",")]  # trim() also drops the \r of \r\n
+        fields = [f.strip(WHITESPACE) for f in line.split(",")]  # trim() drops the \r too
         start = 0
         while start < len(fields) and fields[start] == "":
             start += 1

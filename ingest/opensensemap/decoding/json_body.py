@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.opensensemap.decoding._js import js_keys, loads, truthy
+from ingest.opensensemap.decoding._js import js_keys, loads, printable, truthy
 from ingest.opensensemap.errors import OsemError
 
 __all__ = ["decode_json", "parse_json_body"]
@@ -51,7 +51,9 @@ def _from_object(doc: dict[str, Any]) -> list[object]:
                 measurement["createdAt"] = value[1]
                 value = value[0]
             else:
-                raise OsemError.unprocessable(f"Array for sensorID '{key}' has an illegal length")
+                raise OsemError.unprocessable(
+                    f"Array for sensorID '{printable(key)}' has an illegal length"
+                )
         measurement["value"] = value
         out.append(measurement)
     return out

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest.opensensemap.decoding._js import UNDEFINED, loads, to_string, trim
+from ingest.opensensemap.decoding._js import UNDEFINED, loads, printable, to_string, trim
 from ingest.opensensemap.decoding.locations import transform_coords
 from ingest.opensensemap.decoding.timestamps import parse_timestamp
 from ingest.opensensemap.decoding.validators import valid_object_id, validate_measurements
@@ -107,7 +107,7 @@ def parse_single(
         if created_at is None:
             raise OsemError.unprocessable(
                 "Illegal value for parameter createdAt. "
-                f"Invalid timestamp '{to_string(raw_created)}'."
+                f"Invalid timestamp '{printable(to_string(raw_created))}'."
             )
     location = None
     if "location" in space:

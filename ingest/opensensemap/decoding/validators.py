@@ -23,16 +23,18 @@ is exactly (lower-case) one of the box's: 400 otherwise.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from functools import lru_cache
+from typing import Any, Final, NamedTuple
 
 from ingest.opensensemap.decoding._js import (
     UNDEFINED,
     is_numeric,
     number_to_string,
+    printable,
     stringify,
     to_string,
     trim,
@@ -59,6 +61,7 @@ _RESERVED_ID: Final = "00112233445566778899aabb"
 _HEX24: Final = re.compile(r"[0-9a-fA-F]{24}")
 
 
+@lru_cache(maxsize=4096)  # a batch repeats a box's few sensor ids
 def valid_object_id(text: str) -> bool:
     """Upstream's id rule (``ObjectId.isValid(id) && id !== '00112233445566778899aabb'``).
 
@@ -74,8 +77,7 @@ def _valid_sensor_id(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)  # bson: numbers
 
 
-@dataclass(frozen=True, slots=True)
-class Checked:
+class Checked(NamedTuple):
     """A measurement that passed every rule; ``sensor_id`` as sent (maybe not a string)."""
 
     sensor_id: object
@@ -84,17 +86,27 @@ class Checked:
     location: Location | None
 
 
-def _check(obj: dict[str, Any] | None, received_at: datetime) -> Checked:
-    get = obj.get if obj is not None else (lambda _key, default: default)
+def _value_text(value: object) -> str | None:
+    """The value as upstream stores it, or None if the value rule refuses it."""
+    if type(value) is str:
+        return value if is_numeric(value) else None
+    if type(value) is float or type(value) is int:
+        return number_to_string(float(value)) if math.isfinite(value) else None
+    return None  # null, booleans, objects; arrays too (upstream: a mongoose CastError)
+
+
+def _check(obj: dict[str, Any], received_at: datetime, limit: datetime) -> Checked:
+    get = obj.get
     sensor_id = get("sensor_id", UNDEFINED)
     if sensor_id is UNDEFINED or sensor_id == "":
         raise OsemError.unprocessable("Missing sensor id")
-    if not _valid_sensor_id(sensor_id):
+    if not (valid_object_id(sensor_id) if type(sensor_id) is str else _valid_sensor_id(sensor_id)):
         raise OsemError.unprocessable("Invalid sensor id")
     value = get("value", UNDEFINED)
     if value is UNDEFINED or value == "":
         raise OsemError.unprocessable("Missing value")
-    if isinstance(value, bool) or not isinstance(value, str | int | float) or not is_numeric(value):
+    text = _value_text(value)
+    if text is None:
         raise OsemError.unprocessable("Invalid value")
     created = get("createdAt", UNDEFINED)
     if created is UNDEFINED:
@@ -102,20 +114,18 @@ def _check(obj: dict[str, Any] | None, received_at: datetime) -> Checked:
     else:
         parsed = created if isinstance(created, datetime) else parse_timestamp(to_string(created))
         if parsed is None:
-            raise OsemError.unprocessable(f"Invalid timestamp '{to_string(created)}'.")
-        if parsed > received_at + FUTURE_LIMIT:
+            raise OsemError.unprocessable(f"Invalid timestamp '{printable(to_string(created))}'.")
+        if parsed > limit:
             raise OsemError.unprocessable(
                 f"Timestamp {iso_millis(parsed)} is too far into the future."
             )
         created_at = parsed
-    location = None
-    if obj is not None:
-        obj["createdAt"] = created_at
-        raw_location = obj.get("location", UNDEFINED)
-        if truthy(raw_location):
-            location = transform_coords(raw_location)
-            obj["location"] = location.as_list()
-    text = value if isinstance(value, str) else number_to_string(float(value))
+    raw_location = get("location", UNDEFINED)
+    if raw_location is UNDEFINED or not truthy(raw_location):
+        return Checked(sensor_id, text, created_at, None)
+    obj["createdAt"] = created_at  # a location error quotes the normalised time
+    location = transform_coords(raw_location)
+    obj["location"] = location.as_list()
     return Checked(sensor_id, text, created_at, location)
 
 
@@ -127,16 +137,19 @@ def validate_measurements(items: Sequence[object], received_at: datetime) -> lis
         raise OsemError.unprocessable(
             f"Too many measurements. Please submit at most {MAX_MEASUREMENTS} measurements at once."
         )
+    limit = received_at + FUTURE_LIMIT
     out = []
     for item in items:
-        obj = item if isinstance(item, dict) else None
-        if obj is not None and obj.get("sensor_id", UNDEFINED) is UNDEFINED:
+        # A non-object (1, null, [..]) has no properties: "Missing sensor id" (upstream
+        # throws a TypeError for null; same 422 here).
+        obj = item if isinstance(item, dict) else {}
+        if obj.get("sensor_id", UNDEFINED) is UNDEFINED:
             sensor = obj.get("sensor", UNDEFINED)
             if truthy(sensor):
                 obj["sensor_id"] = trim(to_string(sensor))
                 obj["sensor"] = UNDEFINED
         try:
-            out.append(_check(obj, received_at))
+            out.append(_check(obj, received_at, limit))
         except OsemError as err:
             raise OsemError.unprocessable(
                 f"{err.message} in measurement {stringify(item)}"
@@ -151,8 +164,9 @@ def to_measurements(checked: Sequence[Checked], box: Box) -> list[Measurement]:
     out = []
     for c in checked:
         if not isinstance(c.sensor_id, str) or c.sensor_id not in own:
+            sensor = printable(to_string(c.sensor_id))
             raise OsemError.bad_request(
-                f"Measurement for sensor with id {to_string(c.sensor_id)} does not belong to box"
+                f"Measurement for sensor with id {sensor} does not belong to box"
             )
         out.append(Measurement(c.sensor_id, c.value, c.created_at, c.location))
     return out
