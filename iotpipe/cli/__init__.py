@@ -18,6 +18,7 @@ from iotpipe.cli.contract import codegen, schemas_app
 from iotpipe.cli.dashboards import dashboards_app
 from iotpipe.cli.devices import devices_app
 from iotpipe.cli.ingest import ingest, keys_app
+from iotpipe.cli.jobs import jobs_app
 from iotpipe.cli.sink import db_app, dlq_app, sink
 from iotpipe.cli.stack import stack_app
 from iotpipe.cli.topics import topics_app
@@ -44,6 +45,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(topics_app, name="topics")
 app.add_typer(devices_app, name="devices")
+app.add_typer(jobs_app, name="jobs")
 
 
 @app.command()
