@@ -116,14 +116,17 @@ def decode(
 
 
 def expect_refusal(case: Case, box: Box, expected: dict[str, Any]) -> None:
-    status = expected.get("http_status_recommended", expected["http_status"])
     with pytest.raises(OsemError) as caught:
         decode(case, box)
-    assert caught.value.status == status
-    if "response_json_v1" in expected:
-        body = expected["response_json_v1"]
-        code = "UnprocessableEntity" if status == 422 else body["code"]
-        assert caught.value.body() == {"code": code, "message": body["message"]}
+    want = dict(expected.get("response_json_v1", {}))
+    if "http_status_recommended" in expected:  # upstream's 500 for an sbx-bytes-ts length
+        assert expected["http_status_recommended"] == 422
+        want["code"] = "UnprocessableEntity"
+        assert caught.value.status == 422
+    else:
+        assert caught.value.status == expected["http_status"]
+    if want:
+        assert caught.value.body() == want
 
 
 @pytest.mark.parametrize("case", vectors.all_cases(), ids=lambda c: c.id)
