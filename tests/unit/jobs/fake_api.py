@@ -73,6 +73,11 @@ class FakeApi:
     faults: list[Fault] = field(default_factory=list)
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     hang_seconds: float = 5.0  # how long a "timeout" fault keeps a real server silent
+    # Real server only: data calls after the first ``gate_after`` wait until ``gate`` is
+    # set (``blocked`` says one is waiting), to stop a job half-way.
+    gate: threading.Event | None = None
+    gate_after: int = 0
+    blocked: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def data_calls(self, sensor: str) -> list[dict[str, str]]:
@@ -134,6 +139,12 @@ class FakeApi:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
+                if api.gate is not None and "/data/" in url.path:
+                    with api._lock:
+                        passed = sum("/data/" in path for path, _ in api.calls)
+                    if passed >= api.gate_after:
+                        api.blocked.set()
+                        api.gate.wait()
                 answer = api.answer(url.path, dict(parse_qsl(url.query)))
                 if answer is None:
                     time.sleep(api.hang_seconds)  # longer than the client's timeout
