@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.opensensemap.decoding import numeric_value
 from ingest.opensensemap.decoding._js import (
@@ -154,3 +156,11 @@ def test_json_parse_numbers_are_doubles_and_constants_refused() -> None:
 def test_trim_is_js_trim() -> None:
     assert trim("\u2028\t x \u3000\r\n") == "x"
     assert trim("\x1c x") == "\x1c x"  # not JS whitespace (Python's str.strip() removes it)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_number_to_string_reads_back_exactly(x: float) -> None:
+    """String(n) is the shortest round-trip form: JSON readers get the same double back."""
+    text = number_to_string(x)
+    assert float(text) == x
+    assert is_numeric(text)
