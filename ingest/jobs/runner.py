@@ -7,39 +7,40 @@ the same event ids). A job succeeds only when every sensor's range was read and 
 reading acknowledged; source and Kafka failures are retried with backoff, then the job
 fails with the reason. Shutting down is not cancelling: the job stays ``running`` in the
 store and the next start resumes it.
+
+Several replicas: each job names its ``owner`` (``jobs_instance``, the host name by
+default). At start an instance resumes only its own unfinished jobs, unowned ones, and
+those whose owner has not written for ``jobs_lease_seconds``. Kafka offers no
+compare-and-set, so two instances starting at the same moment could both take over a
+dead one's job: harmless for the data (the same event ids), confusing for the counts.
+Each instance serves the jobs it loaded at start plus those it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 
 from ingest.domain.accept import Policy
 from ingest.domain.service import IngestService
-from ingest.jobs.errors import JobError, JobNotFound, SourceError, StoreError
-from ingest.jobs.model import Job, JobSpec, SensorProgress
-from ingest.jobs.paging import advance, window
-from ingest.jobs.publish import publish_rows
-from ingest.jobs.retry import Backoff, Sleep, retrying
+from ingest.jobs.errors import JobError, JobNotFound, StoreError
+from ingest.jobs.execute import Execution
+from ingest.jobs.model import Job, JobSpec
+from ingest.jobs.retry import Backoff, Sleep
 from ingest.jobs.source import MeasurementSource, OsemSource
 from ingest.jobs.store import JobStore, MemoryJobStore
 from ingest.settings import IngestSettings
-from iotpipe.devices.boxes import Box
-from iotpipe.errors import ConfigError
 
 __all__ = ["JobPorts", "JobRunner"]
 
 log = logging.getLogger("iotpipe.ingest.jobs")
-T = TypeVar("T")
 
 
 def _now() -> datetime:
@@ -83,6 +84,15 @@ class JobRunner:
             attempts=settings.jobs_retry_attempts,
             base=settings.jobs_retry_base_seconds,
             cap=settings.jobs_retry_cap_seconds,
+        )
+        self._execution = Execution(
+            settings=settings,
+            service=service,
+            model=model,
+            policy=self._policy,
+            backoff=self.backoff,
+            sleep=ports.sleep,
+            save=self._save,
         )
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -232,85 +242,13 @@ class JobRunner:
         job.updated_at = self._ports.clock()
         await self._store.save(job)
 
-    async def _retry(self, job: Job, call: Callable[[], Awaitable[T]]) -> T:
-        def note(exc: SourceError, wait: float) -> None:
-            job.retries += 1
-            log.warning("job %s: %s; retrying in %.1fs", job.id, exc.detail, wait)
-
-        return await retrying(call, self.backoff, self._ports.sleep, note)
-
     async def _run(self, job: Job) -> None:
         job.move("running", self._ports.clock())
         await self._store.save(job)
         source = self._ports.source(job.spec.source)
         try:
-            box = await self._box(job, source)
-            for progress in job.sensors:
-                if progress.state != "done":
-                    await self._read_sensor(job, box, progress, source)
+            await self._execution.run(job, source)
         finally:
             await source.close()
         job.move("succeeded", self._ports.clock())
         await self._store.save(job)
-
-    async def _box(self, job: Job, source: MeasurementSource) -> Box:
-        spec = job.spec
-        raw = await self._retry(job, lambda: source.box(spec.box_id))
-        try:
-            box = Box.from_osem(raw)
-        except ConfigError as exc:
-            raise SourceError(f"the source's box is not usable: {exc}", retryable=False) from exc
-        if box.id != spec.box_id:
-            raise SourceError(f"the source answered with box {box.id}", retryable=False)
-        if not job.sensors:  # a resumed job keeps the progress it has
-            wanted = spec.sensors or tuple(s.id for s in box.sensors)
-            missing = [s for s in wanted if box.sensor(s) is None]
-            if missing:
-                raise SourceError(
-                    f"box {box.id} has no sensor {', '.join(missing)}", retryable=False
-                )
-            sensors = [box.sensor(s) for s in wanted]
-            job.sensors = [SensorProgress(s.id, s.title, s.unit) for s in sensors if s]
-        job.box_name = box.name
-        await self._save(job)
-        return box
-
-    async def _read_sensor(
-        self, job: Job, box: Box, progress: SensorProgress, source: MeasurementSource
-    ) -> None:
-        spec, settings = job.spec, self.settings
-        span = timedelta(days=settings.jobs_window_days)
-        trace = f"00-{job.id}-{secrets.token_hex(8)}-01"
-        progress.state = "running"
-        upper: datetime | None = progress.upper or spec.end
-        while upper is not None:
-            page = window(spec.start, upper, span)
-            raws = await self._retry(
-                job,
-                partial(source.measurements, box.id, progress.sensor_id, page.start, page.end),
-            )
-            step = advance(
-                raws, page, progress.seen, start=spec.start, page_rows=settings.jobs_page_rows
-            )
-            await publish_rows(
-                service=self._service,
-                model=self._model,
-                policy=self._policy,
-                backoff=self.backoff,
-                sleep=self._ports.sleep,
-                chunk=settings.jobs_chunk_records,
-                job=job,
-                box=box,
-                progress=progress,
-                step=step,
-                trace=trace,
-            )
-            progress.rows_read += len(step.fresh) + len(step.bad)
-            progress.pages += 1
-            progress.upper, progress.seen = step.upper, step.seen
-            if step.capped:
-                progress.capped = (*progress.capped, step.capped)
-            if step.upper is None:
-                progress.state = "done"
-            await self._save(job)
-            upper = step.upper
