@@ -28,6 +28,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
 from ingest.opensensemap.decoding._js import (
@@ -59,6 +60,7 @@ MAX_MEASUREMENTS: Final = 2500
 FUTURE_LIMIT: Final = timedelta(minutes=1)
 _RESERVED_ID: Final = "00112233445566778899aabb"
 _HEX24: Final = re.compile(r"[0-9a-fA-F]{24}")
+_CREATED_AT: Final = attrgetter("created_at")
 
 
 @lru_cache(maxsize=4096)  # a batch repeats a box's few sensor ids
@@ -154,7 +156,7 @@ def validate_measurements(items: Sequence[object], received_at: datetime) -> lis
             raise OsemError.unprocessable(
                 f"{err.message} in measurement {stringify(item)}"
             ) from None
-    out.sort(key=lambda c: c.created_at)
+    out.sort(key=_CREATED_AT)  # stable, as V8's Array.prototype.sort
     return out
 
 
