@@ -1,0 +1,45 @@
+"""The jobs topic store on real Kafka: the latest write of each job wins, across store
+instances (what a restarted ingest reads)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from ingest.jobs.kafka_store import KafkaJobStore
+from ingest.jobs.model import Job, JobSpec, SensorProgress
+from iotpipe.kafka_admin import KafkaTopicAdmin
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_a_new_store_reads_the_latest_state_of_every_job(endpoints: dict[str, str]) -> None:
+    topic = f"it-jobs-store-{uuid.uuid4().hex[:8]}"
+    spec = JobSpec("57000b8745fd40c8196ad04c", AT, AT + timedelta(days=1), "http://x")
+
+    async def write() -> None:
+        store = KafkaJobStore(endpoints["kafka"], topic)
+        assert await store.load() == []  # creates the topic
+        for name in ("a", "b"):
+            job = Job(id=name, spec=spec, created_at=AT, updated_at=AT)
+            await store.save(job)
+            job.move("running", AT)
+            job.sensors = [SensorProgress("5" * 24, published=10, upper=AT + timedelta(hours=5))]
+            await store.save(job)
+        await store.close()
+
+    async def read() -> list[Job]:
+        store = KafkaJobStore(endpoints["kafka"], topic)
+        try:
+            return await store.load()
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+    jobs = sorted(asyncio.run(read()), key=lambda j: j.id)
+    assert [(j.id, j.state) for j in jobs] == [("a", "running"), ("b", "running")]
+    assert jobs[0].sensors[0].upper == AT + timedelta(hours=5)
+    assert jobs[0].sensors[0].published == 10
+    state = KafkaTopicAdmin(endpoints["kafka"]).describe([topic])[topic]
+    assert (state.partitions, state.configs["cleanup.policy"]) == (1, "compact")
