@@ -8,7 +8,6 @@ csvHandler do with odd bodies, and where we answer 422 where upstream crashes.
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -248,21 +247,15 @@ def test_hackair_reading_must_be_an_object_with_matches() -> None:
     assert [(m.sensor_id, m.value) for m in got] == [("5a1100000000000000a10002", "1.5")]
 
 
-# -- speed ---------------------------------------------------------------------------
+# -- a full batch ------------------------------------------------------------------
 
 
-def test_a_full_csv_batch_decodes_quickly() -> None:
-    """2,500 sketch-style lines: a few ms on a laptop; the bound only catches a blow-up
-    (e.g. quadratic work or a per-line regex compile) on a slow, shared CI runner."""
+def test_a_full_csv_batch_of_sketch_lines_decodes() -> None:
+    """2,500 sketch-style lines (the batch limit): every line, in order.
+    (Speed is a benchmark's business, not a test's: no timing is asserted here.)"""
     ids = [s.id for s in HOME.sensors]
     body = "".join(f"{ids[i % 7]},{i * 0.01:9.2f}\n" for i in range(MAX_MEASUREMENTS)).encode()
-    best = min(
-        _timed(lambda: decode_bulk("csv", body, HOME, received_at=RECEIVED_AT)) for _ in range(5)
-    )
-    assert best < 0.25, f"{best * 1000:.1f} ms"
-
-
-def _timed(step: Any) -> float:
-    start = time.process_time()
-    assert len(step()) == MAX_MEASUREMENTS
-    return time.process_time() - start
+    got = decode_bulk("csv", body, HOME, received_at=RECEIVED_AT)
+    assert len(got) == MAX_MEASUREMENTS
+    assert [m.sensor_id for m in got[:8]] == [*ids, ids[0]]
+    assert got[-1].value == f"{(MAX_MEASUREMENTS - 1) * 0.01:.2f}"  # CSV values are trimmed
