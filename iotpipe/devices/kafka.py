@@ -133,7 +133,9 @@ def read_all(bootstrap_servers: str, topic: str, *, timeout: float = 15.0) -> li
             boxes[record.box_id] = record.box
 
     consumer = connect_consumer(bootstrap_servers)
-    reader = RegistryReader(consumer, topic, apply, metadata_timeout=min(timeout, 5.0))
+    reader = RegistryReader(
+        consumer, topic, apply, metadata_timeout=min(timeout, 5.0), warn_missing=False
+    )  # a missing topic is an error here, said once below
     deadline = time.monotonic() + timeout
     try:
         while not reader.caught_up.is_set():

@@ -59,6 +59,7 @@ class RegistryReader:
         *,
         metadata_timeout: float = 5.0,
         refresh_seconds: float = 10.0,
+        warn_missing: bool = True,
     ) -> None:
         self.topic = topic
         self.caught_up = threading.Event()
@@ -70,7 +71,7 @@ class RegistryReader:
         self._next_refresh = 0.0
         self._assigned: set[int] = set()
         self._pending: dict[int, int] = {}  # partition -> high watermark still to reach
-        self._warned: set[str] = set()
+        self._warned: set[str] = set() if warn_missing else {"missing"}
         self._poll_errors: set[str] = set()
 
     def step(self, timeout: float = 0.2) -> None:

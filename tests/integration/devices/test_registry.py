@@ -151,3 +151,17 @@ def test_topics_ensure_makes_the_registry_topic_compacted(kafka: str, devices_cl
         assert code == 0, stderr
     finally:
         drop_topics(kafka, names)
+
+
+def test_unreachable_kafka_is_one_sentence(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "250"}
+    away = ("--kafka-bootstrap-servers", "127.0.0.1:1", "--timeout", "2")
+    listing = run_cli("devices", "list", *away, env=env)
+    assert listing.returncode == 1
+    assert "error: could not read iotpipe.devices to its end from Kafka at 127.0.0.1:1" in (
+        " ".join(listing.stderr.split())
+    )
+    importing = run_cli("devices", "import", write(tmp_path, box_json()), *away, env=env)
+    assert importing.returncode == 1
+    assert "error: Kafka at 127.0.0.1:1 did not answer" in " ".join(importing.stderr.split())
+    assert "Traceback" not in listing.stderr + importing.stderr
