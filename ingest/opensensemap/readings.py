@@ -4,7 +4,7 @@
 - sensor_kind from the sensor's title, unit and type (openSenseMap has no kinds; the
   titles are the senseBox sketch generator's, mostly German); unknown -> OTHER;
 - unit = the sensor's unit as the owner wrote it ("°C", "µg/m³"); "1" when empty;
-- value = the measurement's value as a number (upstream keeps the string; it is in
+- value = the measurement's value as JavaScript reads it (upstream keeps the string; it is in
   ``metadata["osem.value"]`` when the number does not print back the same);
 - event_time = createdAt (or the receive time), location = the measurement's, else the
   box's current location; an out-of-contract height is left out (kept in metadata);
@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from ingest.opensensemap.decoding import numeric_value
 from ingest.opensensemap.measurements import Location, Measurement
 from iotpipe.devices.boxes import Box, Sensor
 
@@ -86,7 +87,7 @@ def _location(box: Box, given: Location | None, metadata: dict[str, str]) -> dic
 
 def to_reading(box: Box, sensor: Sensor, measurement: Measurement) -> dict[str, Any]:
     """One measurement of one of ``box``'s sensors as a raw SensorReading (to validate)."""
-    number = float(measurement.value)
+    number = numeric_value(measurement.value)  # JS Number(): "0x1A" is 26 upstream
     metadata = {"source": "opensensemap", "osem.title": sensor.title}
     if sensor.sensor_type:
         metadata["osem.sensor_type"] = sensor.sensor_type

@@ -49,10 +49,10 @@ def test_a_temperature_measurement() -> None:
     assert (model.location.longitude, model.location.latitude) == (7.64568, 51.962372)
 
 
-@pytest.mark.parametrize("raw", [" 12.5 ", "1e3", "-0.50", "+3"])
+@pytest.mark.parametrize("raw", [" 12.5 ", "1e3", "-0.50", "+3", "0x1A"])
 def test_a_value_that_does_not_print_back_is_kept_verbatim(raw: str) -> None:
     (reading,) = to_readings(box(), [Measurement("57000b8745fd40c8196ad04e", raw, AT)])
-    assert reading["value"] == float(raw)
+    assert reading["value"] == (26.0 if raw == "0x1A" else float(raw))
     assert reading["metadata"]["osem.value"] == raw
 
 
