@@ -15,7 +15,6 @@ Windows are at most ``span`` long, as the API limits a request's time frame.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -93,17 +92,16 @@ def _created_at(raw: Any) -> datetime:
 
 
 def _fingerprint(created_at: datetime, raw: dict[str, Any]) -> str:
-    key = json.dumps(
-        [iso(created_at), raw.get("value"), raw.get("location")],
-        separators=(",", ":"),
-        default=str,
-    )
+    """Identifies a row among those at the same instant (saved in the cursor)."""
+    key = f"{created_at.timestamp()!r}|{raw.get('value')!r}|{raw.get('location')!r}"
     return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
-def parse_row(raw: Any) -> Row:
-    """One row ``{value, createdAt, location?}``; ValueError says what is wrong with it."""
-    created_at = _created_at(raw)
+def parse_row(raw: Any, created_at: datetime | None = None) -> Row:
+    """One row ``{value, createdAt, location?}``; ValueError says what is wrong with it.
+    ``created_at``: the row's time when the caller has parsed it already."""
+    if created_at is None:
+        created_at = _created_at(raw)
     value = raw.get("value")
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = repr(value)
@@ -147,7 +145,7 @@ def advance(
             again[fingerprint] -= 1  # read on the previous page
             continue
         try:
-            fresh.append(parse_row(raw))
+            fresh.append(parse_row(raw, created_at))
         except ValueError as exc:
             bad.append((raw, str(exc)))
     if len(raws) < page_rows:  # the window is exhausted
