@@ -100,7 +100,7 @@ def boxes_with_token(token: str) -> list[dict[str, Any]]:
     return out
 
 
-def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -143,7 +143,7 @@ def osem_server(
         stderr=log,
     )
     try:
-        _wait_listening(port, process)
+        wait_listening(port, process)
         yield OsemServer(port, topic, token, endpoints, process)
     finally:
         process.terminate()

@@ -1,0 +1,97 @@
+"""The server exactly as shipped: boxes imported with ``iotpipe devices import`` into a
+registry topic, ``iotpipe ingest`` following it, and a senseBox WiFi request (bare LFs,
+padded values, CRLF after the body) over a raw socket; the readings arrive in Kafka."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from iotpipe.contract.registry import SchemaRegistry
+from tests.integration.opensensemap.conftest import (
+    HOME,
+    OsemServer,
+    boxes_with_token,
+    wait_listening,
+)
+from tests.integration.opensensemap.test_device_wire import sketch_request, split
+from tests.support import contract_on, free_port, run_cli
+
+
+@pytest.fixture
+def shipped(endpoints: dict[str, str], tmp_path: Path) -> Iterator[OsemServer]:
+    tag = uuid.uuid4().hex[:8]
+    topic, devices, jobs = f"it-osem-cli-{tag}", f"it-devices-{tag}", f"it-jobs-{tag}"
+    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
+    compact = {"cleanup.policy": "compact"}
+    new = [
+        NewTopic(topic, num_partitions=1, replication_factor=1),
+        NewTopic(devices, num_partitions=1, replication_factor=1, config=compact),
+        NewTopic(jobs, num_partitions=1, replication_factor=1, config=compact),
+    ]
+    for future in admin.create_topics(new).values():
+        future.result(30)
+    SchemaRegistry(endpoints["registry"]).push(contract_on(topic))
+    token = secrets.token_hex(32)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps(boxes_with_token(token)))
+    imported = run_cli(
+        "devices", "import", str(boxes), "--topic", devices,
+        "--kafka-bootstrap-servers", endpoints["kafka"],
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    port = free_port()
+    env = {
+        **os.environ,
+        "IOTPIPE_INGEST_TOPIC": topic,
+        "IOTPIPE_INGEST_DEVICES_TOPIC": devices,
+        "IOTPIPE_INGEST_JOBS_TOPIC": jobs,
+        "IOTPIPE_INGEST_KEYS_FILE": str(tmp_path / "keys.json"),
+    }
+    log = (tmp_path / "ingest.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "iotpipe", "ingest", "--port", str(port),
+            "--kafka-bootstrap-servers", endpoints["kafka"],
+            "--registry-url", endpoints["registry"],
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )  # fmt: skip
+    try:
+        wait_listening(port, process, timeout=60)
+        yield OsemServer(port, topic, token, endpoints, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
+
+
+def test_iotpipe_ingest_takes_a_wifi_sketch_request(shipped: OsemServer) -> None:
+    lines = [("57000b8745fd40c8196ad052", 21.34), ("57000b8745fd40c8196ad051", 55.2)]
+    body = b"".join(b"%s,%9.2f\n" % (sid.encode(), v) for sid, v in lines)
+    since = shipped.mark()
+
+    status, _, payload = split(shipped.send(sketch_request(shipped.token, body, len(body))))
+
+    assert status == 201, payload
+    assert json.loads(payload) == "Measurements saved in box"
+    got = {r.model_dump()["sensor_id"]: r.model_dump() for r in shipped.consume(since, 2)}
+    assert {sid: (r["device_id"], r["value"]) for sid, r in got.items()} == {
+        sid: (HOME, value) for sid, value in lines
+    }
