@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -42,6 +42,7 @@ __all__ = [
 
 COLLECTION = "devices"
 log = logging.getLogger("iotpipe.sink.devices")
+T = TypeVar("T")
 
 
 def device_document(box: Box, updated_at: datetime | None = None) -> dict[str, Any]:
@@ -171,7 +172,7 @@ class DeviceMirror:
         self._live.add(box.id)
         self._retrying(box.id, lambda: self._store.upsert(device_document(box, when)))
 
-    def _retrying(self, what: str, write: Any) -> Any:
+    def _retrying(self, what: str, write: Callable[[], T]) -> T | None:
         """Run ``write`` until it succeeds or the mirror stops (then None)."""
         delay, cap = self._retry
         while not self._stop.is_set():
