@@ -64,7 +64,8 @@ def import_boxes(
         Path,
         typer.Argument(
             help="Box JSON as openSenseMap gives it (GET /boxes/:id plus access_token and "
-            "useAuth): one box, a list, or an object with a 'boxes' list or object.",
+            "useAuth): one box, a list, an object with a 'boxes' list or object, or the "
+            "answer of GET /users/me/boxes as saved.",
             exists=True,
             dir_okay=False,
             readable=True,

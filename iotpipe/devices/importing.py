@@ -2,9 +2,10 @@
 is published, so a file is taken whole or not at all.
 
 Owners bring boxes over in openSenseMap's own JSON (``GET /boxes/:id``, or the owner's
-``/users/me/boxes`` that also holds ``access_token`` and ``useAuth``): one box object, a
-list of them, or an object with a ``boxes`` list or name -> box object. Every problem is
-reported at once, each with where it is in the file.
+``GET /users/me/boxes[/:boxId]`` that also holds ``access_token`` and ``useAuth``): one
+box object, a list of them, an object with a ``boxes`` list or name -> box object, or
+the owner's API answer as saved. Every problem is reported at once, each with where it
+is in the file.
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ def parse_boxes(text: str, *, source: str = "the file") -> list[Box]:
 
 
 def _entries(data: Any, source: str) -> list[tuple[str, Any]]:
+    if isinstance(data, Mapping) and isinstance(data.get("data"), Mapping):
+        # The owner's API answers as saved: GET /users/me/boxes ({"code": "Ok", "data":
+        # {"boxes": [...]}}) and GET /users/me/boxes/:boxId ({"data": {"box": {...}}}).
+        inner = data["data"]
+        if isinstance(inner.get("box"), Mapping):
+            return [("data.box", inner["box"])]
+        if isinstance(inner.get("boxes"), list):
+            return [(f"data.boxes[{i}]", item) for i, item in enumerate(inner["boxes"])]
     if isinstance(data, list):
         return [(f"[{i}]", item) for i, item in enumerate(data)]
     if isinstance(data, Mapping):

@@ -40,6 +40,15 @@ def test_one_box_a_list_and_an_object_with_boxes_are_all_accepted() -> None:
     assert [b.id for b in parse({"boxes": {"a": two[0], "b": two[1]}})] == [BOX_ID, OTHER_ID]
 
 
+def test_the_owners_api_answers_import_as_saved() -> None:
+    listing = {"code": "Ok", "data": {"boxes": [box_json()], "boxes_count": 1, "sharedBoxes": []}}
+    assert [b.id for b in parse(listing)] == [BOX_ID]
+    single = {"code": "Ok", "data": {"box": box_json(OTHER_ID)}}
+    assert [b.id for b in parse(single)] == [OTHER_ID]
+    says = problems({"code": "Ok", "data": {"boxes": [{"name": "x"}]}})
+    assert "data.boxes[0]: box _id must be 24 hex characters" in says
+
+
 def test_the_conformance_boxes_and_the_apidoc_box_import() -> None:
     boxes = parse_boxes((FIXTURES / "boxes.json").read_text(), source="boxes.json")
     assert len(boxes) == 7
