@@ -4,7 +4,7 @@ field at fault), and a job from 202 to succeeded through the routes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,25 @@ def test_unknown_jobs_are_404(api: Api) -> None:
         answer = api.client.request(method, "/v1/jobs/nope", headers=api.admin)
         assert answer.status_code == 404
         assert answer.json()["detail"] == "no job 'nope'"
+
+
+def test_a_to_within_the_clock_skew_is_read_as_now_and_a_future_from_is_refused(
+    api: Api,
+) -> None:
+    now = datetime.now(UTC)
+    soon = (now + timedelta(minutes=1)).isoformat()
+    yesterday = (now - timedelta(days=1)).isoformat()
+    answer = api.client.post(
+        "/v1/jobs", json=body(to=soon, **{"from": yesterday}), headers=api.admin
+    )
+    assert answer.status_code == 202, answer.text
+    assert datetime.fromisoformat(answer.json()["to"]) <= datetime.now(UTC)
+    later = (now + timedelta(minutes=2)).isoformat()
+    refused = api.client.post(
+        "/v1/jobs", json=body(**{"from": soon, "to": later}), headers=api.admin
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["pointer"] == "/body/from"
 
 
 def test_the_default_source_comes_from_the_settings(api: Api) -> None:
