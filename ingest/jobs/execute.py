@@ -56,6 +56,7 @@ class Execution:
     async def _retry(self, job: Job, call: Callable[[], Awaitable[T]]) -> T:
         def note(exc: SourceError, wait: float) -> None:
             job.retries += 1
+            job.reason = f"retrying in {wait:g}s: {exc.detail}"  # shown while it lasts
             log.warning("job %s: %s; retrying in %.1fs", job.id, exc.detail, wait)
 
         return await retrying(call, self.backoff, self.sleep, note)
@@ -119,5 +120,6 @@ class Execution:
                 progress.capped = (*progress.capped, step.capped)
             if step.upper is None:
                 progress.state = "done"
+            job.reason = None
             await self.save(job)  # after Kafka acknowledged the page: never ahead of it
             upper = step.upper

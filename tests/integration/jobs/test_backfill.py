@@ -9,62 +9,24 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi.testclient import TestClient
 
-from ingest.auth.keys import KeyStore
 from ingest.jobs.runner import JobRunner
 from ingest.main import build_app
-from ingest.settings import IngestSettings
-from iotpipe.contract.catalog import Contract
-from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.kafka_admin import KafkaTopicAdmin
-from tests.support import contract_on
+from tests.integration.jobs.conftest import Pipeline
 from tests.unit.jobs.fake_api import BOX_ID, HUMIDITY, TEMPERATURE, FakeApi, Fault, ms, series
 
 pytestmark = pytest.mark.timeout(240)
 START = (datetime.now(UTC) - timedelta(days=30)).replace(second=0, microsecond=0)
 END = START + timedelta(days=12)
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    settings: IngestSettings
-    contract: Contract
-    admin_key: str
-    endpoints: dict[str, str]
-
-
-@pytest.fixture
-def pipeline(endpoints: dict[str, str], tmp_path: Path) -> Pipeline:
-    topic = f"it-jobs-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
-    contract = contract_on(topic)
-    SchemaRegistry(endpoints["registry"]).push(contract)
-    keys = KeyStore(tmp_path / "keys.json")
-    admin_key = keys.create("ops", "admin")[1]
-    settings = IngestSettings(
-        kafka_bootstrap_servers=endpoints["kafka"],
-        registry_url=endpoints["registry"],
-        topic=topic,
-        keys_file=tmp_path / "keys.json",
-        jobs_topic=f"{topic}.jobs",
-        jobs_instance="it-ingest-a",
-        jobs_source_timeout_seconds=0.5,
-        jobs_retry_base_seconds=0.05,
-    )
-    return Pipeline(settings, contract, admin_key, endpoints)
 
 
 def topic_readings(pipeline: Pipeline) -> list[Any]:
