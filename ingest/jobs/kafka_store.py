@@ -35,6 +35,7 @@ class KafkaJobStore:
         self._bootstrap = bootstrap
         self._timeout = timeout
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-jobs-store")
+        self._closed = False
         self._producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
@@ -56,6 +57,10 @@ class KafkaJobStore:
         )
 
     async def close(self) -> None:
+        """Flush and stop; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
         await asyncio.get_running_loop().run_in_executor(self._io, self._producer.flush, 5.0)
         self._io.shutdown(wait=False)
 

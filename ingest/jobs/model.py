@@ -241,6 +241,8 @@ class Job:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
+        if data.get("state") not in _ALLOWED:
+            raise ValueError(f"unknown job state {data.get('state')!r}")
         bad = data.get("bad_rows") or {}
         return cls(
             id=data["id"],
