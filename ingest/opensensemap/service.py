@@ -129,7 +129,7 @@ class OsemService:
         results = await self._ingest.submit(
             readings, self._model, devices=None, trace=trace, policy=OSEM_POLICY, atomic=True
         )
-        self._raise_for(results, readings)
+        self._raise_for(results, box, measurements)
         return len(readings)
 
     # -- checks -----------------------------------------------------------------------
@@ -157,7 +157,9 @@ class OsemService:
         except (ValueError, OverflowError) as exc:  # a value float() cannot take
             self._refuse(OsemError.unprocessable(f"Invalid value: {exc}"))
 
-    def _raise_for(self, results: list[RecordResult], readings: list[dict[str, Any]]) -> None:
+    def _raise_for(
+        self, results: list[RecordResult], box: Box, measurements: list[Measurement]
+    ) -> None:
         failed = [r for r in results if r.status == "failed" and r.failure is not None]
         if failed:
             retry = max(r.failure.retry_after for r in failed if r.failure is not None)
@@ -172,7 +174,7 @@ class OsemService:
             r for r in results if r.status == "rejected" and r.errors[0].code != "batch_rejected"
         ]
         if refused:
-            raise OsemError.unprocessable(_contract_message(refused, readings))
+            raise OsemError.unprocessable(_contract_message(refused, box, measurements))
 
     def _counted(self, step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a decoder step; count its refusal like any other rejected reading."""
@@ -186,16 +188,18 @@ class OsemService:
         raise error
 
 
-def _contract_message(refused: list[RecordResult], readings: list[dict[str, Any]]) -> str:
+def _contract_message(
+    refused: list[RecordResult], box: Box, measurements: list[Measurement]
+) -> str:
     """Which sensor's measurement broke which rule of the contract, and what it expected."""
     first = refused[0]
-    reading = readings[first.index]
-    title = reading.get("metadata", {}).get("osem.title", "")
+    measurement = measurements[first.index]
+    sensor = box.sensor(measurement.sensor_id)
+    title, unit = (sensor.title, sensor.unit) if sensor is not None else ("", "")
     what = "; ".join(f"{e.pointer or '/'}: {e.message}" for e in first.errors)
-    value = reading.get("metadata", {}).get("osem.value", reading.get("value"))
     message = (
-        f"Measurement for sensor {reading['sensor_id']} ({title}) does not fit the "
-        f"reading contract: {what} (value {value}, unit {reading.get('unit')!r})"
+        f"Measurement for sensor {measurement.sensor_id} ({title}) does not fit the "
+        f"reading contract: {what} (value {measurement.value}, unit {unit!r})"
     )
     if len(refused) > 1:
         message += f"; {len(refused) - 1} more measurement(s) refused"
