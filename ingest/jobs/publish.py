@@ -8,6 +8,7 @@ readings that were not acknowledged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -44,14 +45,19 @@ async def publish_rows(
     step: Step,
     trace: str,
 ) -> None:
-    """Publish the step's fresh rows, count them, and record its bad rows on the job."""
+    """Publish the step's fresh rows, count them, and record its bad rows on the job.
+
+    Chunks go out concurrently (a TaskGroup): while one waits for Kafka's acknowledgement
+    the next is validated. It returns once every chunk is acknowledged; if one fails for
+    good, the others are cancelled and the error ends the job.
+    """
     sensor = progress.sensor_id
     for raw, reason in step.bad:
         job.bad(BadRow(sensor, shorten(raw), reason))
         progress.rejected += 1
     readings = to_readings(box, [row.measurement(sensor) for row in step.fresh])
-    for first in range(0, len(readings), chunk):
-        pending = readings[first : first + chunk]
+
+    async def one(pending: list[dict[str, Any]]) -> None:
         attempt = 1
         while pending:
             results = await service.submit(pending, model, devices=None, trace=trace, policy=policy)
@@ -66,7 +72,7 @@ async def publish_rows(
                 else:
                     failed.append(result)
             if not failed:
-                break
+                return
             if attempt >= backoff.attempts:
                 detail = failed[0].failure.detail if failed[0].failure else "not acknowledged"
                 raise PublishFailed(
@@ -80,3 +86,10 @@ async def publish_rows(
             await sleep(backoff.delay(attempt, retry_after))
             attempt += 1
             pending = [pending[r.index] for r in failed]
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for first in range(0, len(readings), chunk):
+                group.create_task(one(readings[first : first + chunk]))
+    except BaseExceptionGroup as exc:  # one chunk's error is the job's
+        raise exc.exceptions[0] from None

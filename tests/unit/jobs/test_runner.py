@@ -143,7 +143,10 @@ def test_kafka_not_acknowledging_is_retried_then_fails_the_job() -> None:
     job = run_job(harness, spec(TEMPERATURE))
     assert job.state == "failed"
     assert "not acknowledged by Kafka after 3 attempts" in (job.reason or "")
-    assert harness.slept == [5.0, 5.0]  # Retry-After of the failure beats the backoff
+    # The first page's 3 chunks (of 4, 4 and 2 readings) are each tried 3 times, waiting
+    # the failure's Retry-After (5 s), which beats the backoff (1 s, 2 s).
+    assert harness.slept == [5.0] * 6
+    assert job.retries == 6
     assert "succeeded" not in harness.states(job.id)
 
 
