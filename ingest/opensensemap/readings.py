@@ -5,7 +5,7 @@
   titles are the senseBox sketch generator's, mostly German); unknown -> OTHER;
 - unit = the sensor's unit as the owner wrote it ("°C", "µg/m³"); "1" when empty;
 - value = the measurement's value as JavaScript reads it (upstream keeps the string; it is in
-  ``metadata["osem.value"]`` when the number does not print back the same);
+  ``metadata["osem_value"]`` when the number does not print back the same);
 - event_time = createdAt (or the receive time), location = the measurement's, else the
   box's current location; an out-of-contract height is left out (kept in metadata);
 - event_id is derived from box, sensor and time (UUID v5): a box re-sending the same
@@ -80,7 +80,7 @@ def _location(box: Box, given: Location | None, metadata: dict[str, str]) -> dic
     else:
         return None
     if height is not None and not _HEIGHT_RANGE[0] <= height <= _HEIGHT_RANGE[1]:
-        metadata["osem.height"] = repr(height)
+        metadata["osem_height"] = repr(height)
         height = None
     return {"latitude": lat, "longitude": lng, "elevation_m": height}
 
@@ -88,11 +88,11 @@ def _location(box: Box, given: Location | None, metadata: dict[str, str]) -> dic
 def to_reading(box: Box, sensor: Sensor, measurement: Measurement) -> dict[str, Any]:
     """One measurement of one of ``box``'s sensors as a raw SensorReading (to validate)."""
     number = numeric_value(measurement.value)  # JS Number(): "0x1A" is 26 upstream
-    metadata = {"source": "opensensemap", "osem.title": sensor.title}
+    metadata = {"source": "opensensemap", "osem_title": sensor.title}
     if sensor.sensor_type:
-        metadata["osem.sensor_type"] = sensor.sensor_type
+        metadata["osem_sensor_type"] = sensor.sensor_type
     if measurement.value != repr(number) and measurement.value != str(number).removesuffix(".0"):
-        metadata["osem.value"] = measurement.value
+        metadata["osem_value"] = measurement.value
     return {
         "event_id": event_id(box.id, sensor.id, measurement.created_at),
         "device_id": box.id,

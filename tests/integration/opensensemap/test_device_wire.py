@@ -77,9 +77,9 @@ def test_wifi_v2_padded_lf_only_request_is_stored(osem_server: OsemServer) -> No
         assert record["metadata"]["source"] == "opensensemap"
         assert_recent(record["event_time"])
     for sid, title in titles.items():
-        assert got[sid]["metadata"]["osem.title"] == title
+        assert got[sid]["metadata"]["osem_title"] == title
     assert got[TEMP]["sensor_kind"] == "TEMPERATURE"
-    assert got[HUMID]["metadata"]["osem.value"] == "55.20"  # the string upstream keeps
+    assert got[HUMID]["metadata"]["osem_value"] == "55.20"  # the string upstream keeps
 
 
 def test_ethernet_v2_short_content_length_is_honoured_like_upstream(
@@ -96,7 +96,7 @@ def test_ethernet_v2_short_content_length_is_honoured_like_upstream(
     assert status == 201, payload
     got = as_json(osem_server.consume(since, 2))
     assert {sid: r["value"] for sid, r in got.items()} == {TEMP: 21.34, HUMID: 55.2}
-    assert "osem.value" not in got[HUMID]["metadata"]  # "55.2": the last byte was cut
+    assert "osem_value" not in got[HUMID]["metadata"]  # "55.2": the last byte was cut
 
 
 def test_ethernet_v2_cut_into_the_last_line_is_422_and_stores_nothing(

@@ -80,7 +80,7 @@ def check_readings(
             assert (record.location.longitude, record.location.latitude) == (lng, lat)
             if height and not -12_000 <= height[0] <= 100_000:  # beyond the contract's
                 assert record.location.elevation_m is None  # elevation_m range: kept aside
-                assert record.metadata["osem.height"] == repr(height[0])
+                assert record.metadata["osem_height"] == repr(height[0])
             else:
                 assert record.location.elevation_m == (height[0] if height else None)
         else:

@@ -41,8 +41,8 @@ def test_a_temperature_measurement() -> None:
     assert model.event_time == AT
     assert model.metadata == {
         "source": "opensensemap",
-        "osem.title": "Temperatur",
-        "osem.sensor_type": "HDC1008",
+        "osem_title": "Temperatur",
+        "osem_sensor_type": "HDC1008",
     }
     # No location sent: the box's current location.
     assert model.location is not None
@@ -53,13 +53,13 @@ def test_a_temperature_measurement() -> None:
 def test_a_value_that_does_not_print_back_is_kept_verbatim(raw: str) -> None:
     (reading,) = to_readings(box(), [Measurement("57000b8745fd40c8196ad04e", raw, AT)])
     assert reading["value"] == (26.0 if raw == "0x1A" else float(raw))
-    assert reading["metadata"]["osem.value"] == raw
+    assert reading["metadata"]["osem_value"] == raw
 
 
 @pytest.mark.parametrize("raw", ["12.5", "0", "-4", "1019.21"])
 def test_a_plain_value_is_not_repeated(raw: str) -> None:
     (reading,) = to_readings(box(), [Measurement("57000b8745fd40c8196ad04e", raw, AT)])
-    assert "osem.value" not in reading["metadata"]
+    assert "osem_value" not in reading["metadata"]
 
 
 def test_a_sent_location_wins_and_an_impossible_height_is_kept_aside() -> None:
@@ -71,7 +71,7 @@ def test_a_sent_location_wins_and_an_impossible_height_is_kept_aside() -> None:
         "longitude": 7.5987654,
         "elevation_m": None,
     }
-    assert reading["metadata"]["osem.height"] == repr(1.234e19)
+    assert reading["metadata"]["osem_height"] == repr(1.234e19)
 
 
 def test_event_ids_are_stable_per_box_sensor_and_time() -> None:
