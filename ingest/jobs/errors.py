@@ -8,6 +8,7 @@ __all__ = [
     "JobError",
     "JobNotFound",
     "JobStateError",
+    "JobsUnavailable",
     "PublishFailed",
     "SourceError",
     "StoreError",
@@ -43,6 +44,13 @@ class PublishFailed(JobError):
 
 class StoreError(Unavailable):
     """The job store (the jobs topic) could not be read or written (503 to a client)."""
+
+    def __init__(self, detail: str, *, retry_after: int = 5) -> None:
+        super().__init__(detail, retry_after=retry_after)
+
+
+class JobsUnavailable(Unavailable):
+    """Jobs cannot be taken now (state not loaded, or several worker processes): 503."""
 
     def __init__(self, detail: str, *, retry_after: int = 5) -> None:
         super().__init__(detail, retry_after=retry_after)

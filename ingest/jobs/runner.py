@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from ingest.domain.accept import Policy
 from ingest.domain.service import IngestService
-from ingest.jobs.errors import JobError, JobNotFound, StoreError
+from ingest.jobs.errors import JobError, JobNotFound, JobsUnavailable, StoreError
 from ingest.jobs.execute import Execution
 from ingest.jobs.model import Job, JobSpec
 from ingest.jobs.retry import Backoff, Sleep
@@ -106,11 +106,21 @@ class JobRunner:
         """Load every job and resume the unfinished ones this instance may take. If the
         store cannot be read, ingest still starts (live data does not need jobs): the job
         routes answer 503 and loading is retried in the background."""
+        if self.settings.workers > 1:
+            # Worker processes share the host name and each would resume the same jobs;
+            # none sees the jobs another one accepted. Refuse rather than run them twice.
+            self._problem = (
+                f"backfill jobs need a single worker process; this ingest runs "
+                f"{self.settings.workers} (IOTPIPE_INGEST_WORKERS): run one more ingest "
+                "with one worker for jobs"
+            )
+            log.warning("jobs: %s", self._problem)
+            return
         try:
             await self._load()
         except StoreError as exc:
             log.error("jobs: cannot load job state (%s); retrying in the background", exc)
-            self._problem = exc.detail
+            self._problem = f"job state not loaded: {exc.detail}"
             self._loader = asyncio.create_task(self._load_later(), name="jobs-load")
 
     async def _load_later(self) -> None:
@@ -120,7 +130,7 @@ class JobRunner:
             try:
                 await self._load()
             except StoreError as exc:
-                self._problem = exc.detail
+                self._problem = f"job state not loaded: {exc.detail}"
                 attempt += 1
                 continue
             self._problem = None
@@ -129,7 +139,7 @@ class JobRunner:
 
     def _ready(self) -> None:
         if self._problem is not None:
-            raise StoreError(f"job state is not available yet: {self._problem}")
+            raise JobsUnavailable(f"backfill jobs are unavailable: {self._problem}")
 
     async def _load(self) -> None:
         for job in await self._store.load():

@@ -7,13 +7,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ingest.jobs.errors import StoreError
+from ingest.jobs.errors import JobsUnavailable
 from ingest.jobs.model import Job
 from ingest.jobs.store import MemoryJobStore
 from ingest.opensensemap.readings import event_id
 from ingest.publisher import Failed
 from tests.unit.jobs.fake_api import BOX_ID, HUMIDITY, TEMPERATURE, FakeApi, Fault, ms, series
-from tests.unit.jobs.harness import START, FlakyPublisher, Harness, run_job, spec
+from tests.unit.jobs.harness import START, FlakyPublisher, Harness, job_settings, run_job, spec
 
 
 def rows_api() -> FakeApi:
@@ -260,10 +260,29 @@ def test_an_unreadable_store_leaves_ingest_up_and_jobs_unavailable() -> None:
         await runner.start()
         try:
             await runner.submit(spec(TEMPERATURE))
-        except StoreError as exc:
+        except JobsUnavailable as exc:
             return exc.detail
         finally:
             await runner.close()
         return "accepted"
 
-    assert asyncio.run(go()) == "job state is not available yet: kafka: no broker"
+    said = asyncio.run(go())
+    assert said == "backfill jobs are unavailable: job state not loaded: kafka: no broker"
+
+
+def test_several_worker_processes_refuse_jobs_instead_of_running_them_twice() -> None:
+    harness = Harness(rows_api(), settings=job_settings(workers=4))
+
+    async def go() -> str:
+        runner = harness.runner()
+        await runner.start()
+        try:
+            await runner.submit(spec(TEMPERATURE))
+        except JobsUnavailable as exc:
+            return exc.detail
+        finally:
+            await runner.close()
+        return "accepted"
+
+    assert "need a single worker process" in asyncio.run(go())
+    assert harness.store.writes == []
