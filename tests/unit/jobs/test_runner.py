@@ -286,3 +286,26 @@ def test_several_worker_processes_refuse_jobs_instead_of_running_them_twice() ->
 
     assert "need a single worker process" in asyncio.run(go())
     assert harness.store.writes == []
+
+
+def test_job_state_is_loaded_in_the_background_once_the_store_answers() -> None:
+    store = MemoryJobStore()
+    store.failure = "kafka: no broker"
+    harness = Harness(rows_api(), store=store)
+
+    async def go() -> Job:
+        runner = harness.runner()
+        await runner.start()
+        store.failure = None  # Kafka is back
+        while True:  # the loader retries on the (fake) backoff clock
+            try:
+                job = await runner.submit(spec(TEMPERATURE))
+                break
+            except JobsUnavailable:
+                await asyncio.sleep(0)
+        done = await runner.join(job.id)
+        await runner.close()
+        return done
+
+    assert asyncio.run(go()).state == "succeeded"
+    assert harness.slept[0] == 1.0  # the loader's first backoff
