@@ -161,6 +161,7 @@ class SinkRunner:
     def process(self, batch: list[Message]) -> None:
         started = time.perf_counter()
         documents: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        sources: dict[str, list[Message]] = defaultdict(list)  # each document's message
         dead: list[DeadLetter] = []
         stored = datetime.now(UTC)
         for message in batch:
@@ -176,6 +177,7 @@ class SinkRunner:
                 )
                 continue
             collection = COLLECTIONS.get(type(record).__name__, "records")
+            sources[collection].append(message)
             documents[collection].append(
                 to_document(
                     record,
@@ -190,6 +192,8 @@ class SinkRunner:
             )
             self._metrics.written.labels(collection).inc(result.inserted)
             self._metrics.duplicates.inc(result.duplicates)
+            for index, why in result.refused:
+                dead.append(self._refused(sources[collection][index], why))
             if collection == "readings" and result.fresh:
                 if self._settings.views_flush_seconds == 0:
                     self._retrying("updating rollups", partial(self.views.add, result.fresh))
@@ -202,6 +206,16 @@ class SinkRunner:
         self._metrics.consumed.inc(len(batch))
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
         self.batches += 1
+
+    def _refused(self, message: Message, why: str) -> DeadLetter:
+        """A decoded record the database will not store as it is: a dead letter (kept byte
+        for byte, replayable once the cause is fixed), not an endless retry."""
+        error = DecodeError(f"the database refused the document: {why}", reason="refused")
+        self._metrics.dead_letters.labels(error.reason).inc()
+        self._throttle.warn(
+            "refused", f"dead letter (refused) at {message.partition()}:{message.offset()}: {why}"
+        )
+        return DeadLetter(message, error)
 
     def _commit(self, batch: list[Message]) -> None:
         ends: dict[tuple[str, int], int] = {}

@@ -46,7 +46,8 @@ DLQ_HEADER_PREFIX = "iotpipe-dlq-"
 DLQ_HEADERS: dict[str, str] = {
     "version": "Format version of these headers: 1.",
     "reason": "Why: missing-record-type, unknown-record-type, unknown-schema, "
-    "schema-mismatch, invalid, undecodable or empty-value.",
+    "schema-mismatch, invalid, undecodable, empty-value, or refused (decoded, but the "
+    "database would not store the document).",
     "error-class": "Class of the error raised while decoding.",
     "error-message": "The error's message (at most 1000 characters).",
     "schema-id": "Schema id read from the value's Confluent frame, if it has one.",

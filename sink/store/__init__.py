@@ -19,6 +19,9 @@ class WriteResult:
     inserted: int
     duplicates: int
     fresh: tuple[dict[str, Any], ...] = ()  # the documents this write stored (not duplicates)
+    # Documents the database refuses as they are (index into the write, its message): not
+    # a duplicate and not a passing failure, so retrying would stall the sink for ever.
+    refused: tuple[tuple[int, str], ...] = ()
 
 
 class DocumentStore(Protocol):
@@ -27,7 +30,9 @@ class DocumentStore(Protocol):
         ...
 
     def write(self, collection: str, documents: Sequence[dict[str, Any]]) -> WriteResult:
-        """Insert; a document whose event_id is stored already counts as a duplicate."""
+        """Insert; a document whose event_id is stored already counts as a duplicate, one
+        the database refuses for what it holds is in ``refused`` (the others are stored);
+        StoreUnavailable when the write may succeed later."""
         ...
 
     def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,8 @@ class MemoryStore:
     rollups: dict[str, dict[str, Any]] = field(default_factory=dict)
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
+    # Says why the database would refuse a document (None: it takes it), as a server can.
+    refuse: Callable[[dict[str, Any]], str | None] | None = None
 
     def prepare(self) -> list[str]:
         return []
@@ -27,12 +29,16 @@ class MemoryStore:
         if self.down:
             raise StoreUnavailable("database down (test)")
         stored = self.collections.setdefault(collection, {})
-        fresh = []
-        for document in documents:
-            if document["event_id"] not in stored:
+        fresh, refused = [], []
+        for index, document in enumerate(documents):
+            why = self.refuse(document) if self.refuse else None
+            if why is not None:
+                refused.append((index, why))
+            elif document["event_id"] not in stored:
                 stored[document["event_id"]] = dict(document)
                 fresh.append(document)
-        return WriteResult(len(fresh), len(documents) - len(fresh), tuple(fresh))
+        duplicates = len(documents) - len(fresh) - len(refused)
+        return WriteResult(len(fresh), duplicates, tuple(fresh), tuple(refused))
 
     def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
         if self.down:

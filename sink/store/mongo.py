@@ -31,6 +31,10 @@ __all__ = ["MongoStore"]
 
 log = logging.getLogger("iotpipe.sink.mongo")
 DUPLICATE_KEY = 11000
+# Per-document write errors that say "not now" rather than "not this document": the
+# server is stepping down, shutting down, busy or timed out. Any other per-document
+# error (a key FerretDB cannot store, a document too large...) refuses the document.
+TRANSIENT_WRITE_CODES = frozenset({6, 7, 50, 89, 91, 112, 189, 262, 10107, 11600, 11602, 13435})
 # Updates go to the server in bulks of at most this many: FerretDB 1.24 (SQLite) stalls
 # on larger update bulks against existing documents (measured: 80 take 0.3 s, 100 never
 # answer), and MongoDB loses nothing by it.
@@ -120,12 +124,19 @@ class MongoStore:
             return WriteResult(len(batch), 0, tuple(documents))
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            other = [e for e in errors if e.get("code") != DUPLICATE_KEY]
-            if other:
-                raise StoreUnavailable(f"insert failed: {other[0].get('errmsg')}") from exc
-            failed = {int(e["index"]) for e in errors}
+            passing = [e for e in errors if e.get("code") in TRANSIENT_WRITE_CODES]
+            if passing or exc.details.get("writeConcernErrors"):
+                what = passing[0].get("errmsg") if passing else "write concern not met"
+                raise StoreUnavailable(f"insert failed: {what}") from exc
+            duplicates = {int(e["index"]) for e in errors if e.get("code") == DUPLICATE_KEY}
+            refused = tuple(
+                (int(e["index"]), str(e.get("errmsg") or e.get("code")))
+                for e in errors
+                if e.get("code") != DUPLICATE_KEY
+            )
+            failed = duplicates | {i for i, _ in refused}
             fresh = tuple(d for i, d in enumerate(documents) if i not in failed)
-            return WriteResult(len(fresh), len(failed), fresh)
+            return WriteResult(len(fresh), len(duplicates), fresh, refused)
         except PyMongoError as exc:
             raise StoreUnavailable(f"insert failed: {exc.__class__.__name__}: {exc}") from exc
 

@@ -101,3 +101,23 @@ def test_device_status_keeps_first_and_last_seen_and_ignores_replays(store: Mong
     }
     indexes = store._db["device_status"].index_information()
     assert {"last_seen_ttl", "last_seen_1"} & set(indexes)
+
+
+def test_a_document_the_server_refuses_is_reported_the_rest_stored(store: MongoStore) -> None:
+    """FerretDB refuses keys containing a dot (MongoDB 5+ takes them): whichever server,
+    a refusal is reported per document, never raised as an outage to retry for ever."""
+    store.prepare()
+    now = datetime.now(UTC)
+    docs = [reading(str(uuid.uuid4()), now) for _ in range(3)]
+    docs[1]["metadata"] = {"a.b": "dotted"}
+    result = store.write("readings", docs)
+    if result.refused:
+        assert [i for i, _ in result.refused] == [1]
+        assert result.inserted == 2
+        assert [d["event_id"] for d in result.fresh] == [docs[0]["event_id"], docs[2]["event_id"]]
+    else:  # a server that stores dotted keys
+        assert result.inserted == 3
+    again = store.write("readings", docs)
+    assert again.inserted == 0
+    assert again.duplicates == 3 - len(again.refused)
+    assert store._db["readings"].count_documents({}) == result.inserted

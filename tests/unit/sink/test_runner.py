@@ -205,3 +205,25 @@ def test_retention_runs_beside_consumption_not_in_its_way(serde: ContractSerde) 
         store.release.set()
     assert store.started.is_set()
     assert len(store.collections["readings"]) == 80
+
+
+def test_a_document_the_database_refuses_is_dead_lettered_not_retried(
+    serde: ContractSerde,
+) -> None:
+    records = [reading(i) for i in range(10)]
+    records[3].metadata = {"a.b": "dotted"}
+    records[7].metadata = {"a.b": "dotted"}
+
+    def refuse(document: dict[str, Any]) -> str | None:
+        return "key must not contain '.' sign" if "a.b" in document["metadata"] else None
+
+    consumer, dlq = FakeConsumer(messages(serde, records)), FakeDeadLetters()
+    store = MemoryStore(refuse=refuse)
+    run_until_drained(runner_for(consumer, serde, store, dlq), consumer)
+    assert len(store.collections["readings"]) == 8
+    assert [letter.message.offset() for letter in dlq.sent] == [3, 7]
+    assert {letter.error.reason for letter in dlq.sent} == {"refused"}
+    assert "key must not contain" in str(dlq.sent[0].error)
+    assert consumer.committed == {("sensor-data", 0): 10}
+    # The refused ones are not in the rollups either.
+    assert sum(r["count"] for r in store.rollups.values()) == 8
