@@ -3,9 +3,10 @@
 Loading reads every partition from the beginning up to the end offsets seen at start
 (compaction keeps at least the latest record of each key). Saving produces with
 ``acks=all`` and waits for the acknowledgement, on one worker thread so that a job's
-writes reach the topic in the order they were made. The topic is ensured (compacted,
-retention forever) before the first read, so a broker's auto-creation with
-``cleanup.policy=delete`` can never silently expire job state.
+writes reach the topic in the order they were made. A missing topic is created
+(compacted, retention forever) before the first read, and an existing one that is not
+compacted is refused, so a broker's auto-creation with ``cleanup.policy=delete`` can
+never silently expire job state.
 """
 
 from __future__ import annotations
@@ -66,22 +67,33 @@ class KafkaJobStore:
 
     # -- worker thread -----------------------------------------------------------------
     def _ensure(self) -> None:
+        """Create the topic if it is missing; an existing one is only checked (its
+        durability settings are the operator's: ``iotpipe topics ensure``)."""
         from iotpipe.kafka_admin import KafkaTopicAdmin  # noqa: PLC0415
         from iotpipe.topics import ensure_topics, jobs_topic_spec  # noqa: PLC0415
 
         try:
             admin = KafkaTopicAdmin(self._bootstrap, timeout=self._timeout)
-            replicas = min(3, admin.broker_count())
-            spec = jobs_topic_spec(
-                topic=self.topic,
-                replication_factor=replicas,
-                min_insync_replicas=max(1, replicas - 1),
-            )
-            report = ensure_topics(admin, [spec])
+            state = admin.describe([self.topic]).get(self.topic)
+            if state is None:
+                replicas = min(3, admin.broker_count())
+                spec = jobs_topic_spec(
+                    topic=self.topic,
+                    replication_factor=replicas,
+                    min_insync_replicas=max(1, replicas - 1),
+                )
+                for line in ensure_topics(admin, [spec]).done:
+                    log.info("jobs topic: %s", line)
+                return
         except IotpipeError as exc:
             raise StoreError(f"jobs topic {self.topic}: {exc}") from exc
-        for line in report.done + report.problems:
-            log.info("jobs topic: %s", line)
+        policy = state.configs.get("cleanup.policy")
+        if policy != "compact":
+            raise StoreError(
+                f"jobs topic {self.topic} has cleanup.policy={policy}, so job state would "
+                "expire; make it compacted (iotpipe topics ensure) or name another topic "
+                "(IOTPIPE_INGEST_JOBS_TOPIC)"
+            )
 
     def _load(self) -> list[Job]:
         self._ensure()

@@ -7,6 +7,11 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from ingest.jobs.errors import StoreError
 from ingest.jobs.kafka_store import KafkaJobStore
 from ingest.jobs.model import Job, JobSpec, SensorProgress
 from iotpipe.kafka_admin import KafkaTopicAdmin
@@ -43,3 +48,19 @@ def test_a_new_store_reads_the_latest_state_of_every_job(endpoints: dict[str, st
     assert jobs[0].sensors[0].published == 10
     state = KafkaTopicAdmin(endpoints["kafka"]).describe([topic])[topic]
     assert (state.partitions, state.configs["cleanup.policy"]) == (1, "compact")
+
+
+def test_a_jobs_topic_that_is_not_compacted_is_refused(endpoints: dict[str, str]) -> None:
+    topic = f"it-jobs-delete-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+
+    async def load() -> None:
+        store = KafkaJobStore(endpoints["kafka"], topic)
+        try:
+            await store.load()
+        finally:
+            await store.close()
+
+    with pytest.raises(StoreError, match=r"cleanup\.policy=delete, so job state would expire"):
+        asyncio.run(load())
