@@ -57,6 +57,9 @@ class IngestSettings(BaseSettings):
     # openSenseMap-compatible API (this one unless the request names another).
     jobs_topic: str = "iotpipe.jobs"
     jobs_source_url: str = "https://api.opensensemap.org"
+    # URL prefixes a request may name as its source (the default source is always
+    # allowed): an admin key must not turn ingest into a proxy into its own network.
+    jobs_allowed_sources: list[str] = Field(default_factory=list)
     jobs_instance: str = Field(default_factory=lambda: socket.gethostname() or "ingest")
     jobs_concurrency: int = Field(default=2, ge=1)  # jobs running at once on this instance
     jobs_chunk_records: int = Field(default=1000, ge=1)  # readings per publish call

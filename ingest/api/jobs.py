@@ -59,6 +59,15 @@ def _invalid(field: str, message: str, given: Any) -> RequestValidationError:
     )
 
 
+def _within(source: str, prefix: str) -> bool:
+    """``source`` is ``prefix`` or continues it at a boundary: "https://a.org" allows
+    "https://a.org/v1" but not "https://a.org.evil.net"; "http://127.0.0.1:" any port."""
+    if source == prefix.rstrip("/"):
+        return True
+    boundary = prefix if prefix.endswith(("/", ":")) else f"{prefix}/"
+    return source.startswith(boundary)
+
+
 async def _runner(connection: HTTPConnection) -> JobRunner:
     runner: JobRunner = connection.app.state.jobs
     return runner
@@ -106,7 +115,7 @@ def jobs_router() -> APIRouter:
         "in the range, newest first, and publishes them as readings (same validation and "
         "Kafka path as live data; event ids derived from box, sensor and time, so a re-run "
         "adds nothing). 202 with the job; follow `links.self`.",
-        responses=_errors(401, 403, 422, 503),
+        responses=_errors(400, 401, 403, 422, 503),
         openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
     )
     async def start(
@@ -127,25 +136,34 @@ def jobs_router() -> APIRouter:
                 "split it into several jobs",
                 body.end.isoformat(),
             )
+        source = str(body.source or settings.jobs_source_url).rstrip("/")
+        allowed = [settings.jobs_source_url.rstrip("/"), *settings.jobs_allowed_sources]
+        if not any(_within(source, prefix) for prefix in allowed):
+            raise _invalid(
+                "source",
+                f"this source is not allowed; allowed: {', '.join(allowed)} "
+                "(IOTPIPE_INGEST_JOBS_ALLOWED_SOURCES)",
+                source,
+            )
         spec = JobSpec(
             box_id=body.box_id.lower(),
             start=body.start.astimezone(UTC),
             # A 'to' within the clock skew allowance is read as now: openSenseMap refuses
             # a to-date in the future (422), which would fail the job for a clock's sake.
             end=min(body.end, now).astimezone(UTC),
-            source=str(body.source or settings.jobs_source_url).rstrip("/"),
+            source=source,
             sensors=tuple(s.lower() for s in body.sensors or ()),
         )
         job = await runner.submit(spec)
         response.headers["Location"] = f"/v1/jobs/{job.id}"
         return _view(job)
 
-    @router.get("", summary="List jobs, newest first", responses=_errors(401, 403))
+    @router.get("", summary="List jobs, newest first", responses=_errors(401, 403, 503))
     async def list_jobs(runner: Runner, caller: Caller) -> dict[str, Any]:
         _admin(caller)
         return {"jobs": [_view(job) for job in runner.list()]}
 
-    @router.get("/{job_id}", summary="A job's state", responses=_errors(401, 403, 404))
+    @router.get("/{job_id}", summary="A job's state", responses=_errors(401, 403, 404, 503))
     async def get_job(job_id: JobId, runner: Runner, caller: Caller) -> dict[str, Any]:
         _admin(caller)
         return _view(runner.get(job_id))
@@ -155,7 +173,7 @@ def jobs_router() -> APIRouter:
         summary="Cancel a job",
         description="Stops a queued or running job (state `cancelled`); what it published "
         "stays published. A finished job is returned unchanged.",
-        responses=_errors(401, 403, 404),
+        responses=_errors(401, 403, 404, 503),
     )
     async def cancel_job(job_id: JobId, runner: Runner, caller: Caller) -> dict[str, Any]:
         _admin(caller)

@@ -41,6 +41,7 @@ def pipeline(endpoints: dict[str, str], tmp_path: Path) -> Pipeline:
         keys_file=tmp_path / "keys.json",
         jobs_topic=f"{topic}.jobs",
         jobs_instance="it-ingest-a",
+        jobs_allowed_sources=["http://127.0.0.1:"],  # the local source, any port
         jobs_source_timeout_seconds=0.5,
         jobs_retry_base_seconds=0.05,
     )

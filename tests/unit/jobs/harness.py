@@ -34,6 +34,7 @@ def job_settings(**changes: Any) -> IngestSettings:
         "jobs_retry_attempts": 3,
         "jobs_retry_base_seconds": 1.0,
         "jobs_instance": "test-a",
+        "jobs_allowed_sources": ["http://source.test"],
     }
     return IngestSettings(**{**values, **changes})
 

@@ -84,6 +84,9 @@ def test_only_admin_keys_may_start_or_see_jobs(api: Api) -> None:
         ({"source": "ftp://example.org"}, "/body/source", "URL scheme"),
         ({"source": "not a url"}, "/body/source", "URL"),
         ({"sensors": ["xyz"]}, "/body/sensors/0", "pattern"),
+        ({"source": "http://10.0.0.7:8080"}, "/body/source", "not allowed"),
+        ({"source": "http://source.test.evil.net"}, "/body/source", "not allowed"),
+        ({"source": "https://api.opensensemap.org.evil.net"}, "/body/source", "not allowed"),
         ({"box_id": None}, "/body/box_id", "Field required"),
         ({"color": "red"}, "/body/color", "Extra inputs"),
     ],
@@ -151,9 +154,16 @@ def test_a_to_within_the_clock_skew_is_read_as_now_and_a_future_from_is_refused(
     assert refused.json()["errors"][0]["pointer"] == "/body/from"
 
 
-def test_the_default_source_comes_from_the_settings(api: Api) -> None:
+def test_the_default_source_comes_from_the_settings_and_allowed_prefixes_pass(
+    api: Api,
+) -> None:
     answer = api.client.post("/v1/jobs", json=body(source=None), headers=api.admin)
     assert answer.json()["source"] == "https://api.opensensemap.org"
+    below = api.client.post(
+        "/v1/jobs", json=body(source="http://source.test/osem/"), headers=api.admin
+    )
+    assert below.status_code == 202, below.text
+    assert below.json()["source"] == "http://source.test/osem"
 
 
 def test_openapi_describes_the_job_routes(api: Api) -> None:
