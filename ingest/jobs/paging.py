@@ -9,6 +9,8 @@ loses none when many rows share the instant. A full page whose rows all sit at t
 millisecond back and the instant is reported as ``capped``. (Rows at one instant share
 one event id, box/sensor/millisecond, so the readings they could add are copies.)
 A short page means the window is exhausted: the next window ends 1 ms before it began.
+All of this needs a full page to hold the *newest* rows, as documented; a full page
+that is not in descending order fails the job rather than silently skip rows.
 Windows are at most ``span`` long, as the API limits a request's time frame.
 """
 
@@ -20,6 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from ingest.jobs.errors import SourceError
@@ -157,7 +160,14 @@ def advance(
             f"a full page of {len(raws)} rows without one readable createdAt: cannot page further",
             retryable=False,
         )
-    oldest = min(moment for moment, _ in timed)
+    moments = [moment for moment, _ in timed]
+    if any(newer < older for newer, older in pairwise(moments)):
+        # Paging by to-date is only right if a full page holds the newest rows.
+        raise SourceError(
+            "the source does not answer newest first; paging backwards would lose rows",
+            retryable=False,
+        )
+    oldest = min(moments)
     if oldest == page.end:  # every row at one instant: only stepping past it moves on
         upper = page.end - MILLI
         return Step(fresh, bad, upper=upper if upper >= start else None, capped=iso(page.end))

@@ -176,3 +176,11 @@ def test_rows_take_upstream_location_shapes() -> None:
     assert row.location is not None
     assert (row.location.lng, row.location.lat, row.location.height) == (7.0, 52.0, 60.0)
     assert parse_row({"value": 2.5, "createdAt": "2026-01-01T00:00:00.000Z"}).value == "2.5"
+
+
+def test_a_full_page_not_newest_first_fails_rather_than_skip_rows() -> None:
+    rows = series(START, 5)  # oldest first
+    with pytest.raises(SourceError, match="does not answer newest first"):
+        advance(rows, window(START, END, LONG), (), start=START, page_rows=5)
+    step = advance(rows, window(START, END, LONG), (), start=START, page_rows=6)
+    assert len(step.fresh) == 5  # a short page holds everything, in any order
