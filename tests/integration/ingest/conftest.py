@@ -53,6 +53,12 @@ def live_settings(
         topic=topic,
         keys_file=keys_file,
         max_batch_records=500,
+        # Jobs and boxes of their own; a job's source is a closed local port, so fuzzing
+        # POST /v1/jobs never reaches the real openSenseMap API.
+        jobs_topic=f"{topic}-jobs",
+        jobs_source_url="http://127.0.0.1:9",
+        devices_topic=f"{topic}-devices",
+        devices_wait_seconds=1,
     )
     return settings, contract, admin_key, device_key
 
