@@ -1,17 +1,18 @@
-"""``/healthz`` (the process answers), ``/readyz`` (Kafka and registry reachable),
-``/metrics`` (Prometheus text format)."""
+"""``/healthz`` (the process answers), ``/readyz`` (Kafka and registry reachable, the
+device registry read), ``/metrics`` (Prometheus text format)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ingest.api.context import Ctx
 from ingest.domain.errors import Unavailable
 from ingest.errors import PROBLEM
+from iotpipe.devices.boxes import BoxDirectory
 
 __all__ = ["health_router"]
 
@@ -25,7 +26,7 @@ def health_router() -> APIRouter:
 
     @router.get(
         "/readyz",
-        summary="Readiness: Kafka and the schema registry are reachable",
+        summary="Readiness: Kafka and the schema registry are reachable, boxes are known",
         responses={
             503: {
                 "description": "not ready",
@@ -33,8 +34,12 @@ def health_router() -> APIRouter:
             }
         },
     )
-    async def readyz(ctx: Ctx) -> dict[str, str]:
+    async def readyz(request: Request, ctx: Ctx) -> dict[str, str]:
         problem = await asyncio.to_thread(ctx.publisher.problem)
+        boxes: BoxDirectory = request.app.state.boxes
+        if problem is None and not boxes.caught_up:
+            # Until then a known senseBox would get 404 "Box not found".
+            problem = "the device registry has not been read to its end yet"
         if problem is not None:
             raise Unavailable(problem, retry_after=ctx.settings.retry_after_seconds)
         return {"status": "ready"}

@@ -169,6 +169,11 @@ class BoxDirectory(Protocol):
 
     def get(self, box_id: str) -> Box | None: ...
 
+    @property
+    def caught_up(self) -> bool:
+        """Has the directory read every box that existed when it started? (readiness)"""
+        ...
+
 
 class InMemoryBoxes:
     """A directory held in a dict: tests, and the follower's current view."""
@@ -178,6 +183,10 @@ class InMemoryBoxes:
 
     def get(self, box_id: str) -> Box | None:
         return self._boxes.get(box_id.lower())
+
+    @property
+    def caught_up(self) -> bool:
+        return True
 
     def put(self, box: Box) -> None:
         self._boxes[box.id] = box

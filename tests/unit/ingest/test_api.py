@@ -12,6 +12,7 @@ from ingest.auth.keys import KeyStore
 from ingest.publisher import Failed
 from ingest.publisher.memory import MemoryPublisher
 from ingest.settings import IngestSettings
+from iotpipe.devices.boxes import InMemoryBoxes
 from tests.unit.ingest.conftest import DEVICE, device_event, reading
 
 PROBLEM = "application/problem+json"
@@ -250,3 +251,27 @@ def test_openapi_documents_every_operation_with_examples(client: TestClient) -> 
             for parameter in operation.get("parameters", []):
                 assert parameter.get("examples") or parameter["schema"].get("examples"), path
     assert json.dumps(doc).count("#/components/schemas/Problem") > 10
+
+
+class _Unread(InMemoryBoxes):
+    """A device registry still reading its topic."""
+
+    read = False
+
+    @property
+    def caught_up(self) -> bool:
+        return self.read
+
+
+def test_not_ready_until_the_device_registry_is_read(
+    settings: IngestSettings, publisher: MemoryPublisher, keys: KeyStore
+) -> None:
+    boxes = _Unread()
+    with TestClient(
+        create_app(settings=settings, publisher=publisher, keys=keys, boxes=boxes)
+    ) as c:
+        not_ready = c.get("/readyz")
+        assert not_ready.status_code == 503
+        assert "device registry" in not_ready.json()["detail"]
+        boxes.read = True
+        assert c.get("/readyz").status_code == 200
