@@ -17,7 +17,7 @@ from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.endpoints import endpoint_settings, resolve_endpoints
 
-__all__ = ["build_app"]
+__all__ = ["build_app", "kafka_publisher"]
 
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -29,20 +29,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         )
     )
     contract = Contract.load()
-    serde = ContractSerde(SchemaRegistryClient({"url": endpoints.registry}), contract)
-    publisher = KafkaPublisher(
-        config=producer_config(
-            endpoints.kafka,
-            delivery_timeout_ms=settings.delivery_timeout_ms,
-            queue_max_records=settings.queue_max_records,
-            compression=settings.compression,
-            linger_ms=settings.linger_ms,
-        ),
-        serde=serde,
-        topic=settings.topic,
-        registry_url=endpoints.registry,
-        retry_after=settings.retry_after_seconds,
-    )
+    publisher = kafka_publisher(settings, contract, endpoints.kafka, endpoints.registry)
     boxes = follow_registry(settings, endpoints.kafka)
     app = create_app(
         settings=settings,
@@ -55,3 +42,23 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     close_on_shutdown(app, boxes)
     return app
+
+
+def kafka_publisher(
+    settings: IngestSettings, contract: Contract, kafka: str, registry: str
+) -> KafkaPublisher:
+    """The real publisher, configured from ingest's settings."""
+    serde = ContractSerde(SchemaRegistryClient({"url": registry}), contract)
+    return KafkaPublisher(
+        config=producer_config(
+            kafka,
+            delivery_timeout_ms=settings.delivery_timeout_ms,
+            queue_max_records=settings.queue_max_records,
+            compression=settings.compression,
+            linger_ms=settings.linger_ms,
+        ),
+        serde=serde,
+        topic=settings.topic,
+        registry_url=registry,
+        retry_after=settings.retry_after_seconds,
+    )

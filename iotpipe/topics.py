@@ -146,17 +146,7 @@ def devices_topic_spec(
     """The device registry (:mod:`iotpipe.devices.topic`): compacted and kept forever,
     since the latest record of each box *is* the registry. One partition: a few thousand
     boxes need no more, and every reader reads all partitions anyway."""
-    pipeline_topics(
-        topic=topic,
-        replication_factor=replication_factor,
-        min_insync_replicas=min_insync_replicas,
-    )  # the same checks, one message each
-    configs = {
-        "min.insync.replicas": str(min_insync_replicas),
-        "retention.ms": "-1",
-        "cleanup.policy": "compact",
-    }
-    return TopicSpec(topic, 1, replication_factor, configs)
+    return _compacted(topic, replication_factor, min_insync_replicas)
 
 
 def jobs_topic_spec(
@@ -167,6 +157,12 @@ def jobs_topic_spec(
 ) -> TopicSpec:
     """ingest's backfill jobs (:mod:`ingest.jobs`): compacted and kept forever, since the
     latest record of each job is its state; one partition keeps a job's writes in order."""
+    return _compacted(topic, replication_factor, min_insync_replicas)
+
+
+def _compacted(topic: str, replication_factor: int, min_insync_replicas: int) -> TopicSpec:
+    """A state topic: one partition (order), compacted, every key's latest record kept
+    forever. The name and numbers are checked as for the pipeline's topics."""
     pipeline_topics(
         topic=topic,
         replication_factor=replication_factor,

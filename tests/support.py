@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from iotpipe.contract.catalog import Contract
 
@@ -70,3 +71,13 @@ def sink_environment(
         "IOTPIPE_SINK_DATABASE": database,
         "IOTPIPE_SINK_HEALTH_PORT": "0",
     }
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """SIGTERM, wait up to ``timeout`` s for a clean exit, then SIGKILL."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)

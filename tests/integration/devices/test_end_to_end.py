@@ -20,7 +20,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from iotpipe.contract.registry import SchemaRegistry
 from tests.integration.devices.world import drop_topics, eventually
-from tests.support import contract_on, free_port
+from tests.support import contract_on, free_port, stop
 from tests.unit.devices.registry_fakes import BOX_ID, SENSOR_ID, box_json
 
 pytestmark = [pytest.mark.timeout(180)]
@@ -57,12 +57,7 @@ def ingest_url(endpoints: dict[str, str], registry_topic: str, tmp_path: Path) -
         assert up is not None, "ingest did not come up"
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process, 15)
         drop_topics(endpoints["kafka"], [readings])
 
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
-from tests.support import contract_on, free_port
+from tests.support import contract_on, free_port, stop
 
 BOXES = REPO_DIR / "tests/fixtures/opensensemap/boxes.json"
 HOME = "57000b8745fd40c8196ad04c"
@@ -146,10 +146,5 @@ def osem_server(
         wait_listening(port, process)
         yield OsemServer(port, topic, token, endpoints, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process, 15)
         log.close()

@@ -12,16 +12,14 @@ import os
 from pathlib import Path
 
 import uvicorn
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi import FastAPI
 
 from ingest.app import create_app
 from ingest.auth.keys import KeyStore
-from ingest.publisher.kafka import KafkaPublisher, producer_config
+from ingest.main import kafka_publisher
 from ingest.server import uvicorn_options
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
-from iotpipe.contract.serde import ContractSerde
 from iotpipe.devices.boxes import Box, InMemoryBoxes
 
 __all__ = ["create"]
@@ -32,19 +30,8 @@ def create() -> FastAPI:
     assert settings.kafka_bootstrap_servers and settings.registry_url
     boxes = json.loads(Path(os.environ["IOTPIPE_TEST_BOXES"]).read_text())
     contract = Contract.load()
-    serde = ContractSerde(SchemaRegistryClient({"url": settings.registry_url}), contract)
-    publisher = KafkaPublisher(
-        config=producer_config(
-            settings.kafka_bootstrap_servers,
-            delivery_timeout_ms=settings.delivery_timeout_ms,
-            queue_max_records=settings.queue_max_records,
-            compression=settings.compression,
-            linger_ms=settings.linger_ms,
-        ),
-        serde=serde,
-        topic=settings.topic,
-        registry_url=settings.registry_url,
-        retry_after=settings.retry_after_seconds,
+    publisher = kafka_publisher(
+        settings, contract, settings.kafka_bootstrap_servers, settings.registry_url
     )
     return create_app(
         settings=settings,

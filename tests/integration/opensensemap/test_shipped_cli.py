@@ -25,7 +25,7 @@ from tests.integration.opensensemap.conftest import (
     wait_listening,
 )
 from tests.integration.opensensemap.test_device_wire import sketch_request, split
-from tests.support import contract_on, free_port, run_cli
+from tests.support import contract_on, free_port, run_cli, stop
 
 
 @pytest.fixture
@@ -73,12 +73,7 @@ def shipped(endpoints: dict[str, str], tmp_path: Path) -> Iterator[OsemServer]:
         wait_listening(port, process, timeout=60)
         yield OsemServer(port, topic, token, endpoints, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process, 20)
         log.close()
 
 

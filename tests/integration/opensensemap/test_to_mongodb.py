@@ -20,7 +20,7 @@ from pymongo import MongoClient
 
 from tests.integration.opensensemap.conftest import HOME, OsemServer
 from tests.integration.opensensemap.test_device_wire import sketch_request, split
-from tests.support import sink_environment
+from tests.support import sink_environment, stop
 
 TEMP, HUMID, PRESS = (
     "57000b8745fd40c8196ad052",
@@ -58,12 +58,7 @@ def stored(osem_server: OsemServer, tmp_path: Path) -> Iterator[Any]:
     try:
         yield mongo[database]["readings"]
     finally:
-        sink.terminate()
-        try:
-            sink.wait(20)
-        except subprocess.TimeoutExpired:
-            sink.kill()
-            sink.wait(5)
+        stop(sink, 20)
         mongo.drop_database(database)
         mongo.close()
         log.close()
