@@ -78,3 +78,12 @@ def demo(session: nox.Session) -> None:
     """The whole pipeline on the local stack for 30 s (``-- --duration N`` to change)."""
     _install(session)
     session.run("iotpipe", "demo", *(session.posargs or ["--duration", "30"]))
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The soak run (``iotpipe soak``): half of peak for 10 minutes; memory flat, no error,
+    lag back to zero. Not in the default sessions nor in CI. Needs wrk (peak probe).
+    Arguments after ``--`` go to ``iotpipe soak``, e.g. ``-- --minutes 3``."""
+    session.install("-e", ".[dev,bench]")
+    session.run("iotpipe", "soak", *session.posargs)

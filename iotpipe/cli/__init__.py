@@ -20,6 +20,7 @@ from iotpipe.cli.devices import devices_app
 from iotpipe.cli.ingest import ingest, keys_app
 from iotpipe.cli.jobs import jobs_app
 from iotpipe.cli.sink import db_app, dlq_app, sink
+from iotpipe.cli.soak import soak
 from iotpipe.cli.stack import stack_app
 from iotpipe.cli.topics import topics_app
 from iotpipe.errors import IotpipeError
@@ -40,6 +41,7 @@ app.command()(codegen)
 app.command()(ingest)
 app.command()(sink)
 app.command()(bench)
+app.command()(soak)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(db_app, name="db")
 app.add_typer(dashboards_app, name="dashboards")
