@@ -8,11 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest import errors
-from ingest.api.context import IngestContext
+from ingest.api.context import ADMIN_ROLE, IngestContext
 from ingest.api.health import health_router
 from ingest.api.jobs import jobs_router
 from ingest.api.records import records_router
@@ -136,6 +138,12 @@ def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in {"4", "5"}:  # every error is problem+json (ingest.errors)
                     response["content"] = problem
+    admin = _admin_operations(app)
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            if (path, method) in admin:  # derived from the code, so the doc cannot drift
+                operation["x-iotpipe-role"] = "admin"
+                operation.setdefault("security", [{"bearer": []}, {"apiKey": []}])
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     doc["components"]["securitySchemes"] = {
@@ -156,6 +164,20 @@ def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
     }
     app.openapi_schema = doc
     return doc
+
+
+def _admin_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """(path, method) of every operation that depends on the admin check."""
+
+    def needs_admin(dependant: Dependant) -> bool:
+        return dependant.call is ADMIN_ROLE or any(needs_admin(d) for d in dependant.dependencies)
+
+    return {
+        (str(route.path_format), method.lower())
+        for route in iter_route_contexts(app.routes)  # routes of included routers too
+        if isinstance(route.original_route, APIRoute) and needs_admin(route.dependant)
+        for method in route.methods or ()
+    }
 
 
 class RequestCounter:

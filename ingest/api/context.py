@@ -11,14 +11,22 @@ from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 
 from ingest.auth.keys import ADMIN, KeyStore, Principal
-from ingest.domain.errors import Unauthenticated
+from ingest.domain.errors import Forbidden, Unauthenticated
 from ingest.domain.service import IngestService
 from ingest.metrics import IngestMetrics
 from ingest.publisher import Publisher
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
 
-__all__ = ["Caller", "Ctx", "IngestContext", "authenticate", "trace_id"]
+__all__ = [
+    "ADMIN_ROLE",
+    "AdminCaller",
+    "Caller",
+    "Ctx",
+    "IngestContext",
+    "authenticate",
+    "trace_id",
+]
 
 ANONYMOUS = Principal(key_id="-", device_id=ADMIN, role="admin")
 
@@ -71,6 +79,20 @@ async def _caller(request: Request, ctx: Ctx) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(_caller)]
+
+
+async def _admin_caller(caller: Caller) -> Principal:
+    """Admin-only operations depend on this: a device key gets 403 before the body and
+    parameters are validated (only a body that is not JSON at all is 422 first). The
+    OpenAPI document marks every operation that depends on it (``x-iotpipe-role: admin``,
+    see ``ingest.app``), so tests find them all there."""
+    if caller.role != "admin":
+        raise Forbidden("this operation needs an admin key (iotpipe keys create NAME --admin)")
+    return caller
+
+
+AdminCaller = Annotated[Principal, Depends(_admin_caller)]
+ADMIN_ROLE = _admin_caller  # the dependency the OpenAPI document looks for
 
 
 def trace_id(headers: Headers) -> str:

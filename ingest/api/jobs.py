@@ -17,9 +17,7 @@ from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, fi
 from pydantic_core.core_schema import ValidationInfo
 from starlette.requests import HTTPConnection
 
-from ingest.api.context import Caller
-from ingest.auth.keys import Principal
-from ingest.domain.errors import Forbidden
+from ingest.api.context import AdminCaller
 from ingest.errors import PROBLEM
 from ingest.jobs.model import Job, JobSpec
 from ingest.jobs.runner import JobRunner
@@ -83,11 +81,6 @@ EXAMPLE = {
 }
 
 
-def _admin(caller: Principal) -> None:
-    if caller.role != "admin":
-        raise Forbidden("jobs need an admin key (iotpipe keys create NAME --admin)")
-
-
 def _view(job: Job) -> dict[str, Any]:
     body = job.as_dict()
     for sensor in body["sensors"]:
@@ -119,9 +112,8 @@ def jobs_router() -> APIRouter:
         openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
     )
     async def start(
-        body: JobRequest, runner: Runner, caller: Caller, response: Response
+        body: JobRequest, runner: Runner, _caller: AdminCaller, response: Response
     ) -> dict[str, Any]:
-        _admin(caller)
         settings = runner.settings
         now = datetime.now(UTC)
         if body.end > now + timedelta(seconds=settings.max_future_skew_seconds):
@@ -159,13 +151,11 @@ def jobs_router() -> APIRouter:
         return _view(job)
 
     @router.get("", summary="List jobs, newest first", responses=_errors(401, 403, 503))
-    async def list_jobs(runner: Runner, caller: Caller) -> dict[str, Any]:
-        _admin(caller)
+    async def list_jobs(runner: Runner, _caller: AdminCaller) -> dict[str, Any]:
         return {"jobs": [_view(job) for job in runner.list()]}
 
     @router.get("/{job_id}", summary="A job's state", responses=_errors(401, 403, 404, 503))
-    async def get_job(job_id: JobId, runner: Runner, caller: Caller) -> dict[str, Any]:
-        _admin(caller)
+    async def get_job(job_id: JobId, runner: Runner, _caller: AdminCaller) -> dict[str, Any]:
         return _view(runner.get(job_id))
 
     @router.delete(
@@ -175,8 +165,7 @@ def jobs_router() -> APIRouter:
         "stays published. A finished job is returned unchanged.",
         responses=_errors(401, 403, 404, 503),
     )
-    async def cancel_job(job_id: JobId, runner: Runner, caller: Caller) -> dict[str, Any]:
-        _admin(caller)
+    async def cancel_job(job_id: JobId, runner: Runner, _caller: AdminCaller) -> dict[str, Any]:
         return _view(await runner.cancel(job_id))
 
     return router
