@@ -81,6 +81,14 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def chaos(session: nox.Session) -> None:
+    """The fault-injection suite (``iotpipe chaos``), full form, on a private stack of its
+    own (never the one ``nox -s tests`` uses); ``-- --short`` for the CI form."""
+    _install(session)
+    session.run("iotpipe", "chaos", *session.posargs)
+
+
+@nox.session
 def soak(session: nox.Session) -> None:
     """The soak run (``iotpipe soak``): half of peak for 10 minutes; memory flat, no error,
     lag back to zero. Not in the default sessions nor in CI. Needs wrk (peak probe).

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from iotpipe.cli.bench import bench
+from iotpipe.cli.chaos import chaos
 from iotpipe.cli.contract import codegen, schemas_app
 from iotpipe.cli.dashboards import dashboards_app
 from iotpipe.cli.devices import devices_app
@@ -41,6 +42,7 @@ app.command()(codegen)
 app.command()(ingest)
 app.command()(sink)
 app.command()(bench)
+app.command()(chaos)
 app.command()(soak)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(db_app, name="db")

@@ -1,0 +1,195 @@
+"""The six faults. Each runs while the load driver streams readings and returns its own
+checks (name -> held); the common counting and verdict are in :mod:`run`.
+
+Pauses here only decide *when* a fault strikes; every check waits on a condition with a
+generous deadline, since this runs on small, busy machines.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from iotpipe.chaos.driver import LoadDriver
+from iotpipe.chaos.pipeline import PARTITIONS, Pipeline, Proc
+from iotpipe.chaos.poison import PoisonProducer, dead_letters
+from iotpipe.stack.manager import Stack
+
+__all__ = ["SCENARIOS", "Fault", "Plan", "wait_for"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How hard to push: the CI short form, or the full run (``nox -s chaos``)."""
+
+    short: bool = False
+
+    @property
+    def kills(self) -> int:
+        return 3 if self.short else 10
+
+    @property
+    def outage(self) -> float:
+        """Seconds a stopped service stays down."""
+        return 5.0 if self.short else 15.0
+
+    @property
+    def poison_rounds(self) -> int:
+        return 2 if self.short else 8
+
+
+@dataclass
+class Fault:
+    """What a scenario works with."""
+
+    stack: Stack
+    pipeline: Pipeline
+    driver: LoadDriver
+    plan: Plan
+    rng: random.Random
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, every: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+
+
+def sink_killed(f: Fault) -> dict[str, bool]:
+    """SIGKILL the sink at random moments, restart it each time."""
+    sink = f.pipeline.sinks[0]
+    for _ in range(f.plan.kills):
+        time.sleep(f.rng.uniform(0.5, 3.0))
+        sink.kill()
+        time.sleep(f.rng.uniform(0.0, 1.0))
+        sink.start()
+    return {"sink alive at the end": sink.alive}
+
+
+def kafka_restarted(f: Fault) -> dict[str, bool]:
+    """Stop the broker during ingest; ingest must answer 503 + Retry-After, then recover."""
+    ledger = f.driver.ledger
+    before = ledger.statuses.get(503, 0)
+    f.stack.down(["kafka"])
+    answered_503 = wait_for(lambda: ledger.statuses.get(503, 0) > before, 60)
+    time.sleep(f.plan.outage)
+    f.stack.up(["kafka"])
+    back = time.monotonic()
+    recovered = wait_for(lambda: ledger.acknowledged_between(back, time.monotonic()) > 0, 120)
+    return {
+        "ingest answered 503 while Kafka was down": answered_503,
+        "ingest acknowledged again after restart": recovered,
+        "sink alive at the end": all(s.alive for s in f.pipeline.sinks),
+    }
+
+
+def database_restarted(f: Fault) -> dict[str, bool]:
+    """Stop the database while the sink writes; it must wait, not die, and resume."""
+    time.sleep(f.rng.uniform(1.0, 3.0))
+    f.stack.down(["mongodb"])
+    time.sleep(f.plan.outage)
+    f.stack.up(["mongodb"])
+    time.sleep(f.rng.uniform(1.0, 3.0))
+    return {"sink survived the outage": all(s.alive for s in f.pipeline.sinks)}
+
+
+def _device_event(f: Fault) -> httpx.Response:
+    device, key = sorted(f.pipeline.keys.items())[0]
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "device_id": device,
+        "kind": "HEARTBEAT",
+        "event_time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "status": "ONLINE",
+    }
+    return httpx.post(
+        f"{f.pipeline.base_url}/v1/device-events",
+        json=event,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+
+
+def registry_stopped(f: Fault) -> dict[str, bool]:
+    """Stop the registry: cached schemas keep readings flowing; a record type ingest has
+    not encoded yet (DeviceEvent, a subject it never looked up) fails with 503, not 500."""
+    ledger = f.driver.ledger
+    f.stack.down(["registry"])
+    down = time.monotonic()
+    time.sleep(f.plan.outage)
+    served = ledger.acknowledged_between(down, time.monotonic()) > 0
+    refused = _device_event(f)
+    f.stack.up(["registry"])
+    recovered = wait_for(lambda: _device_event(f).status_code == 202, 120, every=1.0)
+    return {
+        "readings acknowledged while the registry was down": served,
+        f"new subject refused cleanly (got {refused.status_code})": (
+            refused.status_code == 503 and "Retry-After" in refused.headers
+        ),
+        "new subject accepted after restart": recovered,
+    }
+
+
+def poison_injected(f: Fault) -> dict[str, bool]:
+    """Garbage, truncated, wrong-magic and unknown-schema records straight into the topic."""
+    endpoints = f.pipeline.endpoints
+    poison = PoisonProducer(endpoints["kafka"], endpoints["registry"], f.pipeline.topic)
+    devices = sorted(f.pipeline.keys)
+    for i in range(f.plan.poison_rounds):
+        poison.inject(devices[i % len(devices)])
+        time.sleep(f.rng.uniform(0.2, 1.0))
+    injected = sum(poison.produced.values())
+    last = time.monotonic()
+    ledger = f.driver.ledger
+    flowing = wait_for(lambda: ledger.acknowledged_between(last, time.monotonic()) > 20, 60)
+    landed = wait_for(
+        lambda: sum(dead_letters(endpoints["kafka"], f.pipeline.dlq_topic).values()) >= injected,
+        120,
+        every=2.0,
+    )
+    letters = dead_letters(endpoints["kafka"], f.pipeline.dlq_topic)
+    return {
+        f"{injected} injected, {sum(letters.values())} in the DLQ {dict(letters)}": (
+            landed and sum(letters.values()) == injected
+        ),
+        "readings kept flowing after the poison": flowing,
+        "sink alive at the end": all(s.alive for s in f.pipeline.sinks),
+    }
+
+
+def group_member_killed(f: Fault) -> dict[str, bool]:
+    """Two sinks in one group; SIGKILL one mid-stream; the other takes its partitions."""
+    first, second = f.pipeline.sinks[0], f.pipeline.new_sink().start()
+
+    def assigned(proc: Proc) -> int:
+        return int(proc.health().get("assigned_partitions", 0))
+
+    shared = wait_for(lambda: assigned(first) > 0 and assigned(second) > 0, 120, every=1.0)
+    time.sleep(f.rng.uniform(1.0, 3.0))
+    second.kill()
+    # The group notices a SIGKILLed member after the session timeout (45 s by default).
+    took_over = wait_for(lambda: assigned(first) == PARTITIONS, 150, every=1.0)
+    return {
+        "both members had partitions": shared,
+        f"the survivor took all {PARTITIONS} partitions": took_over,
+    }
+
+
+SCENARIOS: dict[str, Callable[[Fault], dict[str, bool]]] = {
+    "sink-killed": sink_killed,
+    "kafka-restarted": kafka_restarted,
+    "database-restarted": database_restarted,
+    "registry-stopped": registry_stopped,
+    "poison": poison_injected,
+    "group-member-killed": group_member_killed,
+}
