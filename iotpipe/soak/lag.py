@@ -13,7 +13,7 @@ from typing import Protocol
 
 from confluent_kafka import Consumer, TopicPartition
 
-__all__ = ["KafkaOffsets", "Offsets", "group_lag"]
+__all__ = ["KafkaOffsets", "Offsets", "group_lag", "lag"]
 
 
 class Offsets(Protocol):
@@ -33,6 +33,13 @@ def group_lag(committed: Mapping[int, int], watermarks: Mapping[int, tuple[int, 
         position = committed.get(partition, -1)
         total += max(0, high - (position if position >= 0 else low))
     return total
+
+
+def lag(offsets: Offsets) -> int:
+    """The group's lag now: watermarks read after the commits, so a record produced in
+    between counts as lag rather than going negative."""
+    committed = offsets.committed()
+    return group_lag(committed, offsets.watermarks())
 
 
 class KafkaOffsets:
@@ -58,7 +65,7 @@ class KafkaOffsets:
         }
 
     def lag(self) -> int:
-        return group_lag(self.committed(), self.watermarks())
+        return lag(self)
 
     def close(self) -> None:
         self._consumer.close()

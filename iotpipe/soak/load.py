@@ -48,10 +48,13 @@ class PacedLoad:
         key: str,
         requests_per_s: float,
         max_in_flight: int = 64,
+        transport: httpx.AsyncBaseTransport | None = None,  # tests: httpx.MockTransport
     ) -> None:
+        if requests_per_s <= 0:
+            raise ValueError(f"requests_per_s must be positive, not {requests_per_s}")
         self._url, self._body, self._interval = url, body, 1 / requests_per_s
         self._headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        self._max_in_flight = max_in_flight
+        self._max_in_flight, self._transport = max_in_flight, transport
         self._statuses: Counter[int] = Counter()
         self._sent = self._failed = self._skipped = 0
         self._cpu = 0.0
@@ -85,7 +88,9 @@ class PacedLoad:
     async def _run(self) -> None:
         began_cpu = time.thread_time()
         limits = httpx.Limits(max_connections=self._max_in_flight)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        async with httpx.AsyncClient(
+            timeout=30, limits=limits, transport=self._transport
+        ) as client:
             pending: set[asyncio.Task[None]] = set()
             start, tick = time.perf_counter(), 0
             while not self._stopping.is_set():
