@@ -21,6 +21,7 @@ from ingest.api.models import Problem
 from ingest.domain.accept import pointer
 from ingest.domain.errors import (
     Backpressure,
+    BodyTimeout,
     BodyTooLarge,
     Forbidden,
     IngestError,
@@ -42,6 +43,7 @@ _STATUS: list[tuple[type[IngestError], int]] = [
     (Unauthenticated, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (BodyTimeout, 408),
     (BodyTooLarge, 413),
     (UnsupportedMediaType, 415),
     (InvalidRecords, 422),
@@ -87,6 +89,8 @@ def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="iotpipe"'
+    if isinstance(exc, BodyTooLarge | BodyTimeout):
+        headers["Connection"] = "close"  # stop reading the rest of that body
     errors = None
     if exc.single and exc.results and isinstance(exc.results[0], RecordResult):
         errors = exc.results[0].as_dict().get("errors")
@@ -124,7 +128,9 @@ def _osem_error(_request: Request, exc: Exception) -> JSONResponse:
     """openSenseMap routes answer as upstream does: ``{"code","message"}``, not problem+json
     (their clients are senseBox devices and tools written for openSenseMap)."""
     assert isinstance(exc, OsemError)  # noqa: S101 - registered for OsemError only
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    if exc.status in (408, 413):
+        headers["Connection"] = "close"  # stop reading the rest of that body
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 

@@ -36,6 +36,11 @@ class IngestSettings(BaseSettings):
     # Request limits.
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_batch_records: int = Field(default=5000, ge=1)
+    # A request's body must have arrived this many seconds after ingest starts reading it,
+    # else 408 and the connection is closed: a client trickling a body (slowloris) must
+    # not hold a connection forever. uvicorn bounds the wait for headers
+    # (timeout_keep_alive) but not for a body.
+    body_timeout_seconds: float = Field(default=60.0, gt=0)
     # Late-data policy: event_time may be at most this far ahead of the clock and at most
     # this old; outside, the record is rejected with the reason.
     max_future_skew_seconds: float = Field(default=300.0, ge=0)

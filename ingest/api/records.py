@@ -72,6 +72,12 @@ def raise_for(results: list[RecordResult], *, single: bool) -> None:
             results=results,
             single=single,
         )
+    if all(any(e.code == "too_large" for e in r.errors) for r in results):
+        raise BodyTooLarge(
+            f"{what} refused: larger than Kafka accepts for one record",
+            results=results,
+            single=single,
+        )
     raise InvalidRecords(f"{what} rejected; see errors", results=results, single=single)
 
 
@@ -90,7 +96,7 @@ def records_router(record_type: RecordType, path: str, tag: str) -> APIRouter:
         description=f"{record_type.schema.get('doc', '')}\n\nResponds 202 once Kafka has "
         "acknowledged the record. `event_id` may be left out (ingest assigns one); "
         "`event_time` takes ISO 8601 with a time zone or Unix epoch seconds/milliseconds.",
-        responses=_errors(400, 401, 403, 413, 415, 422, 429, 503),
+        responses=_errors(400, 401, 403, 408, 413, 415, 422, 429, 503),
         openapi_extra={
             "security": security,
             "requestBody": {
@@ -100,7 +106,9 @@ def records_router(record_type: RecordType, path: str, tag: str) -> APIRouter:
         },
     )
     async def publish_one(request: Request, ctx: Ctx, caller: Caller) -> RecordAccepted:
-        raw = await read_json(request, ctx.settings.max_body_bytes)
+        raw = await read_json(
+            request, ctx.settings.max_body_bytes, ctx.settings.body_timeout_seconds
+        )
         results = await ctx.service.submit(
             [raw], model, devices=caller.may_publish_for(), trace=trace_id(request.headers)
         )
@@ -118,7 +126,7 @@ def records_router(record_type: RecordType, path: str, tag: str) -> APIRouter:
         "into the record, message). 202 when at least one record was accepted and Kafka "
         "acknowledged all accepted ones; 422 (403) when none was; 503/429 with "
         "Retry-After if Kafka did not acknowledge some (their results say `failed`).",
-        responses=_errors(400, 401, 403, 413, 415, 422, 429, 503),
+        responses=_errors(400, 401, 403, 408, 413, 415, 422, 429, 503),
         openapi_extra={
             "security": security,
             "requestBody": {
@@ -133,7 +141,9 @@ def records_router(record_type: RecordType, path: str, tag: str) -> APIRouter:
         },
     )
     async def publish_batch(request: Request, ctx: Ctx, caller: Caller) -> JSONResponse:
-        raw = await read_json(request, ctx.settings.max_body_bytes)
+        raw = await read_json(
+            request, ctx.settings.max_body_bytes, ctx.settings.body_timeout_seconds
+        )
         if not isinstance(raw, list) or not raw:
             raise InvalidRecords("expected a non-empty JSON array of records")
         if len(raw) > ctx.settings.max_batch_records:

@@ -8,6 +8,7 @@ from iotpipe.errors import IotpipeError
 
 __all__ = [
     "Backpressure",
+    "BodyTimeout",
     "BodyTooLarge",
     "Forbidden",
     "IngestError",
@@ -44,6 +45,12 @@ class UnsupportedMediaType(IngestError):
 
 class BodyTooLarge(IngestError):
     title = "request too large"
+
+
+class BodyTimeout(IngestError):
+    """The body did not arrive in time (a client trickling it); the connection closes."""
+
+    title = "request body too slow"
 
 
 class InvalidRecords(IngestError):

@@ -18,9 +18,12 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
+from ingest.api.body import read_limited
 from ingest.api.context import Ctx, trace_id
+from ingest.domain.errors import BodyTimeout, BodyTooLarge
 from ingest.opensensemap.errors import OsemError
 from ingest.opensensemap.service import SAVED_BULK, SAVED_SINGLE, OsemService
+from ingest.settings import IngestSettings
 
 __all__ = ["TAG", "opensensemap_router"]
 
@@ -40,8 +43,9 @@ _WHEN = {
     "single: `value` missing.",
     401: "Box access token not valid (boxes with useAuth, and always for hackAIR).",
     404: "Box not found; single: sensor not in the box.",
+    408: "Body not received within ingest's body_timeout_seconds (not upstream).",
     413: "Body larger than ingest's max_body_bytes (upstream has no such limit).",
-    415: "Unsupported content type.",
+    415: "Unsupported content type, or a Content-Encoding (compressed bodies are refused).",
     422: "Invalid boxId/sensorId, undecodable body, invalid value/timestamp/location, "
     "more than 2500 measurements, or a value outside the reading contract.",
     429: "Kafka's producer queue is full: retry after Retry-After seconds (not upstream).",
@@ -105,16 +109,26 @@ async def _service(connection: HTTPConnection) -> OsemService:
     return service
 
 
-async def _body(request: Request, max_bytes: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
-        raise OsemError(413, "PayloadTooLarge", f"Body exceeds {max_bytes} bytes.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise OsemError(413, "PayloadTooLarge", f"Body exceeds {max_bytes} bytes.")
-    return bytes(body)
+async def _body(request: Request, settings: IngestSettings) -> bytes:
+    encoding = request.headers.get("content-encoding")
+    if encoding not in (None, "", "identity"):  # never decompressed: no gzip bomb
+        raise OsemError(
+            415,
+            "UnsupportedMediaType",
+            f"Content-Encoding {encoding} is not accepted; send the body uncompressed.",
+        )
+    try:
+        return await read_limited(request, settings.max_body_bytes, settings.body_timeout_seconds)
+    except BodyTooLarge:
+        raise OsemError(
+            413, "PayloadTooLarge", f"Body exceeds {settings.max_body_bytes} bytes."
+        ) from None
+    except BodyTimeout:
+        raise OsemError(
+            408,
+            "RequestTimeout",
+            f"Body not received within {settings.body_timeout_seconds:g} seconds.",
+        ) from None
 
 
 def _tokens(request: Request) -> list[str | None]:
@@ -139,7 +153,7 @@ def opensensemap_router() -> APIRouter:
         "Kafka; 201 only once Kafka acknowledged all of them. Auth: the box's access "
         "token as the whole `Authorization` header (or `x-osem-device-api-key`), when the "
         "box has useAuth, and always for hackAIR.",
-        responses=_responses(400, 401, 404, 413, 415, 422, 429, 503, saved=SAVED_BULK),
+        responses=_responses(400, 401, 404, 408, 413, 415, 422, 429, 503, saved=SAVED_BULK),
         openapi_extra={"security": _SECURITY, "requestBody": _BULK_BODY},
     )
     async def post_bulk(
@@ -156,7 +170,7 @@ def opensensemap_router() -> APIRouter:
             query=dict(request.query_params),
             tokens=_tokens(request),
         )
-        body = await _body(request, ctx.settings.max_body_bytes)
+        body = await _body(request, ctx.settings)
         await service.save(upload, body, trace=trace_id(request.headers))
         return JSONResponse(SAVED_BULK, status_code=201)
 
@@ -168,7 +182,7 @@ def opensensemap_router() -> APIRouter:
         '`{"value": 21.34, "createdAt"?: RFC 3339, "location"?: [lng, lat, height] | '
         "{lng, lat, height}}`, as the senseBox custom sketch (`custom_setup`) sends it. "
         "Same auth, time and contract rules as the bulk upload.",
-        responses=_responses(400, 401, 404, 413, 415, 422, 429, 503, saved=SAVED_SINGLE),
+        responses=_responses(400, 401, 404, 408, 413, 415, 422, 429, 503, saved=SAVED_SINGLE),
         openapi_extra={"security": _SECURITY, "requestBody": _SINGLE_BODY},
     )
     async def post_single(
@@ -190,7 +204,7 @@ def opensensemap_router() -> APIRouter:
         await service.save_single(
             box_id,
             sensor_id,
-            await _body(request, ctx.settings.max_body_bytes),
+            await _body(request, ctx.settings),
             content_type=content_type,
             query=dict(request.query_params),
             tokens=_tokens(request),
