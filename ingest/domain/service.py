@@ -94,6 +94,11 @@ class IngestService:
                 if isinstance(outcome, Delivered):
                     results[index] = RecordResult(index, "accepted", event_id)
                     self.metrics.accepted(kind)
+                elif outcome.reason == "too_large":  # a retry cannot help: rejected
+                    message = f"the record is larger than Kafka accepts ({outcome.detail})"
+                    error = RecordError("too_large", "", message)
+                    results[index] = RecordResult(index, "rejected", errors=(error,))
+                    self.metrics.rejected(kind, outcome.reason)
                 else:
                     results[index] = RecordResult(index, "failed", event_id, failure=outcome)
                     self.metrics.rejected(kind, outcome.reason)

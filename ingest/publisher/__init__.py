@@ -21,9 +21,10 @@ class Delivered:
 
 @dataclass(frozen=True)
 class Failed:
-    """The record was not acknowledged; the client may retry it (same event_id)."""
+    """The record was not acknowledged; the client may retry it (same event_id), except
+    for ``too_large``: Kafka refuses a record that large, and always will."""
 
-    reason: Literal["unavailable", "queue_full"]
+    reason: Literal["unavailable", "queue_full", "too_large"]
     detail: str
     retry_after: int
 

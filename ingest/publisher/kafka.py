@@ -32,6 +32,7 @@ from iotpipe.errors import ContractError, RegistryUnavailable
 __all__ = ["KafkaPublisher", "producer_config"]
 
 INLINE_RECORDS = 8  # requests with at most this many records are encoded on the loop
+_TOO_LARGE = KafkaError.MSG_SIZE_TOO_LARGE  # refused for its size: a retry cannot help
 log = logging.getLogger("iotpipe.ingest.kafka")
 _rdkafka_log = logging.getLogger("iotpipe.ingest.rdkafka")
 
@@ -110,6 +111,8 @@ class KafkaPublisher:
         outcome: Outcome
         if error is None:
             outcome = Delivered(partition=message.partition() or 0, offset=message.offset() or 0)
+        elif error.code() == _TOO_LARGE:
+            outcome = Failed("too_large", f"kafka: {error.str()}", 0)
         else:
             outcome = Failed("unavailable", f"kafka: {error.str()}", self._retry_after)
         pending.settle(index, outcome)
@@ -154,7 +157,11 @@ class KafkaPublisher:
         except BufferError:
             return Failed("queue_full", "producer queue is full", 1)
         except KafkaException as exc:
-            return Failed("unavailable", f"kafka: {exc}", self._retry_after)
+            error = exc.args[0] if exc.args else None
+            too_large = isinstance(error, KafkaError) and error.code() == _TOO_LARGE
+            return Failed(
+                "too_large" if too_large else "unavailable", f"kafka: {exc}", self._retry_after
+            )
         return None
 
     # -- Publisher ---------------------------------------------------------------------
