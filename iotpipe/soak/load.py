@@ -56,6 +56,7 @@ class PacedLoad:
         self._headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         self._max_in_flight, self._transport = max_in_flight, transport
         self._statuses: Counter[int] = Counter()
+        self._latencies_ms: list[float] = []  # answered requests since the last take
         self._sent = self._failed = self._skipped = 0
         self._cpu = 0.0
         self._stopping = threading.Event()
@@ -74,16 +75,24 @@ class PacedLoad:
         """A snapshot (safe from another thread: each field is one atomic read)."""
         return LoadCounts(self._sent, dict(self._statuses), self._failed, self._skipped, self._cpu)
 
+    def take_latencies_ms(self) -> list[float]:
+        """Latencies of the requests answered since the last call (swapping the list is one
+        atomic assignment, so none is lost to the load thread)."""
+        taken, self._latencies_ms = self._latencies_ms, []
+        return taken
+
     def _main(self) -> None:
         asyncio.run(self._run())
 
     async def _one(self, client: httpx.AsyncClient) -> None:
+        began = time.perf_counter()
         try:
             response = await client.post(self._url, content=self._body, headers=self._headers)
         except httpx.HTTPError:
             self._failed += 1
         else:
             self._statuses[response.status_code] += 1
+            self._latencies_ms.append((time.perf_counter() - began) * 1000)
 
     async def _run(self) -> None:
         began_cpu = time.thread_time()

@@ -43,12 +43,18 @@ def table(result: dict[str, Any]) -> Table:
         "consumer lag", f"max {result['lag_max']:,}", f"at stop {result['lag_at_stop']:,}",
         f"to zero {drained}", "", _ok(lag is not None),
     )  # fmt: skip
+    worst = result.get("p99_ms_max")
+    out.add_row("request latency", "p99, worst window", "",
+                "-" if worst is None else f"{worst:,.0f} ms", "", "(info)")  # fmt: skip
     verdict = result["verdict"]
     passed = "[green]PASS[/]" if verdict["passed"] else "[red]FAIL[/]"
     out.add_row("verdict", "", "", "", "", passed)
+    non_2xx = sum(n for status, n in load["statuses"].items() if not str(status).startswith("2"))
     out.caption = (
         f"requests sent {load['sent']:,}; load generator CPU "
-        f"{load['cpu_share']:.1%} of {result['machine']['cores']} cores"
+        f"{load['cpu_share']:.1%} of {result['machine']['cores']} cores\n"
+        f"client errors: {non_2xx} non-2xx, {load['failed']} without an answer, "
+        f"{load['skipped']} not sent (too many in flight: the service stalled)"
         + "".join(f"\n[red]{f}[/]" for f in verdict["failures"])
     )
     return out

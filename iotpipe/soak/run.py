@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
+from iotpipe.bench.phases import percentile
 from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import batch_body
 from iotpipe.bench.wrk import find_wrk
@@ -94,12 +95,12 @@ def _soak(
     load.start()
     began = time.perf_counter()
     while (elapsed := time.perf_counter() - began) < seconds:
-        samples.append(_sample(elapsed, pids, offsets, load.counts(), world))
+        samples.append(_sample(elapsed, pids, offsets, load, world))
         _progress(samples[-1])
         time.sleep(max(0.0, plan.interval_s - (time.perf_counter() - began - elapsed)))
     final = load.stop()
     wall = time.perf_counter() - began
-    samples.append(_sample(wall, pids, offsets, final, world))
+    samples.append(_sample(wall, pids, offsets, load, world))
     console.print("load stopped; waiting for the sink's lag to reach zero...")
     lag_to_zero = _until_zero(offsets.lag, plan.drain_timeout_s)
     sink_metrics = metrics(f"{world.sink_url}/metrics")
@@ -111,8 +112,9 @@ def _soak(
 
 
 def _sample(
-    t: float, pids: dict[str, int], offsets: KafkaOffsets, counts: LoadCounts, world: SoakWorld
+    t: float, pids: dict[str, int], offsets: KafkaOffsets, load: PacedLoad, world: SoakWorld
 ) -> Sample:
+    counts, latencies = load.counts(), load.take_latencies_ms()
     return Sample(
         t_s=round(t, 2),
         rss_mb={name: tree_rss_mb(pid) for name, pid in pids.items()},
@@ -120,6 +122,7 @@ def _sample(
         sent=counts.sent,
         load_errors=counts.errors,
         ingest_non_2xx=ingest_non_2xx(metrics(f"{world.ingest_url}/metrics")),
+        p99_ms=round(percentile(latencies, 0.99), 1) if latencies else None,
     )
 
 
@@ -127,7 +130,7 @@ def _progress(s: Sample) -> None:
     rss = ", ".join(f"{k} {v:.0f}" for k, v in s.rss_mb.items() if v is not None)
     console.print(
         f"  {s.t_s:6.0f} s  sent {s.sent:,}  errors {s.load_errors}/{s.ingest_non_2xx}  "
-        f"lag {s.lag:,}  RSS MB: {rss}"
+        f"p99 {s.p99_ms or 0:.0f} ms  lag {s.lag:,}  RSS MB: {rss}"
     )
 
 
@@ -188,6 +191,7 @@ def _result(
         "dead_letters": dead_letters,
         "lag_to_zero_s": lag_to_zero,
         "lag_max": max(s.lag for s in samples),
+        "p99_ms_max": max((s.p99_ms for s in samples if s.p99_ms is not None), default=None),
         "lag_at_stop": samples[-1].lag,
         "verdict": {"passed": verdict.passed, "failures": verdict.failures},
         "samples": [asdict(s) for s in samples],

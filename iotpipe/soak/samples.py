@@ -25,6 +25,7 @@ class Sample:
     sent: int  # requests the load generator started
     load_errors: int  # non-2xx, no answer or skipped, seen by the load generator
     ingest_non_2xx: int  # non-2xx answers counted by ingest itself
+    p99_ms: float | None = None  # requests answered since the previous sample
 
 
 def counter_sum(metrics: Mapping[str, float], name: str) -> float:

@@ -54,6 +54,10 @@ def test_every_request_is_counted_by_outcome() -> None:
     assert counts.skipped == 0
     assert {r.headers["Authorization"] for r in seen} == {"Bearer secret"}
     assert {r.content for r in seen} == {b"[]"}
+    latencies = load.take_latencies_ms()
+    assert len(latencies) == sum(counts.statuses.values())  # answered ones only
+    assert all(ms >= 0 for ms in latencies)
+    assert load.take_latencies_ms() == []
 
 
 def test_requests_due_while_too_many_are_pending_are_skipped_not_dropped() -> None:

@@ -27,10 +27,18 @@ def result(*, passed: bool = True) -> dict[str, Any]:
             "sink": {**process, "judged": True},
             "stack kafka": {**process, "flat": False, "judged": False},
         },
-        "load": {"sent": 900, "errors": 0, "cpu_share": 0.03},
+        "load": {
+            "sent": 900,
+            "errors": 0,
+            "cpu_share": 0.03,
+            "statuses": {"202": 900},
+            "failed": 0,
+            "skipped": 0,
+        },
         "ingest_non_2xx": 0,
         "dead_letters": 0,
         "lag_max": 1200,
+        "p99_ms_max": 85.0,
         "lag_at_stop": 40,
         "lag_to_zero_s": 3.5,
         "verdict": {"passed": passed, "failures": [] if passed else ["sink RSS not flat: ..."]},
@@ -48,14 +56,16 @@ def render(data: dict[str, Any]) -> str:
 def test_table_shows_each_process_errors_lag_and_the_verdict() -> None:
     text = render(result())
     for expected in ("ingest", "110.0 MB", "+0.10 MB/min", "grows (info)", "max 1,200",
-                     "to zero 3.5 s", "PASS", "requests sent 900"):  # fmt: skip
+                     "to zero 3.5 s", "85 ms", "PASS", "requests sent 900"):  # fmt: skip
         assert expected in text, expected
 
 
 def test_a_failed_run_says_why() -> None:
     data = result(passed=False)
     data["lag_to_zero_s"] = None
+    data["load"] = {**data["load"], "statuses": {"202": 890, "503": 4}, "failed": 1, "skipped": 5}
     text = render(data)
+    assert "4 non-2xx, 1 without an answer, 5 not sent" in text
     assert "FAIL" in text
     assert "timed out" in text
     assert "sink RSS not flat" in text
