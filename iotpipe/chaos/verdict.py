@@ -34,6 +34,8 @@ class ScenarioResult:
     failed_unresolved: int
     checks: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    answers: dict[str, int] = field(default_factory=dict)  # HTTP status (0: none) -> count
+    retries: int = 0
     seconds: float = 0.0
 
     @property
@@ -105,5 +107,7 @@ def judge(
         failed_unresolved=len(failed),
         checks=checks,
         notes=notes,
+        answers={str(status): n for status, n in sorted(ledger.statuses.items())},
+        retries=ledger.retries,
         seconds=round(seconds, 1),
     )

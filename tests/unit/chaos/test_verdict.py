@@ -71,6 +71,7 @@ def test_503_without_retry_after_and_500_fail_the_checks() -> None:
     result = judge("x", ledger, Counter({f"ok-{i}": 1 for i in range(4)}), {}, 1.0)
     assert not result.checks["every 429/503 had Retry-After"]
     assert not result.checks["no 500"]
+    assert result.answers == {"500": 1, "503": 1}
     assert not result.passed
 
 
