@@ -41,7 +41,7 @@ def table(result: dict[str, Any]) -> Table:
     drained = "timed out" if lag is None else f"{lag:.1f} s"
     out.add_row(
         "consumer lag", f"max {result['lag_max']:,}", f"at stop {result['lag_at_stop']:,}",
-        f"to zero {drained}", "", _ok(lag is not None),
+        f"to zero {drained}", f"{result['lag_slope_per_min']:+,.0f} /min", _ok(lag is not None),
     )  # fmt: skip
     worst = result.get("p99_ms_max")
     out.add_row("request latency", "p99, worst window", "",
@@ -82,11 +82,17 @@ def _chart(result: dict[str, Any], path: Path) -> None:
     samples = result["samples"]
     minutes = [s["t_s"] / 60 for s in samples]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    for name in result["processes"]:
-        values = [s["rss_mb"].get(name) for s in samples]
-        top.plot(minutes, values, label=name, linewidth=2 if name in ("ingest", "sink") else 1)
+    for name, process in result["processes"].items():
+        # Change from the RSS start: on one absolute scale a JVM's 700 MB flattens every
+        # Python service's trend into a straight line.
+        values = [
+            None if (mb := s["rss_mb"].get(name)) is None else mb - process["start_mb"]
+            for s in samples
+        ]
+        top.plot(minutes, values, label=f"{name} (start {process['start_mb']:.0f} MB)",
+                 linewidth=2 if process["judged"] else 1)  # fmt: skip
     top.axvline(result["plan"]["warmup_s"] / 60, color="grey", linestyle=":", label="warm-up")
-    top.set_ylabel("RSS (MB)")
+    top.set_ylabel("RSS change from start (MB)")
     top.set_title("memory during the soak")
     top.legend(fontsize="small")
     bottom.plot(minutes, [s["lag"] for s in samples], color="#d8553b")

@@ -18,7 +18,7 @@ from iotpipe.bench.phases import percentile
 from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import batch_body
 from iotpipe.bench.wrk import find_wrk
-from iotpipe.soak.growth import growth
+from iotpipe.soak.growth import growth, slope
 from iotpipe.soak.lag import KafkaOffsets
 from iotpipe.soak.load import LoadCounts, PacedLoad
 from iotpipe.soak.probe import Peak, probe_peak
@@ -193,7 +193,15 @@ def _result(
         "lag_max": max(s.lag for s in samples),
         "p99_ms_max": max((s.p99_ms for s in samples if s.p99_ms is not None), default=None),
         "lag_at_stop": samples[-1].lag,
+        "lag_slope_per_min": _lag_slope(samples, plan.warmup_s),
         "verdict": {"passed": verdict.passed, "failures": verdict.failures},
         "samples": [asdict(s) for s in samples],
         "machine": {"cores": os.cpu_count() or 1, "platform": platform.platform()},
     }
+
+
+def _lag_slope(samples: list[Sample], warmup_s: float) -> float:
+    """Records/min the lag trends by after warm-up (information: a sink that keeps up
+    holds it near zero; a positive trend means it would fall behind without end)."""
+    after = [s for s in samples if s.t_s >= warmup_s]
+    return slope([s.t_s for s in after], [float(s.lag) for s in after]) * 60

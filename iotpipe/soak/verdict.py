@@ -42,7 +42,7 @@ def judge(
     if not growths:
         failures.append("no RSS samples after warm-up: run longer than the warm-up")
     if load_errors:
-        failures.append(f"{load_errors} requests failed at the load generator")
+        failures.append(f"{load_errors} requests without a 2xx at the load generator (see below)")
     if ingest_non_2xx:
         failures.append(f"ingest answered {ingest_non_2xx} requests with non-2xx")
     if dead_letters:

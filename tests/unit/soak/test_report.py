@@ -40,6 +40,7 @@ def result(*, passed: bool = True) -> dict[str, Any]:
         "lag_max": 1200,
         "p99_ms_max": 85.0,
         "lag_at_stop": 40,
+        "lag_slope_per_min": 12.0,
         "lag_to_zero_s": 3.5,
         "verdict": {"passed": passed, "failures": [] if passed else ["sink RSS not flat: ..."]},
         "samples": samples,
@@ -55,8 +56,11 @@ def render(data: dict[str, Any]) -> str:
 
 def test_table_shows_each_process_errors_lag_and_the_verdict() -> None:
     text = render(result())
-    for expected in ("ingest", "110.0 MB", "+0.10 MB/min", "grows (info)", "max 1,200",
-                     "to zero 3.5 s", "85 ms", "PASS", "requests sent 900"):  # fmt: skip
+    expected_parts = (
+        "ingest", "110.0 MB", "+0.10 MB/min", "grows (info)", "max 1,200", "to zero 3.5 s",
+        "+12 /min", "85 ms", "PASS", "requests sent 900",
+    )  # fmt: skip
+    for expected in expected_parts:
         assert expected in text, expected
 
 
