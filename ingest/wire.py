@@ -11,6 +11,12 @@ need it get it: this protocol buffers the first request's header block (it never
 beyond it), and hands the connection to h11 if any line of it ends in a bare LF, else
 to httptools. The choice depends on that connection's own bytes only; a CRLF request
 is parsed exactly as before, strictly.
+
+Slow clients: the first request's headers must arrive within ``timeout_keep_alive``
+(uvicorn's, 5 s) of the connection (this protocol's timer). uvicorn cancels its
+keep-alive timer at the first byte of the next request, so a kept-alive connection
+could trickle that request's headers forever; both parsers here keep the timer until
+the headers are complete instead. Bodies have their own deadline (``read_limited``).
 """
 
 from __future__ import annotations
@@ -23,7 +29,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-__all__ = ["PROTOCOL", "DeviceTolerantProtocol", "bare_lf"]
+__all__ = [
+    "PROTOCOL",
+    "DeviceTolerantProtocol",
+    "HeaderDeadlineH11",
+    "HeaderDeadlineHttpTools",
+    "bare_lf",
+]
 
 PROTOCOL = "ingest.wire:DeviceTolerantProtocol"  # uvicorn's ``http`` option
 _MAX_HEAD = 64 * 1024  # beyond this without an end of headers: let httptools refuse it
@@ -38,6 +50,29 @@ def _head_end(buffer: bytes) -> int:
     """Index just past the header block (CRLF CRLF or LF LF, as h11 reads it), or -1."""
     ends = [i + len(m) for m in (b"\r\n\r\n", b"\n\n", b"\n\r\n") if (i := buffer.find(m)) >= 0]
     return min(ends) if ends else -1
+
+
+class HeaderDeadlineHttpTools(HttpToolsProtocol):
+    """httptools; the keep-alive timer runs until the next request's headers are complete."""
+
+    def _unset_keepalive_if_required(self) -> None:
+        pass  # not at the first byte of the next request: at the end of its headers
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        super()._unset_keepalive_if_required()
+
+
+class HeaderDeadlineH11(H11Protocol):
+    """h11; the keep-alive timer runs until the next request's headers are complete."""
+
+    def _unset_keepalive_if_required(self) -> None:
+        pass  # not at the first byte of the next request: once h11 has its headers
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not None and not self.cycle.response_complete:
+            super()._unset_keepalive_if_required()
 
 
 class DeviceTolerantProtocol(asyncio.Protocol):
@@ -81,7 +116,7 @@ class DeviceTolerantProtocol(asyncio.Protocol):
         if end < 0 and len(self.buffer) < _MAX_HEAD:
             return
         lenient = end >= 0 and bare_lf(self.buffer[:end])
-        self._switch(H11Protocol if lenient else HttpToolsProtocol)
+        self._switch(HeaderDeadlineH11 if lenient else HeaderDeadlineHttpTools)
 
     def _forget(self) -> None:
         self.server_state.connections.discard(self)
