@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from iotpipe.bench.wrk import find_wrk
 from iotpipe.soak.growth import growth, slope
 from iotpipe.soak.lag import KafkaOffsets
 from iotpipe.soak.load import LoadCounts, PacedLoad
-from iotpipe.soak.probe import Peak, probe_peak
+from iotpipe.soak.probe import Peak, probe_peak, until_zero
 from iotpipe.soak.rss import tree_rss_mb
 from iotpipe.soak.samples import Sample, counter_sum, ingest_non_2xx, series_after
 from iotpipe.soak.verdict import judge
@@ -75,14 +74,16 @@ def _soak(
     rate = plan.rate
     if rate is None:
         console.print(f"peak probe: wrk at full speed for {plan.probe_s:.0f} s...")
-        peak = probe_peak(world, batch=plan.batch, seconds=plan.probe_s)
+        peak = probe_peak(
+            world, offsets.lag, batch=plan.batch, seconds=plan.probe_s,
+            timeout=plan.drain_timeout_s,
+        )  # fmt: skip
         rate = peak.readings_per_s / 2
         console.print(
             f"  ingest {peak.ingest_readings_per_s:,.0f} readings/s, sink "
-            f"{peak.sink_docs_per_s:,.0f} docs/s -> soak at {rate:,.0f} readings/s"
+            f"{peak.sink_docs_per_s:,.0f} docs/s (backlog drained {peak.drain_s:.0f} s after "
+            f"wrk) -> soak at {rate:,.0f} readings/s"
         )
-        probe_drain = _until_zero(offsets.lag, plan.drain_timeout_s)
-        console.print(f"  probe backlog drained in {probe_drain or float('nan'):.1f} s")
     load = PacedLoad(
         f"{world.ingest_url}/v1/readings/batch",
         batch_body(plan.batch),
@@ -102,7 +103,7 @@ def _soak(
     wall = time.perf_counter() - began
     samples.append(_sample(wall, pids, offsets, load, world))
     console.print("load stopped; waiting for the sink's lag to reach zero...")
-    lag_to_zero = _until_zero(offsets.lag, plan.drain_timeout_s)
+    lag_to_zero = until_zero(offsets.lag, plan.drain_timeout_s)
     sink_metrics = metrics(f"{world.sink_url}/metrics")
     return _result(
         plan, samples, final,
@@ -132,16 +133,6 @@ def _progress(s: Sample) -> None:
         f"  {s.t_s:6.0f} s  sent {s.sent:,}  errors {s.load_errors}/{s.ingest_non_2xx}  "
         f"p99 {s.p99_ms or 0:.0f} ms  lag {s.lag:,}  RSS MB: {rss}"
     )
-
-
-def _until_zero(lag: Callable[[], int], timeout: float) -> float | None:
-    """Seconds until ``lag()`` is 0, polled every half second; None on timeout."""
-    began = time.perf_counter()
-    while time.perf_counter() - began < timeout:
-        if lag() == 0:
-            return time.perf_counter() - began
-        time.sleep(0.5)
-    return None
 
 
 def _result(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iotpipe.soak.lag import group_lag, lag
+from iotpipe.soak.probe import until_zero
 
 
 @dataclass
@@ -43,3 +44,13 @@ def test_lag_of_an_offsets_source() -> None:
     assert lag(offsets) == 13
     offsets.commits = {0: 100, 1: 100, 2: 3}
     assert lag(offsets) == 0
+
+
+def test_until_zero_waits_for_the_lag_to_reach_zero() -> None:
+    readings = iter([5, 2, 0])
+    assert until_zero(lambda: next(readings), timeout=60) is not None
+    assert next(readings, "drained") == "drained"
+
+
+def test_until_zero_gives_up_at_the_timeout() -> None:
+    assert until_zero(lambda: 1, timeout=0) is None
