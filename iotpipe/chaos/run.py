@@ -76,7 +76,7 @@ def run_chaos(
             results.append(
                 run_scenario(stack, name, plan, state_dir / "pipelines", console=console)
             )
-            console.print(table(results[-1:]), width=180)
+            _wide(stderr=True).print(table(results[-1:]))
     finally:
         stack.down(wipe=False)
     output.mkdir(parents=True, exist_ok=True)
@@ -91,5 +91,11 @@ def run_chaos(
         )
         + "\n"
     )
-    Console(width=None if sys.stdout.isatty() else 180).print(table(results))
+    _wide(stderr=False).print(table(results))
     return results
+
+
+def _wide(*, stderr: bool) -> Console:
+    """The terminal's width, or 180 columns in a log (rich would squeeze to 80)."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 180)
