@@ -93,7 +93,8 @@ def accept(
             RecordError(
                 "forbidden_device",
                 "/device_id",
-                f"this API key may not publish for device {device!r}",
+                # The value is not echoed: an error never repeats what a field carried.
+                "this API key may not publish for this device_id (its own device only)",
             )
         )
     event_time = getattr(record, "event_time", None)
