@@ -4,9 +4,12 @@ nox -s tests       unit + integration tests (starts or reuses the local stack)
 nox -s lint        ruff check + ruff format --check
 nox -s typecheck   mypy --strict
 nox -s demo        brings the local stack up and shows it healthy
+nox -s fuzz        schemathesis with many examples + the bad-input cases
 """
 
 from __future__ import annotations
+
+import os
 
 import nox
 
@@ -95,3 +98,21 @@ def soak(session: nox.Session) -> None:
     Arguments after ``--`` go to ``iotpipe soak``, e.g. ``-- --minutes 3``."""
     session.install("-e", ".[dev,bench]")
     session.run("iotpipe", "soak", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """schemathesis over every operation (positive, negative, and stateful through the
+    OpenAPI links), IOTPIPE_FUZZ_EXAMPLES per operation and mode (300 here, 20 in CI),
+    then the hand-written bad-input cases. Needs the local stack, as ``nox -s tests``."""
+    _install(session)
+    examples = os.environ.get("IOTPIPE_FUZZ_EXAMPLES", "300")
+    session.run(
+        "pytest",
+        "-s",
+        "tests/integration/ingest/test_schemathesis.py",
+        "tests/unit/ingest/test_bad_input.py",
+        "tests/integration/ingest/test_bad_input.py",
+        *session.posargs,
+        env={"IOTPIPE_FUZZ_EXAMPLES": examples},
+    )

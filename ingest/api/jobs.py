@@ -97,6 +97,18 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+# OpenAPI links: a started job's id leads to its state and its cancellation (clients,
+# and schemathesis' stateful runs, follow them).
+_JOB = "#/paths/~1v1~1jobs~1{job_id}"
+_LINKS = {
+    "GetJob": {"operationRef": f"{_JOB}/get", "parameters": {"job_id": "$response.body#/id"}},
+    "CancelJob": {
+        "operationRef": f"{_JOB}/delete",
+        "parameters": {"job_id": "$response.body#/id"},
+    },
+}
+
+
 def jobs_router() -> APIRouter:
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -108,7 +120,10 @@ def jobs_router() -> APIRouter:
         "in the range, newest first, and publishes them as readings (same validation and "
         "Kafka path as live data; event ids derived from box, sensor and time, so a re-run "
         "adds nothing). 202 with the job; follow `links.self`.",
-        responses=_errors(400, 401, 403, 422, 503),
+        responses={
+            202: {"description": "The job, queued.", "links": _LINKS},
+            **_errors(400, 401, 403, 422, 503),
+        },
         openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
     )
     async def start(
