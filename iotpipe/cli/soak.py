@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +34,8 @@ def soak(  # noqa: PLR0917 - Typer options
 
     plan = SoakPlan(minutes=minutes, rate=rate, batch=batch, interval_s=interval, warmup_s=warmup)
     result = run_soak(plan)
-    Console().print(report.table(result))
+    # A log (nox, CI, a file) gets the table at 120 columns, not rich's 80 that wraps it.
+    Console(width=None if sys.stdout.isatty() else 120).print(report.table(result))
     data, chart = report.write(result, output)
     Console(stderr=True).print(f"wrote {data} and {chart}")
     if not result["verdict"]["passed"]:

@@ -54,7 +54,7 @@ def table(result: dict[str, Any]) -> Table:
         f"requests sent {load['sent']:,}; load generator CPU "
         f"{load['cpu_share']:.1%} of {result['machine']['cores']} cores\n"
         f"client errors: {non_2xx} non-2xx, {load['failed']} without an answer, "
-        f"{load['skipped']} not sent (too many in flight: the service stalled)"
+        f"{load['skipped']} not sent (in-flight cap reached: the service stalled)"
         + "".join(f"\n[red]{f}[/]" for f in verdict["failures"])
     )
     return out
