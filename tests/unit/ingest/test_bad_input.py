@@ -9,6 +9,7 @@ tests/integration/ingest/test_bad_input.py.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from collections.abc import Callable, Iterator
@@ -16,10 +17,16 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
+from ingest.api.body import read_json
 from ingest.app import create_app
 from ingest.auth.keys import KeyStore
+from ingest.domain.errors import BodyTimeout
+from ingest.errors import install
+from ingest.opensensemap.api import _body as osem_body
+from ingest.opensensemap.errors import OsemError
 from ingest.publisher.memory import MemoryPublisher
 from ingest.settings import IngestSettings
 from iotpipe.devices.boxes import InMemoryBoxes
@@ -590,3 +597,60 @@ def test_opensensemap_duplicate_keys_keep_the_last_as_upstream(
 
     assert response.status_code == 201
     assert _values(publisher) == [2.0]
+
+
+# --- a body that never finishes: the deadline (the wire-level case is an integration test)
+
+
+def _stalled_request(headers: dict[str, str]) -> Request:
+    """A request whose first body chunk arrives, and then nothing, ever."""
+    chunks = [{"type": "http.request", "body": b"[", "more_body": True}]
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            return chunks.pop()
+        await asyncio.Event().wait()  # the client stalls
+        raise AssertionError("unreachable")
+
+    raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    return Request({"type": "http", "method": "POST", "headers": raw_headers}, receive)
+
+
+def _answer(error: Exception) -> Any:
+    """What ingest's error mapping (ingest.errors) answers for ``error``."""
+    app = FastAPI()
+    install(app)
+
+    @app.get("/")
+    async def fail() -> None:
+        raise error
+
+    with TestClient(app) as client:
+        return client.get("/")
+
+
+def test_a_stalled_body_is_408_with_the_connection_closed() -> None:
+    request = _stalled_request({"Content-Type": JSON})
+
+    with pytest.raises(BodyTimeout) as caught:
+        asyncio.run(read_json(request, LIMIT, 0.2))
+
+    assert "did not arrive within 0.2 s (1 bytes received)" in caught.value.detail
+    response = _answer(caught.value)
+    assert response.status_code == 408
+    assert response.headers["connection"] == "close"
+    assert response.json()["title"] == "request body too slow"
+
+
+def test_a_stalled_opensensemap_body_is_408_in_upstream_form() -> None:
+    settings = IngestSettings(body_timeout_seconds=0.2)
+
+    with pytest.raises(OsemError) as caught:
+        asyncio.run(osem_body(_stalled_request({"Content-Type": "text/csv"}), settings))
+
+    assert (caught.value.status, caught.value.code) == (408, "RequestTimeout")
+    assert caught.value.message == "Body not received within 0.2 seconds."
+    response = _answer(caught.value)
+    assert response.status_code == 408
+    assert response.headers["connection"] == "close"
+    assert response.json() == {"code": "RequestTimeout", "message": caught.value.message}
