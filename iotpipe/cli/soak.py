@@ -26,13 +26,18 @@ def soak(  # noqa: PLR0917 - Typer options
     output: Annotated[Path, typer.Option(help="Folder for latest.json and latest.png.")] = (
         REPO_DIR / "results" / "soak"
     ),
+    logs: Annotated[
+        Path | None, typer.Option(help="Keep ingest's and sink's logs here (default: dropped).")
+    ] = None,
 ) -> None:
     """Run ingest and sink under a constant load at half of peak; sample RSS, errors and
     consumer lag; print the table and a verdict, write JSON and PNG. Exit 1 on FAIL."""
     from iotpipe.soak import report  # noqa: PLC0415 - loads the soak only here
     from iotpipe.soak.run import SoakPlan, run_soak  # noqa: PLC0415
 
-    plan = SoakPlan(minutes=minutes, rate=rate, batch=batch, interval_s=interval, warmup_s=warmup)
+    plan = SoakPlan(
+        minutes=minutes, rate=rate, batch=batch, interval_s=interval, warmup_s=warmup, logs=logs
+    )
     result = run_soak(plan)
     # A log (nox, CI, a file) gets the table at 120 columns, not rich's 80 that wraps it.
     Console(width=None if sys.stdout.isatty() else 120).print(report.table(result))
