@@ -42,6 +42,8 @@ def build_runner(settings: SinkSettings) -> tuple[SinkRunner, MongoStore, SinkMe
     consumer_config: dict[str, Any] = {
         "bootstrap.servers": endpoints.kafka,
         "group.id": settings.group_id,
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": settings.session_timeout_ms // 3,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "enable.partition.eof": False,

@@ -19,6 +19,12 @@ class SinkSettings(BaseSettings):
     topic: str = "sensor-data"
     dlq_topic: str = "sensor-data.dlq"
     group_id: str = "iotpipe-sink"
+    # How long the group waits for a member that stopped heartbeating (a SIGKILLed or
+    # frozen sink) before its partitions go to the others or to its restarted self.
+    # librdkafka's default is 45 s (measured by the chaos suite: 45 s without any writes
+    # after a kill); 10 s still rides out a long GC or a slow broker (heartbeats come
+    # from librdkafka's own thread, every third of this).
+    session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
     database: str = "iotpipe"
     # The device registry (openSenseMap boxes), mirrored into the collection "devices"
     # by a thread of its own (sink.devices); false: no mirror.
