@@ -16,12 +16,16 @@ from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.endpoints import endpoint_settings, resolve_endpoints
+from iotpipe.redact import redact_logs
 
 __all__ = ["build_app", "kafka_publisher"]
 
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
+    # uvicorn has set its logging up by now; at debug level it would log WebSocket
+    # handshake headers (API keys) and frames.
+    redact_logs("uvicorn", "uvicorn.access", "uvicorn.error")
     endpoints = resolve_endpoints(
         endpoint_settings(
             kafka_bootstrap_servers=settings.kafka_bootstrap_servers,

@@ -33,6 +33,9 @@ def sink(
     from sink.settings import SinkSettings  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from iotpipe.redact import redact_logs  # noqa: PLC0415
+
+    redact_logs()  # URIs with passwords, keys: never in the sink's logs
     flags: dict[str, Any] = {
         "group_id": group_id,
         "health_port": health_port,
