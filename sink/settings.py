@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["SinkSettings"]
@@ -14,7 +14,7 @@ class SinkSettings(BaseSettings):
     # Endpoints; empty means the local stack's (see iotpipe.endpoints).
     kafka_bootstrap_servers: str | None = None
     registry_url: str | None = None
-    mongodb_uri: str | None = None
+    mongodb_uri: SecretStr | None = None  # may hold a password: never in a repr or log
 
     topic: str = "sensor-data"
     dlq_topic: str = "sensor-data.dlq"

@@ -173,7 +173,7 @@ def setup(
     from sink.users import setup_users  # noqa: PLC0415
 
     settings = SinkSettings()
-    uri = settings.mongodb_uri or resolve_endpoints().mongodb.get_secret_value()
+    uri = (settings.mongodb_uri or resolve_endpoints().mongodb).get_secret_value()
     passwords = {
         "sink": sink_password or secrets.token_urlsafe(18),
         "grafana": grafana_password or secrets.token_urlsafe(18),
@@ -200,7 +200,7 @@ def rebuild_rollups(
     from sink.store.mongo import MongoStore  # noqa: PLC0415
 
     settings = SinkSettings()
-    uri = settings.mongodb_uri or resolve_endpoints().mongodb.get_secret_value()
+    uri = (settings.mongodb_uri or resolve_endpoints().mongodb).get_secret_value()
     store = MongoStore.connect(uri, settings.database, timedelta(days=settings.retention_days))
     try:
         since = datetime.now(UTC) - timedelta(minutes=since_minutes)

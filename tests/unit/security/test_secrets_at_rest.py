@@ -109,3 +109,13 @@ def test_the_registry_record_and_the_sink_document_hold_no_token() -> None:
     assert json.loads(record)["box"]["access_token_sha256"] == hash_token(token)
     document = json.dumps(device_document(box), default=str)
     assert token not in document and hash_token(token) not in document
+
+
+def test_the_sinks_database_uri_is_a_secret_in_its_settings() -> None:
+    from sink.settings import SinkSettings  # noqa: PLC0415
+
+    uri = "mongodb://iotpipe_sink:S3cr3t-canary@db:27017/iotpipe"
+    settings = SinkSettings(mongodb_uri=uri)  # a plain string, as the environment gives it
+    assert "S3cr3t-canary" not in f"{settings!r} {settings} {settings.model_dump()}"
+    assert settings.mongodb_uri is not None
+    assert settings.mongodb_uri.get_secret_value() == uri
