@@ -195,4 +195,7 @@ def test_no_secret_reaches_logs_errors_metrics_or_command_output(world: World) -
     assert "consuming" in sink_log and "iotpipe_sink_" in world.captured["sink /metrics"]
     if world.level == "debug":
         assert " DEBUG " in ingest_log and " DEBUG " in sink_log
+        # uvicorn logged the WebSocket handshakes and frames; the redaction removed them.
+        assert "< authorization: ***" in ingest_log.lower()
+        assert "TEXT [payload not logged]" in ingest_log
     assert _hits(world) == []
