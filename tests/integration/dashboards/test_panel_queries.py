@@ -113,12 +113,29 @@ def seeded(endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         while time.monotonic() < deadline and _counted(db) < len(sent):
             time.sleep(0.5)
         assert _counted(db) == len(sent)
+        # Device status is written after the rollups, in its own bulk: wait for it too.
+        while time.monotonic() < deadline and not _statuses_settled(db, now):
+            time.sleep(0.5)
+        assert _statuses_settled(db, now)
         yield Seeded(db, now, len(sent))
     finally:
         sink.terminate()
         sink.wait(30)
         mongo.drop_database(database)
         mongo.close()
+
+
+def _statuses_settled(db: Database[dict[str, Any]], now: datetime) -> bool:
+    """Every device and sensor of ``readings(now)`` has a status with its latest time."""
+    expected = {
+        f"device|{LIVE}": now - timedelta(minutes=1),
+        f"sensor|{LIVE}|temp": now - timedelta(minutes=1),
+        f"sensor|{LIVE}|hum": now - timedelta(minutes=1),
+        f"device|{SILENT}": now - timedelta(minutes=40),
+        f"sensor|{SILENT}|temp": now - timedelta(minutes=40),
+    }
+    found = {d["_id"]: d["last_seen"] for d in db["device_status"].find({}, {"last_seen": 1})}
+    return found == expected
 
 
 def _counted(db: Database[dict[str, Any]]) -> int:
