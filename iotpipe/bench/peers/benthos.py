@@ -1,0 +1,328 @@
+"""Benthos v4 as ingest's peer: the same JSON POSTs, Avro in the registry's wire format,
+produced to Kafka, measured with the same wrk phases.
+
+Benthos core (github.com/redpanda-data/benthos/v4, Go module proxy) ships the
+``http_server`` input, bloblang and the processors, but no Kafka output and no schema
+registry encoder; ``compose/local/peers/benthos/main.go`` adds one batch output plugin
+(franz-go + hamba/avro) for that. The program is built once per content of its sources
+into ``<cache>/benthos/<fingerprint>/`` (the Go caches are the stack's, beside it), run
+with a config rendered here, and measured:
+
+* ``single_rps`` / ``single_p50_ms`` / ``single_p99_ms``: wrk, one reading per POST,
+  ``ctx.connections`` connections (as ingest's ``single.full``);
+* ``batch_100_readings_per_s`` / ``batch_100_p99_ms``: wrk, 100 readings per POST,
+  8 connections (as ingest's ``batch_100``);
+* ``delivered``: the messages the topic holds afterwards, counted from its offsets; a
+  run whose topic holds fewer readings than wrk saw accepted is refused, not reported.
+
+Same work as ingest as far as Benthos goes: a body is one reading or an array of them;
+bloblang splits it, sets ``event_id`` (``uuid_v4()`` unless sent) and ``ingest_time``;
+the plugin decodes each reading into a typed struct, checks the required fields, encodes
+it with the subject's latest schema from the registry (``<topic>-dev.iotpipe.SensorReading``,
+TopicRecordNameStrategy) behind magic byte 0 and the schema id, and produces it keyed by
+``device_id`` with the record-type header, acks=all and idempotent, zstd, 5 ms linger
+(ingest's producer settings); the POST is answered once Kafka acknowledged every reading
+of it (502 otherwise). Not done: API keys (no Authorization header is checked), the
+contract's per-field rules beyond presence and length, and ingest's JSON answer (Benthos
+answers 200 with an empty body).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from confluent_kafka import Consumer, TopicPartition
+from rich.console import Console
+
+from iotpipe.bench.peers import PeerContext, PeerUnavailable
+from iotpipe.bench.workload import batch_body, single_body
+from iotpipe.bench.wrk import WrkResult, run_wrk
+from iotpipe.errors import BuildFailed, PrerequisiteMissing, ServiceFailed
+from iotpipe.processes import free_port, wait_http
+from iotpipe.stack.assets import assets_dir, fingerprint
+from iotpipe.stack.prereqs import find_go
+from iotpipe.stack.progress import run_logged
+
+__all__ = [
+    "NAME",
+    "accepted_readings",
+    "build",
+    "go_versions",
+    "measure",
+    "process_cpu_seconds",
+    "render_config",
+    "source_dir",
+    "source_fingerprint",
+    "topic_messages",
+]
+
+NAME = "benthos"
+BINARY = "iotpipe-benthos"
+PATH = "/v1/readings"  # single readings and arrays alike
+RECORD_TYPE = "dev.iotpipe.SensorReading"
+BATCH = 100
+BATCH_CONNECTIONS = 8  # as run.py's batch_100 phase for ingest
+DELIVERED_SHARE = 0.98  # the topic must hold at least this share of what wrk saw accepted
+DONE_MARK = ".complete"
+_SOURCES = ("go.mod", "go.sum", "main.go")
+
+_TEMPLATE = """\
+# Rendered by iotpipe/bench/peers/benthos.py for one benchmark run.
+http:
+  enabled: true
+  address: {address}
+  debug_endpoints: false
+logger:
+  level: WARN
+  format: logfmt
+metrics:
+  none: {{}}
+input:
+  http_server:
+    path: {path}
+    allowed_verbs: ["POST"]
+    timeout: 10s
+pipeline:
+  threads: {threads}
+  processors:
+    - mapping: 'root = if this.type() == "array" {{ this }} else {{ [this] }}'
+    - unarchive:
+        format: json_array
+    - mapping: |
+        root = this
+        root.event_id = this.event_id | uuid_v4()
+        root.ingest_time = now()
+output:
+  iotpipe_kafka_avro:
+    seed_brokers: {brokers}
+    topic: {topic}
+    registry_url: {registry}
+    record_type: {record_type}
+    linger_ms: {linger_ms}
+    max_in_flight: {max_in_flight}
+"""
+
+
+def render_config(
+    *,
+    port: int,
+    topic: str,
+    kafka: str,
+    registry: str,
+    threads: int = -1,
+    linger_ms: int = 5,
+    max_in_flight: int = 64,
+) -> str:
+    """The Benthos config (YAML; every value JSON-quoted, which YAML reads as is)."""
+    return _TEMPLATE.format(
+        address=json.dumps(f"127.0.0.1:{port}"),
+        path=json.dumps(PATH),
+        threads=threads,
+        brokers=json.dumps([b.strip() for b in kafka.split(",") if b.strip()]),
+        topic=json.dumps(topic),
+        registry=json.dumps(registry),
+        record_type=json.dumps(RECORD_TYPE),
+        linger_ms=linger_ms,
+        max_in_flight=max_in_flight,
+    )
+
+
+# -- build ------------------------------------------------------------------------------
+def source_dir() -> Path:
+    """``compose/local/peers/benthos`` (or its copy in an installed package)."""
+    return assets_dir() / "peers" / "benthos"
+
+
+def source_fingerprint(src: Path) -> str:
+    return fingerprint(*(src / name for name in _SOURCES))
+
+
+def go_versions(go_mod: str) -> dict[str, str]:
+    """The modules the peer is built from, as go.mod requires them directly."""
+    block = re.search(r"^require \(\n(.*?)^\)", go_mod, re.M | re.S)
+    lines = block.group(1).splitlines() if block else []
+    lines += re.findall(r"^require (\S+ \S+)", go_mod, re.M)
+    found = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2 and "// indirect" not in line:
+            found[parts[0]] = parts[1]
+    return found
+
+
+def _cached(final: Path, build_into: Callable[[Path], None]) -> Path:
+    """``final`` once a build into a scratch folder succeeded there (atomic rename)."""
+    if (final / DONE_MARK).exists():
+        return final
+    work = final.parent / f".{final.name}.building-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        build_into(work)
+        (work / DONE_MARK).touch()
+        shutil.rmtree(final, ignore_errors=True)
+        work.rename(final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def build(cache: Path, *, src: Path | None = None, console: Console | None = None) -> Path:
+    """The peer's binary, built from ``src`` on first use (Go module proxy, ~2 min)."""
+    src = src or source_dir()
+    go_cache = cache.parent / "go"  # the stack's Go caches (FerretDB's build fills them)
+
+    def go_build(out: Path) -> None:
+        go = find_go()
+        env = {
+            **os.environ,
+            "GOMODCACHE": str(go_cache / "mod"),
+            "GOCACHE": str(go_cache / "build"),
+            "GOFLAGS": "-modcacherw -mod=readonly",
+            "GOTOOLCHAIN": "local",  # too old a Go fails here instead of fetching another
+            "CGO_ENABLED": "0",
+        }
+        run_logged(
+            ["nice", "-n", "10", go, "build", "-trimpath", "-o", out / BINARY, "."],
+            label="Building the Benthos peer (Go module proxy, ~2 min)",
+            log_path=cache / "logs" / "benthos-build.log",
+            console=console or Console(stderr=True),
+            cwd=src,
+            env=env,
+        )
+
+    try:
+        return _cached(cache / NAME / source_fingerprint(src), go_build) / BINARY
+    except PrerequisiteMissing as exc:
+        raise PeerUnavailable(f"no Go toolchain ({exc})") from exc
+    except (BuildFailed, OSError) as exc:
+        lines = [line.strip(" |") for line in str(exc).splitlines() if line.strip(" |")]
+        reason = lines[0] if len(lines) < 2 else f"{lines[0].split(';')[0]}: {lines[-1]}"
+        raise PeerUnavailable(f"build failed: {reason}") from exc
+
+
+# -- checks -------------------------------------------------------------------------------
+def topic_messages(kafka: str, topic: str) -> int:
+    """Messages in ``topic``: the sum over its partitions of high - low watermark."""
+    consumer = Consumer({"bootstrap.servers": kafka, "group.id": f"iotpipe-bench-count-{topic}"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        if metadata.error is not None:
+            raise PeerUnavailable(f"cannot read topic {topic}: {metadata.error}")
+        total = 0
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            total += high - low
+        return total
+    finally:
+        consumer.close()
+
+
+def _ok_requests(result: WrkResult, seconds: float) -> float:
+    """Requests answered 2xx (wrk counts non-2xx answers among its requests)."""
+    return max(0.0, result.requests_per_s * seconds - result.non2xx)
+
+
+def accepted_readings(single: WrkResult, batch: WrkResult, seconds: float, warmup: int) -> float:
+    """Readings wrk saw accepted (estimated from its rates over the phase length)."""
+    return warmup + _ok_requests(single, seconds) + BATCH * _ok_requests(batch, seconds)
+
+
+def process_cpu_seconds(stat: str, ticks_per_second: float) -> float:
+    """User + system CPU seconds from the text of ``/proc/<pid>/stat``."""
+    fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces and ')'
+    return (int(fields[11]) + int(fields[12])) / ticks_per_second  # utime, stime
+
+
+def _cpu(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    return process_cpu_seconds(stat, os.sysconf("SC_CLK_TCK"))
+
+
+# -- run ----------------------------------------------------------------------------------
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def _phase(
+    process: subprocess.Popen[bytes], url: str, body: bytes, connections: int, seconds: float
+) -> tuple[WrkResult, float]:
+    """One wrk phase and the peer's CPU share over it (1.0 = all cores busy)."""
+    before, began = _cpu(process.pid), time.perf_counter()
+    result = run_wrk(url, body, connections=connections, seconds=seconds)
+    wall = time.perf_counter() - began
+    return result, (_cpu(process.pid) - before) / (wall * (os.cpu_count() or 1))
+
+
+def measure(ctx: PeerContext) -> dict[str, float]:
+    binary = build(ctx.cache)
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config, log = ctx.workdir / "benthos.yaml", ctx.workdir / "benthos.log"
+    config.write_text(
+        render_config(
+            port=port,
+            topic=ctx.topic,
+            kafka=ctx.endpoints["kafka"],
+            registry=ctx.endpoints["registry"],
+        )
+    )
+    base = f"http://127.0.0.1:{port}"
+    url = base + PATH
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [str(binary), "-c", str(config)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        try:
+            wait_http(f"{base}/ready", process, log, timeout=60)
+        except ServiceFailed as exc:
+            raise PeerUnavailable(f"Benthos did not start: {exc}") from exc
+        first = httpx.post(url, content=single_body(), timeout=15)  # warm-up, and a check
+        if first.status_code != 200:
+            raise PeerUnavailable(f"Benthos refused a reading: {first.status_code} {first.text}")
+        single, single_cpu = _phase(process, url, single_body(), ctx.connections, ctx.seconds)
+        batch, batch_cpu = _phase(process, url, batch_body(BATCH), BATCH_CONNECTIONS, ctx.seconds)
+    finally:
+        _stop(process)
+    delivered = topic_messages(ctx.endpoints["kafka"], ctx.topic)
+    accepted = accepted_readings(single, batch, ctx.seconds, warmup=1)
+    if delivered < DELIVERED_SHARE * accepted:
+        raise PeerUnavailable(
+            f"the topic holds {delivered} readings, wrk saw about {accepted:.0f} accepted"
+        )
+    return {
+        "single_rps": _ok_requests(single, ctx.seconds) / ctx.seconds,
+        "single_p50_ms": single.p50_ms,
+        "single_p99_ms": single.p99_ms,
+        f"batch_{BATCH}_readings_per_s": BATCH * _ok_requests(batch, ctx.seconds) / ctx.seconds,
+        f"batch_{BATCH}_p99_ms": batch.p99_ms,
+        "failed_requests": float(single.non2xx + single.errors + batch.non2xx + batch.errors),
+        "delivered": float(delivered),
+        "accepted": accepted,
+        "single_peer_cpu_share": single_cpu,
+        f"batch_{BATCH}_peer_cpu_share": batch_cpu,
+        "single_wrk_cpu_share": single.cpu_share,
+        f"batch_{BATCH}_wrk_cpu_share": batch.cpu_share,
+    }
