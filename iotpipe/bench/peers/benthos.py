@@ -150,7 +150,7 @@ def go_versions(go_mod: str) -> dict[str, str]:
     """The modules the peer is built from, as go.mod requires them directly."""
     block = re.search(r"^require \(\n(.*?)^\)", go_mod, re.M | re.S)
     lines = block.group(1).splitlines() if block else []
-    lines += re.findall(r"^require (\S+ \S+)", go_mod, re.M)
+    lines += re.findall(r"^require ([^(\n].*)$", go_mod, re.M)
     found = {}
     for line in lines:
         parts = line.split()

@@ -1,0 +1,194 @@
+"""The Benthos peer's pure parts: its config, the build cache key and cache, its sources'
+modules, and the arithmetic behind ``delivered`` and the CPU shares (no Go, no network)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from iotpipe.bench.peers import PeerContext, PeerUnavailable, benthos
+from iotpipe.bench.wrk import WrkResult
+from iotpipe.errors import BuildFailed, PrerequisiteMissing
+
+
+def wrk(rps: float, non2xx: int = 0) -> WrkResult:
+    return WrkResult(
+        requests_per_s=rps, p50_ms=1.0, p99_ms=2.0, mean_ms=1.0, non2xx=non2xx, errors=0,
+        cpu_share=0.01,
+    )  # fmt: skip
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "port": 4321,
+        "topic": "bench-peer-1a2b",
+        "kafka": "127.0.0.1:9092",
+        "registry": "http://127.0.0.1:8081/apis/ccompat/v7",
+    }
+    loaded = yaml.safe_load(benthos.render_config(**{**args, **overrides}))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_the_config_serves_the_readings_path_on_the_given_port() -> None:
+    loaded = config()
+    assert loaded["http"]["address"] == "127.0.0.1:4321"
+    assert loaded["input"]["http_server"]["path"] == "/v1/readings"
+    assert "address" not in loaded["input"]["http_server"]  # the /ready server serves it too
+    assert loaded["metrics"] == {"none": {}}
+
+
+def test_the_config_produces_to_the_topic_through_the_plugin() -> None:
+    output = config(kafka="127.0.0.1:9092, 127.0.0.1:9093", max_in_flight=16)["output"]
+    plugin = output["iotpipe_kafka_avro"]
+    assert plugin["seed_brokers"] == ["127.0.0.1:9092", "127.0.0.1:9093"]
+    assert plugin["topic"] == "bench-peer-1a2b"
+    assert plugin["registry_url"] == "http://127.0.0.1:8081/apis/ccompat/v7"
+    assert plugin["record_type"] == "dev.iotpipe.SensorReading"
+    assert plugin["max_in_flight"] == 16
+    assert plugin["linger_ms"] == 5  # ingest's default linger
+
+
+def test_the_config_splits_arrays_and_sets_event_id_and_ingest_time() -> None:
+    processors = config()["pipeline"]["processors"]
+    assert processors[1] == {"unarchive": {"format": "json_array"}}
+    assert "uuid_v4()" in processors[2]["mapping"]
+    assert "root.ingest_time = now()" in processors[2]["mapping"]
+
+
+def test_values_with_yaml_syntax_stay_plain_strings() -> None:
+    odd = 'we: "ird" # topic'
+    assert config(topic=odd)["output"]["iotpipe_kafka_avro"]["topic"] == odd
+
+
+def copy_sources(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    shutil.copytree(benthos.source_dir(), src)
+    return src
+
+
+def test_the_fingerprint_follows_the_sources(tmp_path: Path) -> None:
+    src = copy_sources(tmp_path)
+    key = benthos.source_fingerprint(src)
+    assert key == benthos.source_fingerprint(benthos.source_dir())
+    (src / "config.unrelated").write_text("x")
+    assert benthos.source_fingerprint(src) == key
+    with (src / "main.go").open("a") as handle:
+        handle.write("\n// changed\n")
+    assert benthos.source_fingerprint(src) != key
+
+
+def test_the_sources_build_on_benthos_core_franz_go_and_hamba_avro() -> None:
+    go_mod = (benthos.source_dir() / "go.mod").read_text()
+    direct = benthos.go_versions(go_mod)
+    assert direct == {
+        "github.com/hamba/avro/v2": "v2.31.0",
+        "github.com/redpanda-data/benthos/v4": "v4.60.0",
+        "github.com/twmb/franz-go": "v1.22.3",
+    }
+    assert "redpanda-data/connect" not in go_mod  # not used, for its licence
+
+
+def test_go_versions_reads_single_line_requires() -> None:
+    go_mod = "module x\n\nrequire a.example/b v1.2.3\nrequire c.example/d v0.1.0 // indirect\n"
+    assert benthos.go_versions(go_mod) == {"a.example/b": "v1.2.3"}
+
+
+def test_a_complete_build_is_reused_without_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = copy_sources(tmp_path)
+    done = tmp_path / "cache" / "benthos" / benthos.source_fingerprint(src)
+    done.mkdir(parents=True)
+    (done / benthos.DONE_MARK).touch()
+
+    def no_go(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("must not build")
+
+    monkeypatch.setattr(benthos, "run_logged", no_go)
+    assert benthos.build(tmp_path / "cache", src=src) == done / benthos.BINARY
+
+
+def test_a_build_lands_only_when_it_succeeded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = copy_sources(tmp_path)
+    cache = tmp_path / "cache"
+    calls: list[list[str]] = []
+
+    def fake_build(cmd: list[str | Path], **kwargs: Any) -> None:
+        calls.append([str(part) for part in cmd])
+        assert kwargs["env"]["GOMODCACHE"] == str(tmp_path / "go" / "mod")
+        assert kwargs["env"]["GOTOOLCHAIN"] == "local"
+        assert kwargs["cwd"] == src
+        Path(cmd[cmd.index("-o") + 1]).write_text("binary")
+
+    monkeypatch.setattr(benthos, "find_go", lambda: Path("/usr/bin/go"))
+    monkeypatch.setattr(benthos, "run_logged", fake_build)
+    binary = benthos.build(cache, src=src)
+    assert binary.read_text() == "binary"
+    assert calls[0][:3] == ["nice", "-n", "10"]
+    assert [p.name for p in (cache / "benthos").iterdir()] == [binary.parent.name]
+    benthos.build(cache, src=src)
+    assert len(calls) == 1
+
+
+def test_a_failed_build_is_a_short_reason_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise BuildFailed(
+            "Building the Benthos peer failed (exit 1); full log: /x/benthos-build.log\n"
+            "  | go: downloading github.com/redpanda-data/benthos/v4 v4.60.0\n"
+            "  | main.go:1:1: expected 'package', found 'EOF'"
+        )
+
+    monkeypatch.setattr(benthos, "find_go", lambda: Path("/usr/bin/go"))
+    monkeypatch.setattr(benthos, "run_logged", failing)
+    with pytest.raises(PeerUnavailable) as caught:
+        benthos.build(tmp_path / "cache", src=copy_sources(tmp_path))
+    assert str(caught.value) == (
+        "build failed: Building the Benthos peer failed (exit 1): "
+        "main.go:1:1: expected 'package', found 'EOF'"
+    )
+    assert list((tmp_path / "cache" / "benthos").iterdir()) == []
+
+
+def test_no_go_makes_the_peer_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> Path:
+        raise PrerequisiteMissing("Go is needed")
+
+    monkeypatch.setattr(benthos, "find_go", missing)
+    with pytest.raises(PeerUnavailable, match="no Go toolchain"):
+        benthos.build(tmp_path / "cache", src=copy_sources(tmp_path))
+
+
+def test_measure_reports_an_unbuildable_peer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unbuildable(_cache: Path) -> Path:
+        raise PeerUnavailable("build failed: no network")
+
+    monkeypatch.setattr(benthos, "build", unbuildable)
+    ctx = PeerContext(
+        endpoints={}, workdir=tmp_path, cache=tmp_path, seconds=1, connections=1, topic="t",
+        prefilled_topic="p", prefill=0, database="d",
+    )  # fmt: skip
+    with pytest.raises(PeerUnavailable, match="no network"):
+        benthos.measure(ctx)
+
+
+def test_accepted_readings_count_only_2xx_answers() -> None:
+    single = wrk(1000.0, non2xx=50)  # 10 000 requests in 10 s, 50 refused
+    batch = wrk(20.0)  # 200 batches of 100
+    assert benthos.accepted_readings(single, batch, 10.0, warmup=1) == 1 + 9950 + 20_000
+
+
+def test_cpu_seconds_from_proc_stat_with_an_odd_process_name() -> None:
+    fields = ["S"] + ["0"] * 10 + ["250", "50"] + ["0"] * 30
+    stat = "4242 (iotpipe ) benthos) " + " ".join(fields)
+    assert benthos.process_cpu_seconds(stat, 100.0) == 3.0
