@@ -1,0 +1,366 @@
+"""Peer: Kafka Connect (standalone worker) with the MongoDB sink connector.
+
+The same work as our sink's phase: drain ``ctx.prefilled_topic`` (Avro readings in
+Confluent's wire format, written by the bare producer), decode each against the registry
+and insert it into ``<ctx.database>.readings``, which holds our sink's indexes. Everything
+comes from Maven Central (``compose/local/peers/kafka-connect``): the worker at the
+broker's version, the connector, and Apicurio's Avro converter, the 2.x line (its 3.0.9
+artifact's parent pom is not published there), which reads the registry's v2 API with
+the 4-byte content ids the ccompat API gives our producer.
+
+Not the same work in two ways, which the figures leave as they are: the connector stores
+the record's fields only (no ``stored_time``/``source``) and writes no rollups or device
+status, which our sink does in the same pass. So its documents/s is an upper bound for
+a like-for-like peer.
+
+The rate is measured like :func:`iotpipe.bench.phases.sink_rate`, from the first stored
+batch to the last: the connector stamps no time of its own, so the collection's count is
+polled instead (every ``POLL_SECONDS``), and the rate is the documents stored between the
+first poll that sees any and the one that sees them all, over the time between the two.
+The worker's start-up (JVM, plugin scan, connector and task start) is excluded that way
+and reported on its own, as ``startup_s`` (launch to task RUNNING).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from string import Template
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from pymongo import MongoClient
+from rich.console import Console
+
+from iotpipe.bench.peers import PeerContext, PeerUnavailable
+from iotpipe.errors import IotpipeError
+from iotpipe.processes import free_port
+from iotpipe.stack.assets import assets_dir, fingerprint
+from iotpipe.stack.prereqs import find_java, find_maven
+from iotpipe.stack.progress import run_logged
+from sink.store.mongo import MongoStore
+
+__all__ = [
+    "NAME",
+    "Build",
+    "DrainRate",
+    "build_key",
+    "drain_rate",
+    "measure",
+    "registry_v2_url",
+    "render",
+]
+
+NAME = "Kafka Connect + MongoDB sink connector"
+
+DONE_MARK = ".complete"
+# Each plugin is a folder of plugin.path (its own class loader); Kafka's artifacts and
+# slf4j come from the worker, so they are not copied into plugins.
+PLUGINS = ("mongodb-sink", "apicurio-converter")
+PROVIDED_GROUPS = "org.apache.kafka,org.slf4j"
+MAIN_CLASS = "org.apache.kafka.connect.cli.ConnectStandalone"
+HEAP = ("-Xms256m", "-Xmx512m")
+# Our sink's batch size (IOTPIPE_SINK_BATCH_MAX_RECORDS): records per poll, hence per put.
+MAX_POLL_RECORDS = 2000
+POLL_SECONDS = 0.5  # as often as phases.sink_rate polls: the same load on the database
+STARTUP_TIMEOUT = 180.0
+STALL_TIMEOUT = 120.0  # no new document for this long while the task runs: give up
+
+
+def _assets() -> Path:
+    return assets_dir() / "peers" / "kafka-connect"
+
+
+def _poms(assets: Path) -> list[Path]:
+    return [assets / "worker.pom.xml", *(assets / f"{p}.pom.xml" for p in PLUGINS)]
+
+
+def build_key(assets: Path) -> str:
+    """The cache key: a hash of the three poms (the templates are rendered per run)."""
+    return fingerprint(*_poms(assets))
+
+
+def registry_v2_url(endpoint: str) -> str:
+    """The registry's own v2 API at the same host as its ccompat endpoint
+    (``http://h:p/apis/ccompat/v7`` -> ``http://h:p/apis/registry/v2``)."""
+    parts = urlsplit(endpoint)
+    if not parts.scheme or not parts.netloc:
+        raise ValueError(f"not a registry URL: {endpoint!r}")
+    return urlunsplit((parts.scheme, parts.netloc, "/apis/registry/v2", "", ""))
+
+
+def render(template: str, values: Mapping[str, object]) -> str:
+    """Fill a properties template's ``$name`` placeholders; every one must be given, and
+    no value may break the line (a newline would add a property)."""
+    text = {k: str(v) for k, v in values.items()}
+    for key, value in text.items():
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"{key}: a property value cannot span lines")
+    return Template(template).substitute(text)
+
+
+@dataclass(frozen=True)
+class Build:
+    """The built peer: the worker's jars and the plugin.path folder."""
+
+    home: Path
+
+    @property
+    def worker(self) -> Path:
+        return self.home / "worker"
+
+    @property
+    def plugins(self) -> Path:
+        return self.home / "plugins"
+
+
+def build(cache: Path, *, assets: Path | None = None, console: Console | None = None) -> Build:
+    """Copy the worker's and the plugins' jars from Maven Central into
+    ``<cache>/kafka-connect/<hash of the poms>/`` once; later runs reuse them."""
+    assets = assets or _assets()
+    console = console or Console(stderr=True)
+    m2 = cache.parent / "m2"  # ~/.cache/iotpipe/m2, shared with the stack's installer
+    logs = cache / "kafka-connect" / "logs"
+
+    def maven(pom: Path, out: Path, *extra: str) -> None:
+        run_logged(
+            [find_maven(), "-B", "-f", pom, f"-Dmaven.repo.local={m2}",
+             "dependency:copy-dependencies", f"-DoutputDirectory={out}", *extra],
+            label=f"Kafka Connect peer: {pom.name} (Maven Central)",
+            log_path=logs / f"{pom.stem}.log",
+            console=console,
+        )  # fmt: skip
+
+    def copy_all(out: Path) -> None:
+        maven(assets / "worker.pom.xml", out / "worker")
+        for plugin in PLUGINS:
+            maven(
+                assets / f"{plugin}.pom.xml",
+                out / "plugins" / plugin,
+                f"-DexcludeGroupIds={PROVIDED_GROUPS}",
+            )
+
+    return Build(_cached(cache / "kafka-connect", build_key(assets), copy_all))
+
+
+def _cached(root: Path, key: str, make: Callable[[Path], None]) -> Path:
+    """``root/key``, made by ``make`` into a scratch folder renamed into place when done."""
+    final = root / key
+    if (final / DONE_MARK).exists():
+        return final
+    work = root / f".{key}.building-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        make(work)
+        (work / DONE_MARK).touch()
+        shutil.rmtree(final, ignore_errors=True)
+        work.rename(final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+@dataclass(frozen=True)
+class DrainRate:
+    docs_per_s: float
+    stored: int
+    first_seen_s: float  # from the start of polling to the first document seen
+
+
+def drain_rate(samples: list[tuple[float, int]], expected: int) -> DrainRate:
+    """Documents/s from (time, count) polls: the documents stored between the first poll
+    that saw any and the first that saw ``expected``, over the time between the two."""
+    if not samples:
+        raise ValueError("no samples")
+    began = samples[0][0]
+    seen = [(t, n) for t, n in samples if n > 0]
+    if not seen:
+        return DrainRate(float("nan"), 0, float("nan"))
+    first_t, first_n = seen[0]
+    done = next(((t, n) for t, n in seen if n >= expected), seen[-1])
+    span = done[0] - first_t
+    rate = (done[1] - first_n) / span if span > 0 else float("nan")
+    return DrainRate(rate, samples[-1][1], first_t - began)
+
+
+def measure(ctx: PeerContext) -> dict[str, float]:
+    try:
+        java = find_java(minimum=17).executable
+        built = build(ctx.cache)
+    except IotpipeError as exc:  # Maven or Java missing, a dependency that did not resolve
+        raise PeerUnavailable(f"Kafka Connect could not be built: {_first_line(exc)}") from exc
+    run = _Run.prepare(ctx, built, java)
+    try:
+        startup = run.start()
+        rate = run.drain()
+    finally:
+        run.clean_up()
+    return {
+        "sink_docs_per_s": rate.docs_per_s,
+        "stored": float(rate.stored),
+        "startup_s": startup,
+        "first_doc_after_running_s": rate.first_seen_s,
+    }
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@dataclass
+class _Run:
+    ctx: PeerContext
+    built: Build
+    java: Path
+    name: str
+    folder: Path
+    rest: str
+    process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def prepare(cls, ctx: PeerContext, built: Build, java: Path) -> _Run:
+        name = f"iotpipe-bench-{uuid.uuid4().hex[:8]}"
+        folder = ctx.workdir / "kafka-connect"
+        folder.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        assets = _assets()
+        worker = {
+            "bootstrap": ctx.endpoints["kafka"],
+            "offsets_file": folder / f"{name}.offsets",
+            "plugin_path": built.plugins,
+            "rest_port": port,
+            "max_poll_records": MAX_POLL_RECORDS,
+        }
+        connector = {
+            "name": name,
+            "tasks": 1,  # our sink is one consumer too
+            "topic": ctx.prefilled_topic,
+            "mongodb": ctx.endpoints["mongodb"],
+            "database": ctx.database,
+            "registry_url": registry_v2_url(ctx.endpoints["registry"]),
+        }
+        for file, values in (("worker", worker), ("connector", connector)):
+            text = render((assets / f"{file}.properties").read_text(), values)
+            (folder / f"{file}.properties").write_text(text)
+        shutil.copyfile(assets / "log4j2.properties", folder / "log4j2.properties")
+        return cls(ctx, built, java, name, folder, f"http://127.0.0.1:{port}")
+
+    def start(self) -> float:
+        """Launch the worker; seconds until its one task runs."""
+        # Our sink's indexes, so that each insert costs the connector what it costs ours.
+        store = MongoStore.connect(self.ctx.endpoints["mongodb"], self.ctx.database,
+                                   timedelta(days=30))  # fmt: skip
+        try:
+            store.prepare()
+        finally:
+            store.close()
+        command = [
+            str(self.java), *HEAP, "-XX:+ExitOnOutOfMemoryError",
+            f"-Dlog4j2.configurationFile={self.folder / 'log4j2.properties'}",
+            "-cp", f"{self.built.worker}/*", MAIN_CLASS,
+            str(self.folder / "worker.properties"), str(self.folder / "connector.properties"),
+        ]  # fmt: skip
+        began = time.monotonic()
+        with (self.folder / "worker.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )  # fmt: skip
+        while time.monotonic() - began < STARTUP_TIMEOUT:
+            state = self._task_state()
+            if state == "RUNNING":
+                return time.monotonic() - began
+            time.sleep(0.2)
+        raise PeerUnavailable(f"the Kafka Connect task did not start in {STARTUP_TIMEOUT:.0f}s"
+                              f" (log: {self.folder / 'worker.log'})")  # fmt: skip
+
+    def _task_state(self) -> str | None:
+        """The task's state, None while the worker's REST API is not up; raises
+        PeerUnavailable if the worker exited or the task failed."""
+        if self.process is not None and self.process.poll() is not None:
+            raise PeerUnavailable(f"the Kafka Connect worker exited ({self.process.returncode})"
+                                  f": {self._log_error()}")  # fmt: skip
+        try:
+            reply = httpx.get(f"{self.rest}/connectors/{self.name}/status", timeout=5)
+        except httpx.HTTPError:
+            return None
+        if reply.status_code != 200:
+            return None
+        status: dict[str, Any] = reply.json()
+        for task in status.get("tasks", []):
+            if task.get("state") == "FAILED":
+                trace = str(task.get("trace", "")).strip().splitlines()
+                raise PeerUnavailable(f"the Kafka Connect task failed: {_cause(trace)}")
+        if status.get("connector", {}).get("state") == "FAILED":
+            trace = str(status["connector"].get("trace", "")).strip().splitlines()
+            raise PeerUnavailable(f"the MongoDB sink connector failed: {_cause(trace)}")
+        tasks = status.get("tasks", [])
+        return str(tasks[0].get("state")) if tasks else None
+
+    def drain(self) -> DrainRate:
+        client: MongoClient[dict[str, Any]] = MongoClient(self.ctx.endpoints["mongodb"])
+        readings = client[self.ctx.database]["readings"]
+        samples: list[tuple[float, int]] = []
+        expected = self.ctx.prefill
+        try:
+            last_change = time.monotonic()
+            while True:
+                now, count = time.monotonic(), readings.count_documents({})
+                if samples and count != samples[-1][1]:
+                    last_change = now
+                samples.append((now, count))
+                if count >= expected:
+                    break
+                if now - last_change > STALL_TIMEOUT:
+                    raise PeerUnavailable(f"the connector stored {count}/{expected} and then "
+                                          f"nothing for {STALL_TIMEOUT:.0f}s")  # fmt: skip
+                if len(samples) % 10 == 0:
+                    self._task_state()  # a failed task or worker: say so now
+                time.sleep(POLL_SECONDS)
+            time.sleep(1.0)  # anything past ``expected`` (duplicates) shows up by now
+            samples.append((time.monotonic(), readings.count_documents({})))
+        finally:
+            client.close()
+        return drain_rate(samples, expected)
+
+    def clean_up(self) -> None:
+        """Stop the worker (SIGTERM, then kill), delete the connector's consumer group and
+        the offsets file. The database is the caller's."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        admin = AdminClient({"bootstrap.servers": self.ctx.endpoints["kafka"]})
+        for future in admin.delete_consumer_groups([f"connect-{self.name}"]).values():
+            with contextlib.suppress(KafkaException):  # none if the task never committed
+                future.result(30)
+        (self.folder / f"{self.name}.offsets").unlink(missing_ok=True)
+
+    def _log_error(self) -> str:
+        log = self.folder / "worker.log"
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        errors = [line for line in lines if " ERROR " in line or "Exception" in line]
+        return (errors[0] if errors else (lines[-1] if lines else "no output"))[:300]
+
+
+def _cause(trace: list[str]) -> str:
+    """The innermost "Caused by" of a Java stack trace, else its first line."""
+    causes = [line for line in trace if line.startswith("Caused by:")]
+    return (causes[-1].removeprefix("Caused by:").strip() if causes else
+            (trace[0] if trace else "no trace"))[:300]  # fmt: skip
