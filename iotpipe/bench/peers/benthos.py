@@ -299,7 +299,10 @@ def measure(ctx: PeerContext) -> dict[str, float]:
             wait_http(f"{base}/ready", process, log, timeout=60)
         except ServiceFailed as exc:
             raise PeerUnavailable(f"Benthos did not start: {exc}") from exc
-        first = httpx.post(url, content=single_body(), timeout=15)  # warm-up, and a check
+        try:  # a warm-up (registry schema, broker metadata), and a check
+            first = httpx.post(url, content=single_body(), timeout=15)
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(f"Benthos did not answer a reading: {exc}; see {log}") from exc
         if first.status_code != 200:
             raise PeerUnavailable(f"Benthos refused a reading: {first.status_code} {first.text}")
         single, single_cpu = _phase(process, url, single_body(), ctx.connections, ctx.seconds)
