@@ -1,0 +1,84 @@
+"""The Kafka Connect peer against the real stack: a small pre-filled topic of Avro readings
+(our bare producer, Confluent framing) ends up in MongoDB, decoded field by field, and the
+peer leaves no worker, consumer group or offsets file behind. Its jars are built into the
+peers cache on first use (about a minute from Maven Central), then reused; the worker's
+start-up takes most of the rest (plugin scan, 20-50 s on two busy cores)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from pymongo import MongoClient
+
+from iotpipe.bench import limits
+from iotpipe.bench.peers import PeerContext
+from iotpipe.bench.peers import kafka_connect as kc
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.registry import SchemaRegistry
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+PREFILL = 3000
+
+
+@pytest.fixture
+def peer_ctx(endpoints: dict[str, str], tmp_path: Path) -> Iterator[PeerContext]:
+    tag = uuid.uuid4().hex[:8]
+    topic = f"test-peer-kc-{tag}"
+    database = f"test_peer_kc_{tag}"
+    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
+    for future in admin.create_topics([NewTopic(topic, 3, 1)]).values():
+        future.result(30)
+    contract = Contract.load()
+    SchemaRegistry(endpoints["registry"]).push(contract.on_topic(topic))
+    limits.bare_producer(endpoints["kafka"], endpoints["registry"], contract, topic, PREFILL)
+    yield PeerContext(
+        endpoints=endpoints,
+        workdir=tmp_path,
+        cache=Path.home() / ".cache" / "iotpipe" / "peers",
+        seconds=5,
+        connections=4,
+        topic=topic,
+        prefilled_topic=topic,
+        prefill=PREFILL,
+        database=database,
+    )
+    client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
+    client.drop_database(database)
+    client.close()
+    admin.delete_topics([topic])
+
+
+def test_the_peer_drains_the_prefilled_topic_into_mongodb(peer_ctx: PeerContext) -> None:
+    figures = kc.measure(peer_ctx)
+
+    assert figures["stored"] == PREFILL
+    assert figures["sink_docs_per_s"] > 0
+    assert figures["startup_s"] > 0
+    client: MongoClient[dict[str, Any]] = MongoClient(peer_ctx.endpoints["mongodb"], tz_aware=True)
+    try:
+        readings = client[peer_ctx.database]["readings"]
+        doc = readings.find_one({}, {"_id": 0})
+        assert doc is not None
+        # Decoded from Avro against the registry: the reading's fields, a BSON date.
+        assert set(doc) >= {"event_id", "device_id", "sensor_id", "value", "unit", "event_time"}
+        assert doc["sensor_kind"] == "TEMPERATURE"
+        assert doc["event_time"].year >= 2024
+        assert len(readings.distinct("event_id")) == PREFILL
+    finally:
+        client.close()
+    # Cleaned up: the worker stopped (its log says so), no offsets file, no group.
+    log = (peer_ctx.workdir / "kafka-connect" / "worker.log").read_text()
+    assert "Kafka Connect stopped" in log
+    assert not list((peer_ctx.workdir / "kafka-connect").glob("*.offsets"))
+    connector = (peer_ctx.workdir / "kafka-connect" / "connector.properties").read_text()
+    name = next(line for line in connector.splitlines() if line.startswith("name="))[5:]
+    admin = AdminClient({"bootstrap.servers": peer_ctx.endpoints["kafka"]})
+    groups = admin.list_consumer_groups().result(30)
+    assert f"connect-{name}" not in {g.group_id for g in groups.valid}
