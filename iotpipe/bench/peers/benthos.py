@@ -36,7 +36,8 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -60,6 +61,7 @@ __all__ = [
     "measure",
     "process_cpu_seconds",
     "render_config",
+    "serving",
     "source_dir",
     "source_fingerprint",
     "topic_messages",
@@ -272,6 +274,26 @@ def _phase(
     return result, (_cpu(process.pid) - before) / (wall * (os.cpu_count() or 1))
 
 
+@contextmanager
+def serving(binary: Path, config: Path, log: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """The peer running with ``config`` until the block ends, ready on ``port``."""
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [str(binary), "-c", str(config)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        try:
+            wait_http(f"http://127.0.0.1:{port}/ready", process, log, timeout=60)
+        except ServiceFailed as exc:
+            raise PeerUnavailable(f"Benthos did not start: {exc}") from exc
+        yield process
+    finally:
+        _stop(process)
+
+
 def measure(ctx: PeerContext) -> dict[str, float]:
     binary = build(ctx.cache)
     ctx.workdir.mkdir(parents=True, exist_ok=True)
@@ -285,20 +307,8 @@ def measure(ctx: PeerContext) -> dict[str, float]:
             registry=ctx.endpoints["registry"],
         )
     )
-    base = f"http://127.0.0.1:{port}"
-    url = base + PATH
-    with log.open("ab") as handle:
-        process = subprocess.Popen(
-            [str(binary), "-c", str(config)],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        try:
-            wait_http(f"{base}/ready", process, log, timeout=60)
-        except ServiceFailed as exc:
-            raise PeerUnavailable(f"Benthos did not start: {exc}") from exc
+    url = f"http://127.0.0.1:{port}{PATH}"
+    with serving(binary, config, log, port) as process:
         try:  # a warm-up (registry schema, broker metadata), and a check
             first = httpx.post(url, content=single_body(), timeout=15)
         except httpx.HTTPError as exc:
@@ -307,8 +317,6 @@ def measure(ctx: PeerContext) -> dict[str, float]:
             raise PeerUnavailable(f"Benthos refused a reading: {first.status_code} {first.text}")
         single, single_cpu = _phase(process, url, single_body(), ctx.connections, ctx.seconds)
         batch, batch_cpu = _phase(process, url, batch_body(BATCH), BATCH_CONNECTIONS, ctx.seconds)
-    finally:
-        _stop(process)
     delivered = topic_messages(ctx.endpoints["kafka"], ctx.topic)
     accepted = accepted_readings(single, batch, ctx.seconds, warmup=1)
     if delivered < DELIVERED_SHARE * accepted:

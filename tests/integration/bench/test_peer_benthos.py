@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
+import orjson
 import pytest
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient
@@ -17,9 +19,11 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from generated.models import SensorReading
 from iotpipe.bench.peers import PeerContext, benthos
+from iotpipe.bench.workload import reading
 from iotpipe.contract.catalog import RECORD_TYPE_HEADER, Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
+from iotpipe.processes import free_port
 from iotpipe.stack.settings import StackSettings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # the first run builds (~2 min)
@@ -91,3 +95,44 @@ def test_benthos_peer_writes_the_contracts_records(
         assert reading.event_id is not None and reading.ingest_time is not None
         assert reading.sensor_id in {"temp", "hum", "pres", "pm25"}
         assert reading.location is not None and reading.metadata == {"firmware": "bench"}
+
+
+def test_benthos_peer_keeps_what_a_client_sends_and_refuses_what_it_cannot_encode(
+    endpoints: dict[str, str], topic: str, tmp_path: Path
+) -> None:
+    binary = benthos.build(StackSettings().cache_dir.expanduser() / "peers")
+    port = free_port()
+    config = tmp_path / "benthos.yaml"
+    config.write_text(
+        benthos.render_config(
+            port=port, topic=topic, kafka=endpoints["kafka"], registry=endpoints["registry"]
+        )
+    )
+    event_id = str(uuid.uuid4())
+    full = {
+        **reading(0, with_id=False),
+        "event_id": event_id,
+        "ingest_time": "2001-01-01T00:00:00Z",  # set by the pipeline, not the client
+        "quality": "SUSPECT",
+        "location": {"latitude": 51.96, "longitude": 7.62, "elevation_m": 60.5},
+    }
+    url = f"http://127.0.0.1:{port}{benthos.PATH}"
+    with benthos.serving(binary, config, tmp_path / "benthos.log", port):
+        assert httpx.post(url, content=orjson.dumps(full), timeout=15).status_code == 200
+        missing = {k: v for k, v in full.items() if k != "sensor_id"}
+        assert httpx.post(url, content=orjson.dumps(missing), timeout=15).status_code == 502
+        unknown = {**full, "sensor_kind": "SMELL"}
+        assert httpx.post(url, content=orjson.dumps(unknown), timeout=15).status_code == 502
+        assert httpx.post(url, content=b"{not json", timeout=15).status_code == 502
+    assert benthos.topic_messages(endpoints["kafka"], topic) == 1
+    serde = ContractSerde(SchemaRegistryClient({"url": endpoints["registry"]}), Contract.load())
+    (message,) = first_records(endpoints["kafka"], topic, 1)
+    headers = message.headers()
+    assert isinstance(headers, list)
+    stored = serde.decode(message.value(), headers, topic)
+    assert isinstance(stored, SensorReading)
+    assert str(stored.event_id) == event_id
+    assert stored.quality is not None and stored.quality.value == "SUSPECT"
+    assert stored.location is not None and stored.location.elevation_m == 60.5
+    assert stored.ingest_time is not None and stored.ingest_time.year >= 2026
+    assert stored.event_time.isoformat().startswith(full["event_time"][:19])
