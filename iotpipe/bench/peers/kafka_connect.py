@@ -303,7 +303,8 @@ class _Run:
         for task in status.get("tasks", []):
             if task.get("state") == "FAILED":
                 trace = str(task.get("trace", "")).strip().splitlines()
-                raise PeerUnavailable(f"the Kafka Connect task failed: {_cause(trace)}")
+                raise PeerUnavailable(f"the Kafka Connect task failed: {_cause(trace)}; "
+                                      f"log: {self.folder / 'worker.log'}")  # fmt: skip
         if status.get("connector", {}).get("state") == "FAILED":
             trace = str(status["connector"].get("trace", "")).strip().splitlines()
             raise PeerUnavailable(f"the MongoDB sink connector failed: {_cause(trace)}")
@@ -360,7 +361,10 @@ class _Run:
 
 
 def _cause(trace: list[str]) -> str:
-    """The innermost "Caused by" of a Java stack trace, else its first line."""
-    causes = [line for line in trace if line.startswith("Caused by:")]
-    return (causes[-1].removeprefix("Caused by:").strip() if causes else
-            (trace[0] if trace else "no trace"))[:300]  # fmt: skip
+    """A Java stack trace in one line: its first line and its innermost "Caused by"."""
+    if not trace:
+        return "no trace"
+    causes = [line.removeprefix("Caused by:").strip() for line in trace
+              if line.startswith("Caused by:")]  # fmt: skip
+    said = trace[0].strip() + (f" (caused by {causes[-1]})" if causes else "")
+    return said[:400]
