@@ -17,8 +17,10 @@ The rate is measured like :func:`iotpipe.bench.phases.sink_rate`, from the first
 batch to the last: the connector stamps no time of its own, so the collection's count is
 polled instead (every ``POLL_SECONDS``), and the rate is the documents stored between the
 first poll that sees any and the one that sees them all, over the time between the two.
-The worker's start-up (JVM, plugin scan, connector and task start) is excluded that way
-and reported on its own, as ``startup_s`` (launch to task RUNNING).
+The worker's start-up (JVM, plugin discovery, connector and task start) is excluded that
+way and reported on its own, as ``startup_s`` (launch to task RUNNING). The build adds
+ServiceLoader manifests to the plugins (``manifests/``), so the worker finds them without
+scanning every class (``plugin.discovery=service_load``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import signal
 import subprocess
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -58,6 +61,7 @@ __all__ = [
     "DrainRate",
     "build_key",
     "drain_rate",
+    "manifest_jar",
     "measure",
     "registry_v2_url",
     "render",
@@ -87,9 +91,24 @@ def _poms(assets: Path) -> list[Path]:
     return [assets / "worker.pom.xml", *(assets / f"{p}.pom.xml" for p in PLUGINS)]
 
 
+def _manifests(assets: Path, plugin: str) -> list[Path]:
+    """The ServiceLoader files the build adds to ``plugin`` (its classes, for
+    ``plugin.discovery=service_load``), sorted."""
+    return sorted(p for p in (assets / "manifests" / plugin).rglob("*") if p.is_file())
+
+
 def build_key(assets: Path) -> str:
-    """The cache key: a hash of the three poms (the templates are rendered per run)."""
-    return fingerprint(*_poms(assets))
+    """The cache key: a hash of the three poms and the plugins' manifests (the property
+    templates are rendered per run, so they are not build inputs)."""
+    return fingerprint(*_poms(assets), *(m for p in PLUGINS for m in _manifests(assets, p)))
+
+
+def manifest_jar(assets: Path, plugin: str, jar: Path) -> None:
+    """Pack ``manifests/<plugin>`` (``META-INF/services/...``) into ``jar``."""
+    root = assets / "manifests" / plugin
+    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as out:
+        for file in _manifests(assets, plugin):
+            out.write(file, file.relative_to(root).as_posix())
 
 
 def registry_v2_url(endpoint: str) -> str:
@@ -146,11 +165,9 @@ def build(cache: Path, *, assets: Path | None = None, console: Console | None = 
     def copy_all(out: Path) -> None:
         maven(assets / "worker.pom.xml", out / "worker")
         for plugin in PLUGINS:
-            maven(
-                assets / f"{plugin}.pom.xml",
-                out / "plugins" / plugin,
-                f"-DexcludeGroupIds={PROVIDED_GROUPS}",
-            )
+            folder = out / "plugins" / plugin
+            maven(assets / f"{plugin}.pom.xml", folder, f"-DexcludeGroupIds={PROVIDED_GROUPS}")
+            manifest_jar(assets, plugin, folder / "iotpipe-service-manifests.jar")
 
     return Build(_cached(cache / "kafka-connect", build_key(assets), copy_all))
 

@@ -2,7 +2,7 @@
 (our bare producer, Confluent framing) ends up in MongoDB, decoded field by field, and the
 peer leaves no worker, consumer group or offsets file behind. Its jars are built into the
 peers cache on first use (about a minute from Maven Central), then reused; the worker's
-start-up takes most of the rest (plugin scan, 20-50 s on two busy cores)."""
+start-up takes a few seconds (ServiceLoader manifests, no plugin scan)."""
 
 from __future__ import annotations
 

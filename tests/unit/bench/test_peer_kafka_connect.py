@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,35 @@ def test_build_key_is_stable_and_follows_the_poms(tmp_path: Path) -> None:
     pom = assets / "mongodb-sink.pom.xml"
     pom.write_text(pom.read_text().replace("2.0.1", "2.0.2"))
     assert kc.build_key(assets) != key
+
+
+def test_build_key_follows_the_plugins_manifests(tmp_path: Path) -> None:
+    assets = copy_assets(tmp_path)
+    key = kc.build_key(assets)
+    services = assets / "manifests" / "mongodb-sink" / "META-INF" / "services"
+    (services / "org.apache.kafka.connect.source.SourceConnector").write_text("x.Source\n")
+    assert kc.build_key(assets) != key
+
+
+def test_manifest_jar_lists_the_classes_the_peer_uses(tmp_path: Path) -> None:
+    found = {}
+    for plugin in kc.PLUGINS:
+        jar = tmp_path / f"{plugin}.jar"
+        kc.manifest_jar(ASSETS, plugin, jar)
+        with zipfile.ZipFile(jar) as packed:
+            for name in packed.namelist():
+                assert name.startswith("META-INF/services/org.apache.kafka.connect.")
+                found[name.rpartition("/")[2]] = packed.read(name).decode().split()
+    assert found == {
+        "org.apache.kafka.connect.sink.SinkConnector": [
+            "com.mongodb.kafka.connect.MongoSinkConnector"
+        ],
+        "org.apache.kafka.connect.storage.Converter": [
+            "io.apicurio.registry.utils.converter.AvroConverter"
+        ],
+    }
+    worker = kc.render((ASSETS / "worker.properties").read_text(), WORKER)
+    assert properties(worker)["plugin.discovery"] == "service_load"
 
 
 def test_every_pom_is_a_build_input() -> None:
