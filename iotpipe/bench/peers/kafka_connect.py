@@ -352,7 +352,15 @@ class _Run:
             samples.append((time.monotonic(), readings.count_documents({})))
         finally:
             client.close()
+            self._keep_trace(samples)
         return drain_rate(samples, expected)
+
+    def _keep_trace(self, samples: list[tuple[float, int]]) -> None:
+        """The polled counts, for a look at the drain's shape (bursts, stalls) later."""
+        if samples:
+            start = samples[0][0]
+            rows = "".join(f"{t - start:.2f},{n}\n" for t, n in samples)
+            (self.folder / "drain.csv").write_text("seconds,documents\n" + rows)
 
     def clean_up(self) -> None:
         """Stop the worker (SIGTERM, then kill), delete the connector's consumer group and
