@@ -13,7 +13,10 @@ with a config rendered here, and measured:
 * ``batch_100_readings_per_s`` / ``batch_100_p99_ms``: wrk, 100 readings per POST,
   8 connections (as ingest's ``batch_100``);
 * ``delivered``: the messages the topic holds afterwards, counted from its offsets; a
-  run whose topic holds fewer readings than wrk saw accepted is refused, not reported.
+  run whose topic holds fewer readings than wrk saw accepted (``accepted``, estimated
+  from wrk's rates) is refused, not reported; ``failed_requests``: non-2xx and errors;
+* ``*_peer_cpu_share`` and ``*_wrk_cpu_share``: CPU of the Benthos process and of wrk
+  over each phase (1.0 = all cores busy).
 
 Same work as ingest as far as Benthos goes: a body is one reading or an array of them;
 bloblang splits it, sets ``event_id`` (``uuid_v4()`` unless sent) and ``ingest_time``;
@@ -23,8 +26,8 @@ TopicRecordNameStrategy) behind magic byte 0 and the schema id, and produces it 
 ``device_id`` with the record-type header, acks=all and idempotent, zstd, 5 ms linger
 (ingest's producer settings); the POST is answered once Kafka acknowledged every reading
 of it (502 otherwise). Not done: API keys (no Authorization header is checked), the
-contract's per-field rules beyond presence and length, and ingest's JSON answer (Benthos
-answers 200 with an empty body).
+contract's per-field rules beyond presence and length, the ``traceparent`` header, and
+ingest's JSON answer (Benthos answers 200 with an empty body).
 """
 
 from __future__ import annotations
