@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import shutil
 import zipfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,22 @@ def test_drain_rate_without_a_span_is_not_a_number() -> None:
     assert math.isnan(nothing.docs_per_s)
     with pytest.raises(ValueError):
         kc.drain_rate([], 10)
+
+
+def test_stamped_rate_is_sink_rates_formula_over_whole_seconds() -> None:
+    t0 = datetime(2026, 11, 29, 8, 0, 0, tzinfo=UTC)
+    # 1,000 documents a second for 10 s: seconds 0..9, a span of 9 s plus one share.
+    stamps = [t0 + timedelta(seconds=i // 1000) for i in range(10_000)]
+    assert kc.stamped_rate(stamps) == pytest.approx(1000.0)
+    # A second with nothing stored (a stall) counts in the span.
+    stalled = stamps[:5000] + [s + timedelta(seconds=1) for s in stamps[5000:]]
+    assert kc.stamped_rate(stalled) == pytest.approx(10_000 / (10 * 10 / 9))
+
+
+def test_stamped_rate_without_a_span_is_not_a_number() -> None:
+    t0 = datetime(2026, 11, 29, 8, 0, 0, tzinfo=UTC)
+    assert math.isnan(kc.stamped_rate([]))
+    assert math.isnan(kc.stamped_rate([t0] * 500))
 
 
 def test_the_cause_of_a_java_trace() -> None:
