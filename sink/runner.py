@@ -73,6 +73,7 @@ class SinkRunner:
             metrics,
             flush_seconds=settings.views_flush_seconds,
             max_pending=settings.views_max_pending,
+            max_db_share=settings.views_max_db_share,
         )
         self._consumer = consumer
         self._serde = serde

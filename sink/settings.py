@@ -48,6 +48,9 @@ class SinkSettings(BaseSettings):
     # views_max_pending readings wait; beyond, the oldest are dropped with an error
     # (iotpipe db rebuild-rollups repairs).
     views_flush_seconds: float = Field(default=1.0, ge=0)
+    # ...and take at most this share of the database's time: after a slow flush the next
+    # waits longer (see sink.views; on FerretDB each update is a SQLite transaction).
+    views_max_db_share: float = Field(default=0.2, gt=0, le=1)
     views_max_pending: int = Field(default=500_000, ge=1000)
 
     # Faults: backoff between retries (exponential with jitter, capped).

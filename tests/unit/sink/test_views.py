@@ -12,7 +12,7 @@ import pytest
 from sink.health import SinkMetrics
 from sink.store import StoreUnavailable
 from sink.store.memory import MemoryStore
-from sink.views import ViewUpdater
+from sink.views import ViewUpdater, next_wait
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -74,3 +74,11 @@ def test_close_flushes_what_is_left_and_the_backlog_is_bounded() -> None:
     views.close()
     assert views.pending == 0
     assert sum(r["count"] for r in store.rollups.values()) == 1000
+
+
+def test_a_slow_flush_delays_the_next_so_views_keep_to_their_share_of_the_database() -> None:
+    assert next_wait(1.0, took=0.05, max_db_share=0.2) == 1.0  # fast: the interval
+    assert next_wait(1.0, took=2.0, max_db_share=0.2) == pytest.approx(8.0)  # 2 of 10 s
+    assert next_wait(1.0, took=2.0, max_db_share=1.0) == 1.0  # no limit
+    took, wait = 3.0, next_wait(0.5, took=3.0, max_db_share=0.25)
+    assert took / (took + wait) == pytest.approx(0.25)
