@@ -17,6 +17,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -29,7 +31,7 @@ from sink.dlq import DeadLetter, DeadLetterWriter
 from sink.documents import COLLECTIONS, to_document
 from sink.health import SinkMetrics
 from sink.settings import SinkSettings
-from sink.store import DocumentStore, StoreUnavailable
+from sink.store import DocumentStore, StoreUnavailable, WriteResult
 from sink.views import ViewUpdater
 
 __all__ = ["SinkRunner", "Throttled"]
@@ -55,6 +57,18 @@ class Throttled:
             self._last[key] = (now, 0)
         else:
             self._last[key] = (last, held + 1)
+
+
+@dataclass
+class _Prepared:
+    """A decoded batch: its documents per collection, each document's message, and the
+    messages that could not be decoded."""
+
+    batch: list[Message]
+    started: float
+    documents: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    sources: dict[str, list[Message]] = field(default_factory=lambda: defaultdict(list))
+    dead: list[DeadLetter] = field(default_factory=list)
 
 
 class SinkRunner:
@@ -160,16 +174,18 @@ class SinkRunner:
         return self._serde.decode(message.value(), headers, message.topic() or "")
 
     def process(self, batch: list[Message]) -> None:
-        started = time.perf_counter()
-        documents: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        sources: dict[str, list[Message]] = defaultdict(list)  # each document's message
-        dead: list[DeadLetter] = []
+        """One batch, start to commit, on this thread."""
+        self._finish(self._prepare(batch), None)
+
+    def _prepare(self, batch: list[Message]) -> _Prepared:
+        """Decode a batch into documents per collection (and dead letters)."""
+        prepared = _Prepared(batch, time.perf_counter())
         stored = datetime.now(UTC)
         for message in batch:
             try:
                 record = self._retrying("decoding (registry)", partial(self._decode, message))
             except DecodeError as exc:
-                dead.append(DeadLetter(message, exc))
+                prepared.dead.append(DeadLetter(message, exc))
                 self._metrics.dead_letters.labels(exc.reason).inc()
                 self._throttle.warn(
                     "dlq",
@@ -178,8 +194,8 @@ class SinkRunner:
                 )
                 continue
             collection = COLLECTIONS.get(type(record).__name__, "records")
-            sources[collection].append(message)
-            documents[collection].append(
+            prepared.sources[collection].append(message)
+            prepared.documents[collection].append(
                 to_document(
                     record,
                     partition=message.partition() or 0,
@@ -187,14 +203,31 @@ class SinkRunner:
                     stored=stored,
                 )
             )
+        return prepared
+
+    def _write_once(self, documents: dict[str, list[dict[str, Any]]]) -> dict[str, WriteResult]:
+        """The writer thread's one attempt: what it wrote, up to the first failure (the
+        rest is retried by ``_finish`` on the consumer's thread, which pauses and polls)."""
+        results = {}
         for collection, docs in documents.items():
-            result = self._retrying(
+            try:
+                results[collection] = self._store.write(collection, docs)
+            except TRANSIENT:
+                break
+        return results
+
+    def _finish(self, prepared: _Prepared, attempt: Future[dict[str, WriteResult]] | None) -> None:
+        """Write what the attempt did not, dead-letter, then commit the batch's offsets."""
+        written = attempt.result() if attempt is not None else {}
+        dead = prepared.dead
+        for collection, docs in prepared.documents.items():
+            result = written.get(collection) or self._retrying(
                 "writing to the database", partial(self._store.write, collection, docs)
             )
             self._metrics.written.labels(collection).inc(result.inserted)
             self._metrics.duplicates.inc(result.duplicates)
             for index, why in result.refused:
-                dead.append(self._refused(sources[collection][index], why))
+                dead.append(self._refused(prepared.sources[collection][index], why))
             if collection == "readings" and result.fresh:
                 if self._settings.views_flush_seconds == 0:
                     self._retrying("updating rollups", partial(self.views.add, result.fresh))
@@ -203,9 +236,9 @@ class SinkRunner:
 
         if dead:
             self._retrying("writing dead letters", partial(self._dlq.send, dead))
-        self._commit(batch)
-        self._metrics.consumed.inc(len(batch))
-        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        self._commit(prepared.batch)
+        self._metrics.consumed.inc(len(prepared.batch))
+        self._metrics.batch_seconds.observe(time.perf_counter() - prepared.started)
         self.batches += 1
 
     def _refused(self, message: Message, why: str) -> DeadLetter:
@@ -243,19 +276,30 @@ class SinkRunner:
             target=self._retention_loop, name="sink-retention", daemon=True
         )
         retention.start()
+        # Pipelined: while the writer thread writes one batch, this thread consumes and
+        # decodes the next (decoding is CPU, writing mostly waiting for the database).
+        # Offsets are still committed in order, each after its own batch is written.
+        in_flight: tuple[_Prepared, Future[dict[str, WriteResult]]] | None = None
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-write")
         try:
             while not self.stop.is_set():
                 messages = self._consumer.consume(
                     self._settings.batch_max_records, timeout=self._settings.batch_max_seconds
                 )
                 batch = [m for m in messages if self._usable(m)]
-                if batch:
-                    try:
-                        self.process(batch)
-                    except TRANSIENT:
-                        log.warning("stopping with a batch unwritten; it will be redelivered")
-                        break
+                prepared = self._prepare(batch) if batch else None
+                if in_flight is not None:
+                    self._finish(*in_flight)
+                    in_flight = None
+                if prepared is not None:
+                    attempt = writer.submit(self._write_once, prepared.documents)
+                    in_flight = (prepared, attempt)
+            if in_flight is not None:
+                self._finish(*in_flight)
+        except TRANSIENT:
+            log.warning("stopping with a batch unwritten; it will be redelivered")
         finally:
+            writer.shutdown(wait=True)
             self._consumer.close()  # commits nothing more; leaves the group
             self.views.close()
             log.info("sink stopped after %d batches", self.batches)
