@@ -185,9 +185,14 @@ def _limits_and_sink(
     )
     console.print("sink, draining the pre-filled topic...")
     sink_env = _sink_env(env, topic, database)
+    group = sink_env["IOTPIPE_SINK_GROUP_ID"]
+
+    def drained() -> bool:
+        return phases.committed(endpoints["kafka"], group, topic) >= plan.prefill
+
     with serve(["-m", "iotpipe", "sink"], sink_env, workdir / "sink.log", None):
         run.figures["sink_docs_per_s"] = phases.sink_rate(
-            endpoints["mongodb"], database, plan.prefill
+            endpoints["mongodb"], database, plan.prefill, drained=drained
         )
 
 
