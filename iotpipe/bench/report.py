@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-__all__ = ["TARGETS", "ratios", "table", "write"]
+__all__ = ["PEER_FIGURES", "TARGETS", "ratios", "table", "write"]
 
 # Ratio -> the least it should be (issue: performance targets).
 TARGETS = {"batch_vs_producer": 0.5, "single_vs_http": 0.6, "sink_vs_db": 0.7}
@@ -66,9 +66,32 @@ def table(result: dict[str, Any]) -> Table:
         "p99 < 250 ms",
         _verdict(e2e["p99_ms"] < E2E_P99_LIMIT_MS),
     )
+    for peer in f.get("peers", {}).values():
+        _peer_rows(out, peer, {"single_rps": http, "batch_100_readings_per_s": producer,
+                               "sink_docs_per_s": db})  # fmt: skip
     shares = ", ".join(f"{k} {v:.0%}" for k, v in result["loadgen_cpu_share"].items())
     out.caption = f"load generator CPU (share of all {result['machine']['cores']} cores): {shares}"
     return out
+
+
+# A peer's figure -> what it is, its unit, and the ingest/sink row it sits beside.
+PEER_FIGURES = {
+    "single_rps": ("single, full load", "req/s"),
+    "batch_100_readings_per_s": ("batch of 100", "readings/s"),
+    "sink_docs_per_s": ("sink from the pre-filled topic", "docs/s"),
+}
+
+
+def _peer_rows(out: Table, peer: dict[str, Any], limits: dict[str, float]) -> None:
+    """Rows for one peer: its figures against the same limits, or why it was not run."""
+    if "unavailable" in peer:
+        out.add_row(f"peer {peer['name']}", "not measured", "", "", "", peer["unavailable"])
+        return
+    for key, (what, unit) in PEER_FIGURES.items():
+        if key in peer:
+            value, limit = peer[key], limits[key]
+            out.add_row(f"peer {peer['name']}: {what}", f"{value:,.0f} {unit}",
+                        f"{limit:,.0f} {unit}", f"{value / limit:.2f}", "", "")  # fmt: skip
 
 
 def write(result: dict[str, Any], folder: Path) -> tuple[Path, Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import tempfile
@@ -19,6 +20,7 @@ from rich.console import Console
 
 from ingest.auth.keys import KeyStore
 from iotpipe.bench import limits, phases
+from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import batch_body, single_body
 from iotpipe.bench.wrk import WrkResult, find_wrk, run_wrk
@@ -28,7 +30,9 @@ from iotpipe.processes import free_port
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
 
-__all__ = ["BenchPlan", "run_bench"]
+__all__ = ["PEERS", "BenchPlan", "run_bench"]
+
+PEERS = ("benthos", "kafka_connect")
 
 console = Console(stderr=True)
 
@@ -39,6 +43,7 @@ class BenchPlan:
     prefill: int = 60_000  # readings for the bare producer, bare database and sink phases
     e2e_seconds: float = 20.0
     connections: int = 32
+    peers: tuple[str, ...] = PEERS  # iotpipe.bench.peers modules measured in the same run
 
 
 @dataclass
@@ -66,7 +71,7 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
     stack = Stack(StackSettings(), console=console)
     endpoints = stack.up().endpoints()
     tag = uuid.uuid4().hex[:8]
-    topics = {name: f"bench-{name}-{tag}" for name in ("ingest", "sink", "e2e")}
+    topics = {name: f"bench-{name}-{tag}" for name in ("ingest", "sink", "e2e", "peer")}
     admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
     new = [NewTopic(t, num_partitions=6, replication_factor=1) for t in topics.values()]
     new += [NewTopic(f"{t}.dlq", num_partitions=1, replication_factor=1) for t in topics.values()]
@@ -86,7 +91,7 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
         "IOTPIPE_MONGODB_URI": endpoints["mongodb"],
         "IOTPIPE_INGEST_KEYS_FILE": str(keys.path),
     }
-    databases = {name: f"bench_{name}_{tag}" for name in ("sink", "e2e")}
+    databases = {name: f"bench_{name}_{tag}" for name in ("sink", "e2e", "peer")}
     try:
         _http_phases(plan, run, env=env, workdir=workdir, topic=topics["ingest"], key=key)
         _limits_and_sink(
@@ -97,6 +102,12 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
             plan, run, env=env, workdir=workdir, topic=topics["e2e"], database=databases["e2e"],
             key=key,
         )  # fmt: skip
+        context = PeerContext(
+            endpoints=endpoints, workdir=workdir, cache=StackSettings().cache_dir / "peers",
+            seconds=plan.seconds, connections=plan.connections, topic=topics["peer"],
+            prefilled_topic=topics["sink"], prefill=plan.prefill, database=databases["peer"],
+        )  # fmt: skip
+        run.figures["peers"] = {name: _peer(name, context) for name in plan.peers}
     finally:
         client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
         for database in databases.values():
@@ -113,6 +124,18 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
         },
         "plan": plan.__dict__,
     }
+
+
+def _peer(name: str, context: PeerContext) -> dict[str, Any]:
+    """A peer's figures, or why it could not be measured here (``unavailable``)."""
+    module = importlib.import_module(f"iotpipe.bench.peers.{name}")
+    console.print(f"peer: {module.NAME}...")
+    try:
+        figures: dict[str, Any] = dict(module.measure(context))
+    except PeerUnavailable as exc:
+        console.print(f"[yellow]peer {module.NAME}: not measured: {exc}[/]")
+        return {"name": module.NAME, "unavailable": str(exc)}
+    return {"name": module.NAME, **figures}
 
 
 def _cores() -> int:

@@ -22,13 +22,23 @@ def bench(
     output: Annotated[Path, typer.Option(help="Folder for latest.json and latest.png.")] = (
         REPO_DIR / "results" / "bench"
     ),
+    peers: Annotated[
+        bool,
+        typer.Option(
+            help="Also measure the peers (Benthos, Kafka Connect + MongoDB sink connector); "
+            "the first run builds them (minutes)."
+        ),
+    ] = True,
 ) -> None:
     """Measure ingest (single, batch, WebSocket), the sink and end to end against the bare
     producer, HTTP server and database, in one run; print the table, write JSON and PNG."""
     from iotpipe.bench import report  # noqa: PLC0415 - loads the benchmark only here
-    from iotpipe.bench.run import BenchPlan, run_bench  # noqa: PLC0415
+    from iotpipe.bench.run import PEERS, BenchPlan, run_bench  # noqa: PLC0415
 
-    result = run_bench(BenchPlan(seconds=seconds, prefill=prefill, e2e_seconds=e2e_seconds))
+    plan = BenchPlan(
+        seconds=seconds, prefill=prefill, e2e_seconds=e2e_seconds, peers=PEERS if peers else ()
+    )
+    result = run_bench(plan)
     result["ratios"] = report.ratios(result["figures"])
     result["e2e_p99_ms"] = result["figures"]["e2e"]["p99_ms"]
     Console().print(report.table(result))

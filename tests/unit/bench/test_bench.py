@@ -93,6 +93,22 @@ def test_report_says_which_targets_hold(tmp_path: Path) -> None:
     assert chart.read_bytes().startswith(b"\x89PNG")
 
 
+def test_peers_get_rows_against_the_same_limits_or_say_why_not() -> None:
+    peers = {
+        "benthos": {"name": "Benthos", "single_rps": 3000.0, "batch_100_readings_per_s": 8000.0},
+        "kafka_connect": {"name": "Kafka Connect", "unavailable": "jar not served"},
+    }
+    console = Console(record=True, width=250)
+    console.print(report.table(result(peers=peers)))
+    lines = console.export_text().splitlines()
+    single = next(line for line in lines if "peer Benthos: single" in line)
+    assert "3,000 req/s" in single and "4,000 req/s" in single and "0.75" in single
+    batch = next(line for line in lines if "peer Benthos: batch of 100" in line)
+    assert "8,000 readings/s" in batch and "40,000 readings/s" in batch and "0.20" in batch
+    missing = next(line for line in lines if "peer Kafka Connect" in line)
+    assert "not measured" in missing and "jar not served" in missing
+
+
 def test_the_bare_server_reads_the_body_and_answers_202() -> None:
     with TestClient(create_app()) as client:
         response = client.post("/noop", content=single_body())
