@@ -370,15 +370,15 @@ class _Run:
                 if len(samples) % 10 == 0:
                     self._task_state()  # a failed task or worker: say so now
                 time.sleep(POLL_SECONDS)
-            time.sleep(1.0)  # anything past ``expected`` (duplicates) shows up by now
-            samples.append((time.monotonic(), readings.count_documents({})))
         finally:
             client.close()
             self._keep_trace(samples)
         return drain_rate(samples, expected)
 
     def stamps(self) -> list[datetime]:
-        """When the connector converted each stored record: its ObjectId's time."""
+        """When the connector converted each stored record: its ObjectId's time. Read a
+        second after the count reached the prefill, so that duplicates would show."""
+        time.sleep(1.0)
         client: MongoClient[dict[str, Any]] = MongoClient(self.ctx.endpoints["mongodb"])
         try:
             readings = client[self.ctx.database]["readings"]
