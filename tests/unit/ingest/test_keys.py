@@ -13,7 +13,11 @@ def test_key_is_shown_once_and_only_its_hash_stored(tmp_path: Path) -> None:
     store = KeyStore(tmp_path / "keys.json")
     entry, key = store.create("dev-1")
     text = (tmp_path / "keys.json").read_text()
-    secret = key.rsplit("_", 1)[1]
+    # iotp_<12 hex id>_<secret>: the secret itself may hold "_" (URL-safe base64)
+    prefix = f"iotp_{entry.key_id}_"
+    assert key.startswith(prefix)
+    secret = key.removeprefix(prefix)
+    assert len(secret) == 43
     assert secret not in text
     assert entry.sha256 in text
     assert stat.S_IMODE((tmp_path / "keys.json").stat().st_mode) == 0o600
