@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+
+from iotpipe.results import pyplot, write_results
 
 __all__ = ["PEER_FIGURES", "TARGETS", "ratios", "table", "write"]
 
@@ -95,20 +96,11 @@ def _peer_rows(out: Table, peer: dict[str, Any], limits: dict[str, float]) -> No
 
 
 def write(result: dict[str, Any], folder: Path) -> tuple[Path, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    data = folder / "latest.json"
-    data.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    chart = folder / "latest.png"
-    _chart(result, chart)
-    return data, chart
+    return write_results(result, folder, _chart)
 
 
 def _chart(result: dict[str, Any], path: Path) -> None:
-    import matplotlib as mpl  # noqa: PLC0415 - optional (the bench extra)
-
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    plt = pyplot()
     r = result["ratios"]
     names = list(TARGETS)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 1]})

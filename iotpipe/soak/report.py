@@ -3,12 +3,12 @@ JSON file with every sample, and a PNG of RSS and lag over time."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from iotpipe.results import pyplot, write_results
 from iotpipe.soak.growth import MAX_GROWTH, MAX_SLOPE_MB_PER_MIN
 
 __all__ = ["table", "write"]
@@ -65,20 +65,11 @@ def _ok(ok: bool) -> str:
 
 
 def write(result: dict[str, Any], folder: Path) -> tuple[Path, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    data = folder / "latest.json"
-    data.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    chart = folder / "latest.png"
-    _chart(result, chart)
-    return data, chart
+    return write_results(result, folder, _chart)
 
 
 def _chart(result: dict[str, Any], path: Path) -> None:
-    import matplotlib as mpl  # noqa: PLC0415 - optional (the bench extra)
-
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    plt = pyplot()
     samples = result["samples"]
     minutes = [s["t_s"] / 60 for s in samples]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
