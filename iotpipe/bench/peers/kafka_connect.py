@@ -13,13 +13,11 @@ the record's fields only (no ``stored_time``/``source``) and writes no rollups o
 status, which our sink does in the same pass. So its documents/s is an upper bound for
 a like-for-like peer.
 
-The rate is measured like :func:`iotpipe.bench.phases.sink_rate`: the collection's count
-is polled as often (``POLL_SECONDS``) until every reading is stored, then the documents'
-stamps give the span from the first to the last. Our sink stamps ``stored_time`` per
-batch; the connector's stamp is its ObjectId (generated when it converts the record),
-to the second, which is fine on spans of tens of seconds. A rate from the polled counts
-alone is returned too (``polled_docs_per_s``) but is coarse: one count takes seconds on
-FerretDB once the collection is large.
+The rate is measured like :func:`iotpipe.bench.phases.sink_rate`: the peer waits until
+the connector's consumer group has committed every record (asking Kafka, not the database
+under test), then the documents' stamps give the span from the first to the last. Our
+sink stamps ``stored_time`` per batch; the connector's stamp is its ObjectId (generated
+when it converts the record), to the second, which is fine on spans of tens of seconds.
 The worker's start-up (JVM, plugin discovery, connector and task start) is excluded that
 way and reported on its own, as ``startup_s`` (launch to task RUNNING). The build adds
 ServiceLoader manifests to the plugins (``manifests/``), so the worker finds them without
@@ -38,7 +36,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -50,6 +48,7 @@ from confluent_kafka.admin import AdminClient
 from pymongo import MongoClient
 from rich.console import Console
 
+from iotpipe.bench import phases
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.errors import IotpipeError
 from iotpipe.processes import free_port
@@ -61,9 +60,7 @@ from sink.store.mongo import MongoStore
 __all__ = [
     "NAME",
     "Build",
-    "DrainRate",
     "build_key",
-    "drain_rate",
     "manifest_jar",
     "measure",
     "registry_v2_url",
@@ -82,9 +79,9 @@ MAIN_CLASS = "org.apache.kafka.connect.cli.ConnectStandalone"
 HEAP = ("-Xms256m", "-Xmx512m")
 # Our sink's batch size (IOTPIPE_SINK_BATCH_MAX_RECORDS): records per poll, hence per put.
 MAX_POLL_RECORDS = 2000
-POLL_SECONDS = 0.5  # as often as phases.sink_rate polls: the same load on the database
+POLL_SECONDS = 0.5  # committed offsets, as often as phases.sink_rate asks for our sink
 STARTUP_TIMEOUT = 180.0
-STALL_TIMEOUT = 120.0  # no new document for this long while the task runs: give up
+STALL_TIMEOUT = 120.0  # no new commit for this long while the task runs: give up
 
 
 def _assets() -> Path:
@@ -194,29 +191,6 @@ def _cached(root: Path, key: str, make: Callable[[Path], None]) -> Path:
     return final
 
 
-@dataclass(frozen=True)
-class DrainRate:
-    docs_per_s: float
-    stored: int
-    first_seen_s: float  # from the start of polling to the first document seen
-
-
-def drain_rate(samples: list[tuple[float, int]], expected: int) -> DrainRate:
-    """Documents/s from (time, count) polls: the documents stored between the first poll
-    that saw any and the first that saw ``expected``, over the time between the two."""
-    if not samples:
-        raise ValueError("no samples")
-    began = samples[0][0]
-    seen = [(t, n) for t, n in samples if n > 0]
-    if not seen:
-        return DrainRate(float("nan"), 0, float("nan"))
-    first_t, first_n = seen[0]
-    done = next(((t, n) for t, n in seen if n >= expected), seen[-1])
-    span = done[0] - first_t
-    rate = (done[1] - first_n) / span if span > 0 else float("nan")
-    return DrainRate(rate, samples[-1][1], first_t - began)
-
-
 def stamped_rate(stamps: Sequence[datetime]) -> float:
     """:func:`iotpipe.bench.phases.sink_rate`'s formula over per-document stamps: the
     documents over the span from the first stamp to the last, plus one stamp interval's
@@ -240,18 +214,19 @@ def measure(ctx: PeerContext) -> dict[str, float]:
     run = _Run.prepare(ctx, built, java)
     try:
         startup = run.start()
-        polled = run.drain()
+        running_at = datetime.now(UTC)
+        run.drain()
         stamps = run.stamps()
     finally:
         run.clean_up()
+    first = (min(stamps) - running_at).total_seconds() if stamps else float("nan")
     return {
         "sink_docs_per_s": stamped_rate(stamps),
         "stored": float(len(stamps)),
         "startup_s": startup,
-        "first_doc_after_running_s": polled.first_seen_s,
-        # The same from the polled counts alone: a count takes seconds on FerretDB once the
-        # collection holds tens of thousands of documents, so this one is coarse.
-        "polled_docs_per_s": polled.docs_per_s,
+        # From the task running to its first stored batch (group join, first fetch), to
+        # the second; not in the rate either.
+        "first_batch_after_running_s": max(first, 0.0),
     }
 
 
@@ -350,35 +325,35 @@ class _Run:
         tasks = status.get("tasks", [])
         return str(tasks[0].get("state")) if tasks else None
 
-    def drain(self) -> DrainRate:
-        client: MongoClient[dict[str, Any]] = MongoClient(self.ctx.endpoints["mongodb"])
-        readings = client[self.ctx.database]["readings"]
-        samples: list[tuple[float, int]] = []
+    def drain(self) -> None:
+        """Wait until the connector's group has committed every pre-filled record, asking
+        Kafka (as the bench does for our sink), not the database under test."""
+        group, topic = f"connect-{self.name}", self.ctx.prefilled_topic
         expected = self.ctx.prefill
+        samples: list[tuple[float, int]] = []
+        last_change = time.monotonic()
         try:
-            last_change = time.monotonic()
             while True:
-                now, count = time.monotonic(), readings.count_documents({})
-                if samples and count != samples[-1][1]:
+                now = time.monotonic()
+                done = phases.committed(self.ctx.endpoints["kafka"], group, topic)
+                if samples and done != samples[-1][1]:
                     last_change = now
-                samples.append((now, count))
-                if count >= expected:
-                    break
+                samples.append((now, done))
+                if done >= expected:
+                    return
                 if now - last_change > STALL_TIMEOUT:
-                    raise PeerUnavailable(f"the connector stored {count}/{expected} and then "
-                                          f"nothing for {STALL_TIMEOUT:.0f}s")  # fmt: skip
+                    raise PeerUnavailable(
+                        f"the connector committed {done}/{expected} records and then "
+                        f"nothing for {STALL_TIMEOUT:.0f}s"
+                    )
                 if len(samples) % 10 == 0:
                     self._task_state()  # a failed task or worker: say so now
                 time.sleep(POLL_SECONDS)
         finally:
-            client.close()
             self._keep_trace(samples)
-        return drain_rate(samples, expected)
 
     def stamps(self) -> list[datetime]:
-        """When the connector converted each stored record: its ObjectId's time. Read a
-        second after the count reached the prefill, so that duplicates would show."""
-        time.sleep(1.0)
+        """When the connector converted each stored record: its ObjectId's time."""
         client: MongoClient[dict[str, Any]] = MongoClient(self.ctx.endpoints["mongodb"])
         try:
             readings = client[self.ctx.database]["readings"]
@@ -387,11 +362,11 @@ class _Run:
             client.close()
 
     def _keep_trace(self, samples: list[tuple[float, int]]) -> None:
-        """The polled counts, for a look at the drain's shape (bursts, stalls) later."""
+        """The committed offsets polled, for a look at the drain's shape later."""
         if samples:
             start = samples[0][0]
             rows = "".join(f"{t - start:.2f},{n}\n" for t, n in samples)
-            (self.folder / "drain.csv").write_text("seconds,documents\n" + rows)
+            (self.folder / "drain.csv").write_text("seconds,committed\n" + rows)
 
     def clean_up(self) -> None:
         """Stop the worker (SIGTERM, then kill), delete the connector's consumer group and

@@ -1,5 +1,5 @@
 """The Kafka Connect peer's pure parts: the registry URL it derives, the property files it
-renders, its cache key and cache folder, and the rate it computes from polled counts.
+renders, its cache key and cache folder, and the rate it computes from the documents' stamps.
 (Building and running the worker is tests/integration/bench/test_peer_kafka_connect.py.)"""
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def test_worker_properties_render_every_placeholder() -> None:
     assert props["listeners"] == "http://127.0.0.1:18083"
     assert props["offset.storage.file.filename"] == "/tmp/run/x.offsets"
     assert props["consumer.max.poll.records"] == "2000"
+    assert int(props["offset.flush.interval.ms"]) <= 1000  # done is told by commits
 
 
 def test_connector_properties_do_the_sinks_work() -> None:
@@ -178,29 +179,6 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         kc._cached(tmp_path / "kafka-connect", "abc123", make)
     assert list((tmp_path / "kafka-connect").iterdir()) == []
-
-
-def test_drain_rate_spans_first_to_last_batch_seen() -> None:
-    samples = [(10.0, 0), (10.5, 0), (11.0, 2000), (12.0, 4000), (13.0, 6000), (14.0, 6000)]
-    rate = kc.drain_rate(samples, 6000)
-    assert rate.docs_per_s == pytest.approx(4000 / 2.0)
-    assert rate.stored == 6000
-    assert rate.first_seen_s == pytest.approx(1.0)
-
-
-def test_drain_rate_reports_what_was_stored_at_the_end() -> None:
-    rate = kc.drain_rate([(0.0, 0), (1.0, 500), (2.0, 1000), (3.0, 1001)], 1000)
-    assert rate.docs_per_s == pytest.approx(500.0)
-    assert rate.stored == 1001  # more than expected: duplicates show, not hidden
-
-
-def test_drain_rate_without_a_span_is_not_a_number() -> None:
-    assert math.isnan(kc.drain_rate([(0.0, 0), (1.0, 1000)], 1000).docs_per_s)
-    nothing = kc.drain_rate([(0.0, 0), (1.0, 0)], 1000)
-    assert nothing.stored == 0
-    assert math.isnan(nothing.docs_per_s)
-    with pytest.raises(ValueError):
-        kc.drain_rate([], 10)
 
 
 def test_stamped_rate_is_sink_rates_formula_over_whole_seconds() -> None:
