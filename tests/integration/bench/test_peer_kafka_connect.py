@@ -52,7 +52,8 @@ def peer_ctx(endpoints: dict[str, str], tmp_path: Path) -> Iterator[PeerContext]
     client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
     client.drop_database(database)
     client.close()
-    admin.delete_topics([topic])
+    for future in admin.delete_topics([topic]).values():
+        future.result(30)
 
 
 def test_the_peer_drains_the_prefilled_topic_into_mongodb(peer_ctx: PeerContext) -> None:
