@@ -91,7 +91,7 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
         "IOTPIPE_MONGODB_URI": endpoints["mongodb"],
         "IOTPIPE_INGEST_KEYS_FILE": str(keys.path),
     }
-    databases = {name: f"bench_{name}_{tag}" for name in ("sink", "e2e", "peer")}
+    databases = {name: f"bench_{name}_{tag}" for name in ("sink", "e2e", *plan.peers)}
     try:
         _http_phases(plan, run, env=env, workdir=workdir, topic=topics["ingest"], key=key)
         _limits_and_sink(
@@ -102,12 +102,13 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
             plan, run, env=env, workdir=workdir, topic=topics["e2e"], database=databases["e2e"],
             key=key,
         )  # fmt: skip
-        context = PeerContext(
-            endpoints=endpoints, workdir=workdir, cache=StackSettings().cache_dir / "peers",
-            seconds=plan.seconds, connections=plan.connections, topic=topics["peer"],
-            prefilled_topic=topics["sink"], prefill=plan.prefill, database=databases["peer"],
-        )  # fmt: skip
-        run.figures["peers"] = {name: _peer(name, context) for name in plan.peers}
+        for name in plan.peers:  # each with an empty database of its own
+            context = PeerContext(
+                endpoints=endpoints, workdir=workdir, cache=StackSettings().cache_dir / "peers",
+                seconds=plan.seconds, connections=plan.connections, topic=topics["peer"],
+                prefilled_topic=topics["sink"], prefill=plan.prefill, database=databases[name],
+            )  # fmt: skip
+            run.figures.setdefault("peers", {})[name] = _peer(name, context)
     finally:
         client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
         for database in databases.values():
