@@ -19,9 +19,28 @@ from iotpipe.stack.assets import fingerprint
 from iotpipe.stack.prereqs import find_go, find_maven
 from iotpipe.stack.progress import run_logged
 
-__all__ = ["Installer"]
+__all__ = ["Installer", "build_once"]
 
 DONE_MARK = ".complete"
+
+
+def build_once(final: Path, build: Callable[[Path], None]) -> Path:
+    """``final``, built by ``build`` into a scratch folder beside it and renamed into
+    place once complete; later calls find it there (an interrupted build leaves nothing
+    that looks complete)."""
+    if (final / DONE_MARK).exists():
+        return final
+    work = final.parent / f".{final.name}.building-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        build(work)
+        (work / DONE_MARK).touch()
+        shutil.rmtree(final, ignore_errors=True)
+        work.rename(final)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final
 
 
 class Installer:
@@ -76,20 +95,7 @@ class Installer:
         return self._cached("ferretdb", key, self._go_build) / "iotpipe-ferretdb"
 
     def _cached(self, name: str, key: str, build: Callable[[Path], None]) -> Path:
-        final = self._cache / name / key
-        if (final / DONE_MARK).exists():
-            return final
-        work = self._cache / name / f".{key}.building-{os.getpid()}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        try:
-            build(work)
-            (work / DONE_MARK).touch()
-            shutil.rmtree(final, ignore_errors=True)
-            work.rename(final)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        return final
+        return build_once(self._cache / name / key, build)
 
     def _maven(self, label: str, pom: Path, goal: str, *args: str) -> None:
         mvn = find_maven()

@@ -35,11 +35,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from iotpipe.bench.wrk import WrkResult, run_wrk
 from iotpipe.errors import BuildFailed, PrerequisiteMissing, ServiceFailed
 from iotpipe.processes import free_port, wait_http
 from iotpipe.stack.assets import assets_dir, fingerprint
+from iotpipe.stack.install import build_once
 from iotpipe.stack.prereqs import find_go
 from iotpipe.stack.progress import run_logged
 
@@ -77,7 +77,7 @@ RECORD_TYPE = "dev.iotpipe.SensorReading"
 BATCH = 100
 BATCH_CONNECTIONS = 8  # as run.py's batch_100 phase for ingest
 DELIVERED_SHARE = 0.98  # the topic must hold at least this share of what wrk saw accepted
-DONE_MARK = ".complete"
+
 _SOURCES = ("go.mod", "go.sum", "main.go")
 
 _TEMPLATE = """\
@@ -164,23 +164,6 @@ def go_versions(go_mod: str) -> dict[str, str]:
     return found
 
 
-def _cached(final: Path, build_into: Callable[[Path], None]) -> Path:
-    """``final`` once a build into a scratch folder succeeded there (atomic rename)."""
-    if (final / DONE_MARK).exists():
-        return final
-    work = final.parent / f".{final.name}.building-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        build_into(work)
-        (work / DONE_MARK).touch()
-        shutil.rmtree(final, ignore_errors=True)
-        work.rename(final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return final
-
-
 def build(cache: Path, *, src: Path | None = None, console: Console | None = None) -> Path:
     """The peer's binary, built from ``src`` on first use (Go module proxy, ~2 min)."""
     src = src or source_dir()
@@ -206,7 +189,7 @@ def build(cache: Path, *, src: Path | None = None, console: Console | None = Non
         )
 
     try:
-        return _cached(cache / NAME / source_fingerprint(src), go_build) / BINARY
+        return build_once(cache / NAME / source_fingerprint(src), go_build) / BINARY
     except PrerequisiteMissing as exc:
         raise PeerUnavailable(f"no Go toolchain ({exc})") from exc
     except (BuildFailed, OSError) as exc:

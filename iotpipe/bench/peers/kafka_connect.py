@@ -28,14 +28,13 @@ scanning every class (``plugin.discovery=service_load``).
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +53,7 @@ from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.errors import IotpipeError
 from iotpipe.processes import free_port
 from iotpipe.stack.assets import assets_dir, fingerprint
+from iotpipe.stack.install import build_once
 from iotpipe.stack.prereqs import find_java, find_maven
 from iotpipe.stack.progress import run_logged
 from sink.store.mongo import MongoStore
@@ -71,7 +71,7 @@ __all__ = [
 
 NAME = "Kafka Connect + MongoDB sink connector"
 
-DONE_MARK = ".complete"
+
 # Each plugin is a folder of plugin.path (its own class loader); Kafka's artifacts and
 # slf4j come from the worker, so they are not copied into plugins.
 PLUGINS = ("mongodb-sink", "apicurio-converter")
@@ -171,25 +171,7 @@ def build(cache: Path, *, assets: Path | None = None, console: Console | None = 
             maven(assets / f"{plugin}.pom.xml", folder, f"-DexcludeGroupIds={PROVIDED_GROUPS}")
             manifest_jar(assets, plugin, folder / "iotpipe-service-manifests.jar")
 
-    return Build(_cached(cache / "kafka-connect", build_key(assets), copy_all))
-
-
-def _cached(root: Path, key: str, make: Callable[[Path], None]) -> Path:
-    """``root/key``, made by ``make`` into a scratch folder renamed into place when done."""
-    final = root / key
-    if (final / DONE_MARK).exists():
-        return final
-    work = root / f".{key}.building-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        make(work)
-        (work / DONE_MARK).touch()
-        shutil.rmtree(final, ignore_errors=True)
-        work.rename(final)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return final
+    return Build(build_once(cache / "kafka-connect" / build_key(assets), copy_all))
 
 
 def stamped_rate(stamps: Sequence[datetime]) -> float:

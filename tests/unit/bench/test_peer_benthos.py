@@ -13,6 +13,7 @@ import yaml
 from iotpipe.bench.peers import PeerContext, PeerUnavailable, benthos
 from iotpipe.bench.wrk import WrkResult
 from iotpipe.errors import BuildFailed, PrerequisiteMissing
+from iotpipe.stack.install import DONE_MARK
 
 
 def wrk(rps: float, non2xx: int = 0) -> WrkResult:
@@ -104,7 +105,7 @@ def test_a_complete_build_is_reused_without_go(
     src = copy_sources(tmp_path)
     done = tmp_path / "cache" / "benthos" / benthos.source_fingerprint(src)
     done.mkdir(parents=True)
-    (done / benthos.DONE_MARK).touch()
+    (done / DONE_MARK).touch()
 
     def no_go(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("must not build")

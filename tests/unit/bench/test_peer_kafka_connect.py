@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from iotpipe.bench.peers import kafka_connect as kc
+from iotpipe.stack.install import DONE_MARK, build_once
 
 ASSETS = Path(__file__).resolve().parents[3] / "compose" / "local" / "peers" / "kafka-connect"
 
@@ -162,12 +163,12 @@ def test_cached_builds_once_and_reuses(tmp_path: Path) -> None:
         calls.append(out)
         (out / "worker").mkdir()
 
-    first = kc._cached(tmp_path / "kafka-connect", "abc123", make)
-    again = kc._cached(tmp_path / "kafka-connect", "abc123", make)
+    first = build_once(tmp_path / "kafka-connect" / "abc123", make)
+    again = build_once(tmp_path / "kafka-connect" / "abc123", make)
     assert first == again == tmp_path / "kafka-connect" / "abc123"
     assert len(calls) == 1
     assert (first / "worker").is_dir()
-    assert (first / kc.DONE_MARK).exists()
+    assert (first / DONE_MARK).exists()
     assert [p.name for p in (tmp_path / "kafka-connect").iterdir()] == ["abc123"]
 
 
@@ -177,7 +178,7 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
         raise RuntimeError("dependency did not resolve")
 
     with pytest.raises(RuntimeError):
-        kc._cached(tmp_path / "kafka-connect", "abc123", make)
+        build_once(tmp_path / "kafka-connect" / "abc123", make)
     assert list((tmp_path / "kafka-connect").iterdir()) == []
 
 
