@@ -6,12 +6,25 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from iotpipe.errors import ServiceFailed
 
-__all__ = ["free_port", "wait_http"]
+__all__ = ["free_port", "stop", "wait_http"]
+
+
+def stop(process: subprocess.Popen[Any], grace: float = 20) -> None:
+    """SIGTERM, wait up to ``grace`` seconds for a clean exit, then SIGKILL."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def free_port(preferred: int = 0) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from iotpipe.contract.catalog import Contract
+from iotpipe.processes import stop as stop_process
 
 
 def free_port(span: int = 1) -> int:
@@ -75,9 +76,4 @@ def sink_environment(
 
 def stop(process: subprocess.Popen[Any], timeout: float = 20) -> None:
     """SIGTERM, wait up to ``timeout`` s for a clean exit, then SIGKILL."""
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+    stop_process(process, timeout)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from iotpipe.processes import wait_http
+from iotpipe.processes import stop, wait_http
 
 __all__ = ["metrics", "serve"]
 
@@ -35,12 +34,7 @@ def serve(
             wait_http(ready_url, process, log)
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process, grace=30)
 
 
 def metrics(url: str) -> dict[str, float]:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -50,7 +49,7 @@ from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.bench.workload import batch_body, single_body
 from iotpipe.bench.wrk import WrkResult, run_wrk
 from iotpipe.errors import BuildFailed, PrerequisiteMissing, ServiceFailed
-from iotpipe.processes import free_port, wait_http
+from iotpipe.processes import free_port, stop, wait_http
 from iotpipe.stack.assets import assets_dir, fingerprint
 from iotpipe.stack.install import build_once
 from iotpipe.stack.prereqs import find_go
@@ -240,16 +239,6 @@ def _cpu(pid: int) -> float:
 
 
 # -- run ----------------------------------------------------------------------------------
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
 def _phase(
     process: subprocess.Popen[bytes], url: str, body: bytes, connections: int, seconds: float
 ) -> tuple[WrkResult, float]:
@@ -277,7 +266,7 @@ def serving(binary: Path, config: Path, log: Path, port: int) -> Iterator[subpro
             raise PeerUnavailable(f"Benthos did not start: {exc}") from exc
         yield process
     finally:
-        _stop(process)
+        stop(process)
 
 
 def measure(ctx: PeerContext) -> dict[str, float]:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -51,7 +50,7 @@ from rich.console import Console
 from iotpipe.bench import phases
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.errors import IotpipeError
-from iotpipe.processes import free_port
+from iotpipe.processes import free_port, stop
 from iotpipe.stack.assets import assets_dir, fingerprint
 from iotpipe.stack.install import build_once
 from iotpipe.stack.prereqs import find_java, find_maven
@@ -372,13 +371,8 @@ class _Run:
     def clean_up(self) -> None:
         """Stop the worker (SIGTERM, then kill), delete the connector's consumer group and
         the offsets file. The database is the caller's."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        if self.process is not None:
+            stop(self.process, grace=30)
         admin = AdminClient({"bootstrap.servers": self.ctx.endpoints["kafka"]})
         for future in admin.delete_consumer_groups([f"connect-{self.name}"]).values():
             with contextlib.suppress(KafkaException):  # none if the task never committed
