@@ -13,19 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import confluent_kafka
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from pymongo import MongoClient
 from rich.console import Console
 
 from ingest.auth.keys import KeyStore
-from iotpipe.bench import limits, phases
+from iotpipe.bench import limits, phases, world
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import batch_body, single_body
 from iotpipe.bench.wrk import WrkResult, find_wrk, run_wrk
 from iotpipe.contract.catalog import Contract
-from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.processes import free_port
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
@@ -72,25 +69,12 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
     endpoints = stack.up().endpoints()
     tag = uuid.uuid4().hex[:8]
     topics = {name: f"bench-{name}-{tag}" for name in ("ingest", "sink", "e2e", "peer")}
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    new = [NewTopic(t, num_partitions=6, replication_factor=1) for t in topics.values()]
-    new += [NewTopic(f"{t}.dlq", num_partitions=1, replication_factor=1) for t in topics.values()]
-    for future in admin.create_topics(new).values():
-        future.result(30)
-    contract = Contract.load()
-    registry = SchemaRegistry(endpoints["registry"])
-    for topic in topics.values():
-        registry.push(contract.on_topic(topic))
+    created = world.create_topics(endpoints, topics.values())
     run = BenchRun()
     workdir = Path(tempfile.mkdtemp(prefix="iotpipe-bench-"))
     keys = KeyStore(workdir / "keys.json")
     key = keys.create("bench", "admin")[1]
-    env = {
-        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": endpoints["kafka"],
-        "IOTPIPE_REGISTRY_URL": endpoints["registry"],
-        "IOTPIPE_MONGODB_URI": endpoints["mongodb"],
-        "IOTPIPE_INGEST_KEYS_FILE": str(keys.path),
-    }
+    env = world.service_env(endpoints, keys.path)
     databases = {name: f"bench_{name}_{tag}" for name in ("sink", "e2e", *plan.peers)}
     try:
         _http_phases(plan, run, env=env, workdir=workdir, topic=topics["ingest"], key=key)
@@ -114,7 +98,7 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
         for database in databases.values():
             client.drop_database(database)
         client.close()
-        admin.delete_topics([*topics.values(), *(f"{t}.dlq" for t in topics.values())])
+        world.delete_topics(endpoints, created)
     return {
         "figures": run.figures,
         "loadgen_cpu_share": run.loadgen,
@@ -156,8 +140,8 @@ def _http_phases(
                                             seconds=plan.seconds))  # fmt: skip
     run.figures["bare_http_rps"] = bare.requests_per_s
     port = free_port()
-    ingest_env = {**env, "IOTPIPE_INGEST_TOPIC": topic, "IOTPIPE_INGEST_PORT": str(port)}
     base = f"http://127.0.0.1:{port}"
+    ingest_env = world.ingest_env(env, topic, port)
     with serve(["-m", "iotpipe", "ingest"], ingest_env, workdir / "ingest.log", f"{base}/readyz"):
         console.print("ingest, single readings at full load...")
         url = f"{base}/v1/readings"
@@ -208,7 +192,7 @@ def _limits_and_sink(
         endpoints["mongodb"], plan.prefill, batch=2000
     )
     console.print("sink, draining the pre-filled topic...")
-    sink_env = _sink_env(env, topic, database)
+    sink_env = world.sink_env(env, topic, database)
     group = sink_env["IOTPIPE_SINK_GROUP_ID"]
 
     def drained() -> bool:
@@ -218,17 +202,6 @@ def _limits_and_sink(
         run.figures["sink_docs_per_s"] = phases.sink_rate(
             endpoints["mongodb"], database, plan.prefill, drained=drained
         )
-
-
-def _sink_env(env: dict[str, str], topic: str, database: str) -> dict[str, str]:
-    return {
-        **env,
-        "IOTPIPE_SINK_TOPIC": topic,
-        "IOTPIPE_SINK_DLQ_TOPIC": f"{topic}.dlq",
-        "IOTPIPE_SINK_GROUP_ID": f"{topic}-sink",
-        "IOTPIPE_SINK_DATABASE": database,
-        "IOTPIPE_SINK_HEALTH_PORT": str(free_port()),
-    }
 
 
 def _end_to_end(
@@ -245,8 +218,8 @@ def _end_to_end(
     rate = peak / 2
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    ingest_env = {**env, "IOTPIPE_INGEST_TOPIC": topic, "IOTPIPE_INGEST_PORT": str(port)}
-    sink_env = _sink_env(env, topic, database)
+    ingest_env = world.ingest_env(env, topic, port)
+    sink_env = world.sink_env(env, topic, database)
     health = f"http://127.0.0.1:{sink_env['IOTPIPE_SINK_HEALTH_PORT']}"
     with (
         serve(["-m", "iotpipe", "sink"], sink_env, workdir / "e2e-sink.log", f"{health}/healthz"),

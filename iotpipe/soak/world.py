@@ -16,18 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from pymongo import MongoClient
 
 from ingest.auth.keys import KeyStore
-from iotpipe.contract.catalog import Contract
-from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.bench import world as bench_world
 from iotpipe.processes import free_port
 
 __all__ = ["SoakWorld", "soak_world"]
-
-PARTITIONS = 6  # as the benchmark's topics: the sink's parallelism is per partition
 
 
 @dataclass(frozen=True)
@@ -52,30 +47,15 @@ class SoakWorld:
     def sink_url(self) -> str:
         return f"http://127.0.0.1:{self.sink_health_port}"
 
-    def _common(self, keys_file: Path) -> dict[str, str]:
-        return {
-            "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": self.endpoints["kafka"],
-            "IOTPIPE_REGISTRY_URL": self.endpoints["registry"],
-            "IOTPIPE_MONGODB_URI": self.endpoints["mongodb"],
-            "IOTPIPE_INGEST_KEYS_FILE": str(keys_file),
-        }
+    def _common(self) -> dict[str, str]:
+        return bench_world.service_env(self.endpoints, self.workdir / "keys.json")
 
     def ingest_env(self) -> dict[str, str]:
-        return {
-            **self._common(self.workdir / "keys.json"),
-            "IOTPIPE_INGEST_TOPIC": self.topic,
-            "IOTPIPE_INGEST_PORT": str(self.ingest_port),
-        }
+        return bench_world.ingest_env(self._common(), self.topic, self.ingest_port)
 
     def sink_env(self) -> dict[str, str]:
-        return {
-            **self._common(self.workdir / "keys.json"),
-            "IOTPIPE_SINK_TOPIC": self.topic,
-            "IOTPIPE_SINK_DLQ_TOPIC": f"{self.topic}.dlq",
-            "IOTPIPE_SINK_GROUP_ID": self.group_id,
-            "IOTPIPE_SINK_DATABASE": self.database,
-            "IOTPIPE_SINK_HEALTH_PORT": str(self.sink_health_port),
-        }
+        common = self._common()
+        return bench_world.sink_env(common, self.topic, self.database, self.sink_health_port)
 
 
 @contextmanager
@@ -84,13 +64,7 @@ def soak_world(endpoints: dict[str, str], *, keep_logs: Path | None = None) -> I
     end. Process logs are kept in ``keep_logs`` when given."""
     tag = uuid.uuid4().hex[:8]
     topic = f"soak-{tag}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    new = [
-        NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1),
-        NewTopic(f"{topic}.dlq", num_partitions=1, replication_factor=1),
-    ]
-    for future in admin.create_topics(new).values():
-        future.result(30)
+    created = bench_world.create_topics(endpoints, [topic])
     workdir = keep_logs or Path(tempfile.mkdtemp(prefix="iotpipe-soak-"))
     workdir.mkdir(parents=True, exist_ok=True)
     world = SoakWorld(
@@ -103,14 +77,12 @@ def soak_world(endpoints: dict[str, str], *, keep_logs: Path | None = None) -> I
         sink_health_port=free_port(),
     )
     try:
-        SchemaRegistry(endpoints["registry"]).push(Contract.load().on_topic(topic))
         yield world
     finally:
         client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
         client.drop_database(world.database)
         client.close()
-        for future in admin.delete_topics([topic, f"{topic}.dlq"]).values():
-            future.result(30)
+        bench_world.delete_topics(endpoints, created)
         (workdir / "keys.json").unlink(missing_ok=True)
         if keep_logs is None:
             shutil.rmtree(workdir, ignore_errors=True)
