@@ -61,6 +61,7 @@ __all__ = [
     "build",
     "go_versions",
     "measure",
+    "post_until_served",
     "process_cpu_seconds",
     "render_config",
     "serving",
@@ -219,6 +220,23 @@ def _ok_requests(result: WrkResult, seconds: float) -> float:
     return max(0.0, result.requests_per_s * seconds - result.non2xx)
 
 
+NOT_SERVED_YET = "UNKNOWN_TOPIC_OR_PARTITION"  # a topic created moments ago (KRaft)
+
+
+def post_until_served(url: str, body: bytes, timeout: float = 30) -> httpx.Response:
+    """POST ``body``; while Benthos answers 502 because the broker does not serve the topic
+    yet (just created: its partitions appear on the broker a little after the topic does),
+    try again. Such an answer wrote nothing, so a retry cannot duplicate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = httpx.post(url, content=body, timeout=15)
+        if answer.status_code != 502 or NOT_SERVED_YET not in answer.text:
+            return answer
+        if time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
+
+
 def accepted_readings(single: WrkResult, batch: WrkResult, seconds: float, warmup: int) -> float:
     """Readings wrk saw accepted (estimated from its rates over the phase length)."""
     return warmup + _ok_requests(single, seconds) + BATCH * _ok_requests(batch, seconds)
@@ -285,7 +303,7 @@ def measure(ctx: PeerContext) -> dict[str, float]:
     url = f"http://127.0.0.1:{port}{PATH}"
     with serving(binary, config, log, port) as process:
         try:  # a warm-up (registry schema, broker metadata), and a check
-            first = httpx.post(url, content=single_body(), timeout=15)
+            first = post_until_served(url, single_body())
         except httpx.HTTPError as exc:
             raise PeerUnavailable(f"Benthos did not answer a reading: {exc}; see {log}") from exc
         if first.status_code != 200:

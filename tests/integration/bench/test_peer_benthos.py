@@ -118,7 +118,7 @@ def test_benthos_peer_keeps_what_a_client_sends_and_refuses_what_it_cannot_encod
     }
     url = f"http://127.0.0.1:{port}{benthos.PATH}"
     with benthos.serving(binary, config, tmp_path / "benthos.log", port):
-        assert httpx.post(url, content=orjson.dumps(full), timeout=15).status_code == 200
+        assert benthos.post_until_served(url, orjson.dumps(full)).status_code == 200
         missing = {k: v for k, v in full.items() if k != "sensor_id"}
         assert httpx.post(url, content=orjson.dumps(missing), timeout=15).status_code == 502
         unknown = {**full, "sensor_kind": "SMELL"}

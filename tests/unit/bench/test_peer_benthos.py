@@ -4,9 +4,11 @@ modules, and the arithmetic behind ``delivered`` and the CPU shares (no Go, no n
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -193,3 +195,25 @@ def test_cpu_seconds_from_proc_stat_with_an_odd_process_name() -> None:
     fields = ["S"] + ["0"] * 10 + ["250", "50"] + ["0"] * 30
     stat = "4242 (iotpipe ) benthos) " + " ".join(fields)
     assert benthos.process_cpu_seconds(stat, 100.0) == 3.0
+
+
+def test_a_topic_not_served_yet_is_retried_and_other_refusals_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = [
+        httpx.Response(502, text="UNKNOWN_TOPIC_OR_PARTITION: This server does not host it"),
+        httpx.Response(502, text="UNKNOWN_TOPIC_OR_PARTITION: This server does not host it"),
+        httpx.Response(200),
+    ]
+    sent: list[bytes] = []
+
+    def post(url: str, *, content: bytes, timeout: float) -> httpx.Response:
+        sent.append(content)
+        return answers.pop(0)
+
+    monkeypatch.setattr(httpx, "post", post)
+    monkeypatch.setattr(time, "sleep", lambda _s: None)
+    assert benthos.post_until_served("http://peer/v1/readings", b"{}").status_code == 200
+    assert len(sent) == 3
+    answers[:] = [httpx.Response(502, text="missing sensor_id"), httpx.Response(200)]
+    assert benthos.post_until_served("http://peer/v1/readings", b"{}").status_code == 502
