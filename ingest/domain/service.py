@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ingest.domain.accept import Accepted, Policy, RecordError, accept, now_ms
+from ingest.domain.accept import Accepted, Policy, Receipt, RecordError, accept
 from ingest.metrics import IngestMetrics
 from ingest.publisher import Delivered, Failed, Publisher
 
@@ -72,9 +72,9 @@ class IngestService:
         results: list[RecordResult | None] = [None] * len(raws)
         valid: list[tuple[int, BaseModel]] = []
         kind = model.__name__
-        now = now_ms()
+        receipt = Receipt(policy, size=len(raws))
         for index, raw in enumerate(raws):
-            verdict = accept(raw, model, policy, now)
+            verdict = accept(raw, model, receipt)
             if isinstance(verdict, Accepted):
                 valid.append((index, verdict.record))
             else:

@@ -4,7 +4,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from generated.models import SensorReading
-from ingest.domain.accept import Accepted, Policy, Rejected, accept, new_event_id, pointer
+from ingest.domain.accept import (
+    Accepted,
+    Policy,
+    Receipt,
+    Rejected,
+    accept,
+    new_event_id,
+    pointer,
+)
 from tests.unit.ingest.conftest import DEVICE, reading
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
@@ -15,8 +23,7 @@ def test_event_id_is_assigned_and_ingest_time_stamped_at_millisecond_precision()
     verdict = accept(
         reading(event_time=NOW.isoformat(), ingest_time="1999-01-01T00:00:00Z"),
         SensorReading,
-        POLICY,
-        NOW,
+        Receipt(POLICY, NOW),
     )
     assert isinstance(verdict, Accepted)
     record = verdict.record
@@ -28,7 +35,7 @@ def test_event_id_is_assigned_and_ingest_time_stamped_at_millisecond_precision()
 def test_client_event_id_is_kept() -> None:
     given = "0b8f6e2a-6f43-4c8e-9a55-4f1f5a3c2d10"
     verdict = accept(
-        reading(event_id=given, event_time=NOW.isoformat()), SensorReading, POLICY, NOW
+        reading(event_id=given, event_time=NOW.isoformat()), SensorReading, Receipt(POLICY, NOW)
     )
     assert isinstance(verdict, Accepted)
     assert str(getattr(verdict.record, "event_id", "")) == given
@@ -36,16 +43,20 @@ def test_client_event_id_is_kept() -> None:
 
 def test_epoch_seconds_and_milliseconds_are_accepted() -> None:
     for value in (NOW.timestamp(), int(NOW.timestamp() * 1000)):
-        verdict = accept(reading(event_time=value), SensorReading, POLICY, NOW)
+        verdict = accept(reading(event_time=value), SensorReading, Receipt(POLICY, NOW))
         assert isinstance(verdict, Accepted), verdict
 
 
 def test_late_data_policy() -> None:
     future = accept(
-        reading(event_time=(NOW + timedelta(minutes=6)).isoformat()), SensorReading, POLICY, NOW
+        reading(event_time=(NOW + timedelta(minutes=6)).isoformat()),
+        SensorReading,
+        Receipt(POLICY, NOW),
     )
     old = accept(
-        reading(event_time=(NOW - timedelta(days=8)).isoformat()), SensorReading, POLICY, NOW
+        reading(event_time=(NOW - timedelta(days=8)).isoformat()),
+        SensorReading,
+        Receipt(POLICY, NOW),
     )
     assert isinstance(future, Rejected)
     assert [(e.code, e.pointer) for e in future.errors] == [("event_time_in_future", "/event_time")]
@@ -53,16 +64,18 @@ def test_late_data_policy() -> None:
     assert isinstance(old, Rejected)
     assert old.errors[0].code == "event_time_too_old"
     edge = accept(
-        reading(event_time=(NOW + timedelta(minutes=4)).isoformat()), SensorReading, POLICY, NOW
+        reading(event_time=(NOW + timedelta(minutes=4)).isoformat()),
+        SensorReading,
+        Receipt(POLICY, NOW),
     )
     assert isinstance(edge, Accepted)
 
 
 def test_a_device_key_only_publishes_for_its_device() -> None:
     policy = Policy(POLICY.max_future_skew, POLICY.max_age, frozenset({DEVICE}))
-    mine = accept(reading(event_time=NOW.isoformat()), SensorReading, policy, NOW)
+    mine = accept(reading(event_time=NOW.isoformat()), SensorReading, Receipt(policy, NOW))
     theirs = accept(
-        reading(device_id="other", event_time=NOW.isoformat()), SensorReading, policy, NOW
+        reading(device_id="other", event_time=NOW.isoformat()), SensorReading, Receipt(policy, NOW)
     )
     assert isinstance(mine, Accepted)
     assert isinstance(theirs, Rejected)
@@ -71,7 +84,9 @@ def test_a_device_key_only_publishes_for_its_device() -> None:
 
 def test_every_error_of_a_record_is_reported_with_its_pointer() -> None:
     verdict = accept(
-        reading(value="warm", location={"latitude": 100}, unit=""), SensorReading, POLICY, NOW
+        reading(value="warm", location={"latitude": 100}, unit=""),
+        SensorReading,
+        Receipt(POLICY, NOW),
     )
     assert isinstance(verdict, Rejected)
     assert sorted(e.pointer for e in verdict.errors) == [
@@ -83,7 +98,7 @@ def test_every_error_of_a_record_is_reported_with_its_pointer() -> None:
 
 
 def test_non_objects_are_rejected() -> None:
-    verdict = accept([1, 2], SensorReading, POLICY, NOW)
+    verdict = accept([1, 2], SensorReading, Receipt(POLICY, NOW))
     assert isinstance(verdict, Rejected)
     assert verdict.errors[0].message == "expected a JSON object, got list"
 
@@ -100,3 +115,20 @@ def test_new_event_ids_are_version_4_uuids_in_canonical_text() -> None:
         assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
     # every variant digit (8, 9, a, b) occurs: the bits come from the random byte
     assert {text[19] for text in ids} == set("89ab")
+
+
+def test_ids_of_one_receipt_are_distinct_version_4_uuids_across_refills() -> None:
+    receipt = Receipt(POLICY, NOW, size=3)  # 10 ids: three reads of the OS's randomness
+    ids = [receipt.event_id() for _ in range(10)]
+    assert len(set(ids)) == 10
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+
+
+def test_a_receipt_holds_the_policy_bounds_of_its_receive_time() -> None:
+    receipt = Receipt(POLICY, NOW)
+    assert receipt.now == NOW.replace(microsecond=123000)
+    assert receipt.latest == receipt.now + timedelta(minutes=5)
+    assert receipt.earliest == receipt.now - timedelta(days=7)
+    assert Receipt(Policy(timedelta(0), None), NOW).earliest is None
