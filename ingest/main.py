@@ -11,6 +11,7 @@ from ingest.devices import close_on_shutdown, follow_registry
 from ingest.jobs.kafka_store import KafkaJobStore
 from ingest.jobs.runner import JobPorts
 from ingest.publisher.kafka import KafkaPublisher, producer_config
+from ingest.server import tune_runtime
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
@@ -23,6 +24,7 @@ __all__ = ["build_app", "kafka_publisher"]
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
+    tune_runtime(settings)
     # uvicorn has set its logging up by now; at debug level it would log WebSocket
     # handshake headers (API keys) and frames.
     redact_logs("uvicorn", "uvicorn.access", "uvicorn.error")

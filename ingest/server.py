@@ -1,14 +1,15 @@
-"""How ingest is served: the uvicorn options, shared with the benchmark's bare server so
-both run the same server stack."""
+"""How ingest is served: the uvicorn options and the runtime's tuning, shared with the
+benchmark's bare server so both run the same server stack."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from ingest.settings import IngestSettings
 from ingest.wire import PROTOCOL
 
-__all__ = ["uvicorn_options"]
+__all__ = ["tune_runtime", "uvicorn_options"]
 
 
 def uvicorn_options(settings: IngestSettings) -> dict[str, Any]:
@@ -24,3 +25,11 @@ def uvicorn_options(settings: IngestSettings) -> dict[str, Any]:
         # (senseBox sketches): those get h11 (see ingest.wire).
         "http": PROTOCOL,
     }
+
+
+def tune_runtime(settings: IngestSettings) -> None:
+    """Set up the Python runtime of a server process (each worker builds its app, so
+    each calls this when it does)."""
+    if settings.gc_gen0_threshold:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(settings.gc_gen0_threshold, older, oldest)

@@ -1,5 +1,5 @@
 """The bare HTTP server: the same server stack as ingest (FastAPI on uvicorn, ingest's
-uvicorn options), answering a no-op endpoint that reads the body and answers 202.
+uvicorn options and runtime tuning), answering a no-op endpoint that reads the body and answers 202.
 
 ``python -m iotpipe.bench.noop PORT``
 """
@@ -11,13 +11,14 @@ import sys
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from ingest.server import uvicorn_options
+from ingest.server import tune_runtime, uvicorn_options
 from ingest.settings import IngestSettings
 
 __all__ = ["create_app"]
 
 
 def create_app() -> FastAPI:
+    tune_runtime(IngestSettings())
     app = FastAPI(title="iotpipe bench: no-op")
 
     @app.post("/noop", status_code=202)
