@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pymongo import MongoClient
 
@@ -25,8 +25,10 @@ __all__ = ["bare_database", "bare_producer"]
 
 def bare_producer(kafka: str, registry: str, contract: Contract, topic: str, count: int) -> float:
     """Readings/s: confluent-kafka with ingest's producer settings and the same Avro
-    serializer (model -> bytes), no HTTP and no validation of JSON. Leaves ``count``
-    readings in ``topic`` (the sink phase consumes them)."""
+    serializer (model -> bytes), no HTTP and no validation of JSON. Each record's delivery
+    report is taken (as ingest must, to answer for each record), and a failed one fails
+    the run: ``flush`` alone also empties the queue of records that failed. Leaves
+    ``count`` readings in ``topic`` (the sink phase consumes them)."""
     settings = IngestSettings()
     producer = Producer(
         producer_config(
@@ -40,6 +42,12 @@ def bare_producer(kafka: str, registry: str, contract: Contract, topic: str, cou
     serde = ContractSerde(SchemaRegistryClient({"url": registry}), contract)
     models = [SensorReading.model_validate(r) for r in readings(count)]
     serde.encode(models[0], topic)  # schema lookup, not timed
+    failures: list[str] = []
+
+    def report(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            failures.append(error.str())
+
     began = time.perf_counter()
     for model in models:
         while True:
@@ -49,13 +57,17 @@ def bare_producer(kafka: str, registry: str, contract: Contract, topic: str, cou
                     key=model.device_id.encode(),
                     value=serde.encode(model, topic),
                     headers=serde.headers(model),
+                    on_delivery=report,
                 )
                 break
             except BufferError:
                 producer.poll(0.01)
         producer.poll(0)
-    if producer.flush(60) != 0:
-        raise RuntimeError("the bare producer could not deliver every reading")
+    if producer.flush(60) != 0 or failures:
+        first = f": {failures[0]}" if failures else ""
+        raise RuntimeError(
+            f"the bare producer could not deliver every reading ({len(failures)} failed{first})"
+        )
     return count / (time.perf_counter() - began)
 
 
