@@ -103,6 +103,7 @@ class RecordError:
 @dataclass(frozen=True)
 class Accepted:
     record: BaseModel
+    event_id: str  # the record's event_id in canonical text
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def accept(raw: Any, model: type[BaseModel], receipt: Receipt) -> Accepted | Rej
         kind = type(raw).__name__ if raw is not None else "null"
         return Rejected((RecordError("type_error", "", f"expected a JSON object, got {kind}"),))
     data = dict(raw)
-    if "event_id" not in data:
+    assigned = "event_id" not in data
+    if assigned:
         data["event_id"] = receipt.event_id()
     data["ingest_time"] = receipt.now
     try:
@@ -180,4 +182,8 @@ def accept(raw: Any, model: type[BaseModel], receipt: Receipt) -> Accepted | Rej
                     f"event_time is older than the accepted maximum age of {age:.0f}s (late data)",
                 )
             )
-    return Rejected(tuple(errors)) if errors else Accepted(record)
+    if errors:
+        return Rejected(tuple(errors))
+    # An assigned id is canonical already; a client's may be in upper case: the answer
+    # names it as stored.
+    return Accepted(record, data["event_id"] if assigned else str(getattr(record, "event_id", "")))

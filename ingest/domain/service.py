@@ -70,29 +70,28 @@ class IngestService:
         """
         policy = policy or self.policy(devices)
         results: list[RecordResult | None] = [None] * len(raws)
-        valid: list[tuple[int, BaseModel]] = []
+        valid: list[tuple[int, BaseModel, str]] = []
         kind = model.__name__
         receipt = Receipt(policy, size=len(raws))
         for index, raw in enumerate(raws):
             verdict = accept(raw, model, receipt)
             if isinstance(verdict, Accepted):
-                valid.append((index, verdict.record))
+                valid.append((index, verdict.record, verdict.event_id))
             else:
                 results[index] = RecordResult(index, "rejected", errors=verdict.errors)
                 self.metrics.rejected(kind, verdict.errors[0].code)
         if atomic and len(valid) < len(raws):
             refused = RecordError("batch_rejected", "", "not published: the batch was refused")
-            for index, _record in valid:
+            for index, _record, _event_id in valid:
                 results[index] = RecordResult(index, "rejected", errors=(refused,))
                 self.metrics.rejected(kind, refused.code)
             valid = []
         if valid:
             started = time.perf_counter()
-            outcomes = await self.publisher.publish([r for _, r in valid], trace=trace)
+            outcomes = await self.publisher.publish([r for _, r, _ in valid], trace=trace)
             self.metrics.produce_latency.observe(time.perf_counter() - started)
             delivered = 0
-            for (index, record), outcome in zip(valid, outcomes, strict=True):
-                event_id = str(getattr(record, "event_id", ""))
+            for (index, _record, event_id), outcome in zip(valid, outcomes, strict=True):
                 if isinstance(outcome, Delivered):
                     results[index] = RecordResult(index, "accepted", event_id)
                     delivered += 1

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 __all__ = ["Delivered", "Failed", "Outcome", "Publisher"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivered:
     """Kafka acknowledged the record (acks=all): it will not be lost."""
 
@@ -19,7 +19,7 @@ class Delivered:
     offset: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Failed:
     """The record was not acknowledged; the client may retry it (same event_id), except
     for ``too_large``: Kafka refuses a record that large, and always will."""

@@ -39,6 +39,19 @@ def test_client_event_id_is_kept() -> None:
     )
     assert isinstance(verdict, Accepted)
     assert str(getattr(verdict.record, "event_id", "")) == given
+    assert verdict.event_id == given
+
+
+def test_the_event_id_is_answered_in_canonical_text() -> None:
+    given = "0B8F6E2A-6F43-4C8E-9A55-4F1F5A3C2D10"  # upper case
+    verdict = accept(
+        reading(event_id=given, event_time=NOW.isoformat()), SensorReading, Receipt(POLICY, NOW)
+    )
+    assert isinstance(verdict, Accepted)
+    assert verdict.event_id == "0b8f6e2a-6f43-4c8e-9a55-4f1f5a3c2d10"
+    assigned = accept(reading(event_time=NOW.isoformat()), SensorReading, Receipt(POLICY, NOW))
+    assert isinstance(assigned, Accepted)
+    assert assigned.event_id == str(getattr(assigned.record, "event_id", ""))
 
 
 def test_epoch_seconds_and_milliseconds_are_accepted() -> None:
