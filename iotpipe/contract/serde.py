@@ -115,8 +115,9 @@ class ContractSerde:
         # the parsed writer schema (None where it is the reader's: nothing to resolve).
         self._readers: dict[str, Any] = {}
         self._plans: dict[tuple[str, int], tuple[Any, Any]] = {}
-        self._by_class: dict[type[BaseModel], RecordType] = {}  # record_type()'s answers
-        self._headers: dict[str, bytes] = {}
+        # Per model class: its record type and the header naming it (looked up once per
+        # class, not for every record).
+        self._by_class: dict[type[BaseModel], tuple[RecordType, bytes]] = {}
         for record_type in contract.record_types:
             self._serializers[record_type.fullname] = AvroSerializer(
                 registry,
@@ -132,27 +133,24 @@ class ContractSerde:
                 json.loads(record_type.schema_str), named_schemas={}
             )
 
-    def record_type(self, record: BaseModel) -> RecordType:
+    def _lookup(self, record: BaseModel) -> tuple[RecordType, bytes]:
         cls = type(record)
         found = self._by_class.get(cls)
-        if found is not None:  # looked up once per model class (it ran for every record)
+        if found is not None:
             return found
         for record_type in self._contract.record_types:
             if isinstance(record, self._models[record_type.fullname]) or (
                 cls.__name__ == record_type.name
             ):
-                self._by_class[cls] = record_type
-                return record_type
+                found = self._by_class[cls] = (record_type, record_type.fullname.encode())
+                return found
         raise ContractError(f"{cls.__name__} is not a contract record type")
 
-    def headers(self, record: BaseModel) -> list[tuple[str, str | bytes | None]]:
-        return [(RECORD_TYPE_HEADER, self._type_header(self.record_type(record)))]
+    def record_type(self, record: BaseModel) -> RecordType:
+        return self._lookup(record)[0]
 
-    def _type_header(self, record_type: RecordType) -> bytes:
-        header = self._headers.get(record_type.fullname)
-        if header is None:
-            header = self._headers[record_type.fullname] = record_type.fullname.encode()
-        return header
+    def headers(self, record: BaseModel) -> list[tuple[str, str | bytes | None]]:
+        return [(RECORD_TYPE_HEADER, self._lookup(record)[1])]
 
     def encode(self, record: BaseModel, topic: str = TOPIC) -> bytes:
         record_type = self.record_type(record)
