@@ -8,10 +8,11 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from iotpipe.contract.catalog import Contract
-from iotpipe.processes import stop as stop_process
+from iotpipe.processes import stop
+
+__all__ = ["contract_on", "free_port", "run_cli", "sink_environment", "stop"]
 
 
 def free_port(span: int = 1) -> int:
@@ -72,8 +73,3 @@ def sink_environment(
         "IOTPIPE_SINK_DATABASE": database,
         "IOTPIPE_SINK_HEALTH_PORT": "0",
     }
-
-
-def stop(process: subprocess.Popen[Any], timeout: float = 20) -> None:
-    """SIGTERM, wait up to ``timeout`` s for a clean exit, then SIGKILL."""
-    stop_process(process, timeout)
