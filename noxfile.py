@@ -64,8 +64,20 @@ def contract(session: nox.Session) -> None:
     if not has_baseline:
         session.warn(f"no {baseline} in this clone: nothing to check compatibility against")
         return
+    was_up = session.run("python", "-c", _REGISTRY_UP, silent=True)
     session.run("iotpipe", "stack", "up", "registry")
-    session.run("iotpipe", "schemas", "check", "--against", baseline)
+    try:
+        session.run("iotpipe", "schemas", "check", "--against", baseline)
+    finally:  # leave the stack as found: a registry started here is stopped here
+        if not (isinstance(was_up, str) and was_up.strip() == "up"):
+            session.run("iotpipe", "stack", "down", "registry")
+
+
+_REGISTRY_UP = (
+    "from iotpipe.stack.manager import Stack; from iotpipe.stack.settings import StackSettings; "
+    "s = Stack(StackSettings()).status(); "
+    "print('up' if any(x.name == 'registry' and x.running for x in s.services) else 'down')"
+)
 
 
 @nox.session
