@@ -24,7 +24,6 @@ __all__ = ["build_app", "kafka_publisher"]
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
-    tune_runtime(settings)
     # uvicorn has set its logging up by now; at debug level it would log WebSocket
     # handshake headers (API keys) and frames.
     redact_logs("uvicorn", "uvicorn.access", "uvicorn.error")
@@ -47,6 +46,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         jobs=JobPorts.default(settings, KafkaJobStore(endpoints.kafka, settings.jobs_topic)),
     )
     close_on_shutdown(app, boxes)
+    tune_runtime(settings)
     return app
 
 

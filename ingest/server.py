@@ -28,8 +28,11 @@ def uvicorn_options(settings: IngestSettings) -> dict[str, Any]:
 
 
 def tune_runtime(settings: IngestSettings) -> None:
-    """Set up the Python runtime of a server process (each worker builds its app, so
-    each calls this when it does)."""
+    """Set up the Python runtime of a server process once its app is built (each worker
+    builds its own, so each calls this)."""
     if settings.gc_gen0_threshold:
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(settings.gc_gen0_threshold, older, oldest)
+    if settings.gc_freeze:
+        gc.collect()  # what start-up left as garbage is freed, not frozen
+        gc.freeze()

@@ -18,7 +18,6 @@ __all__ = ["create_app"]
 
 
 def create_app() -> FastAPI:
-    tune_runtime(IngestSettings())
     app = FastAPI(title="iotpipe bench: no-op")
 
     @app.post("/noop", status_code=202)
@@ -30,6 +29,7 @@ def create_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    tune_runtime(IngestSettings())
     return app
 
 
