@@ -1,4 +1,5 @@
-"""Wire the real adapters: the entry point uvicorn calls (``ingest.main:build_app``)."""
+"""Wire the real adapters (``build_app``) and the entry point uvicorn calls in each server
+process (``ingest.main:server_app``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from iotpipe.contract.serde import ContractSerde
 from iotpipe.endpoints import endpoint_settings, resolve_endpoints
 from iotpipe.redact import redact_logs
 
-__all__ = ["build_app", "kafka_publisher"]
+__all__ = ["build_app", "kafka_publisher", "server_app"]
 
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -46,6 +47,15 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         jobs=JobPorts.default(settings, KafkaJobStore(endpoints.kafka, settings.jobs_topic)),
     )
     close_on_shutdown(app, boxes)
+    return app
+
+
+def server_app() -> FastAPI:
+    """The app a server process serves (``iotpipe ingest``; each worker calls this): built,
+    then the process's runtime tuned. Tests build apps with ``build_app`` and keep their
+    own runtime as it is."""
+    settings = IngestSettings()
+    app = build_app(settings)
     tune_runtime(settings)
     return app
 

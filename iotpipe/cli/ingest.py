@@ -95,4 +95,4 @@ def ingest(
     # Worker processes build their own app from the environment: pass the flags along.
     for name, value in given.items():
         os.environ[f"IOTPIPE_INGEST_{name.upper()}"] = str(value)
-    uvicorn.run("ingest.main:build_app", factory=True, **uvicorn_options(settings))
+    uvicorn.run("ingest.main:server_app", factory=True, **uvicorn_options(settings))
