@@ -10,7 +10,6 @@ from ingest.domain.accept import (
     Receipt,
     Rejected,
     accept,
-    new_event_id,
     pointer,
 )
 from tests.unit.ingest.conftest import DEVICE, reading
@@ -120,8 +119,9 @@ def test_pointer_escapes_per_rfc_6901() -> None:
     assert pointer(["metadata", "a/b~c", 0]) == "/metadata/a~1b~0c/0"
 
 
-def test_new_event_ids_are_version_4_uuids_in_canonical_text() -> None:
-    ids = [new_event_id() for _ in range(20_000)]
+def test_assigned_event_ids_are_version_4_uuids_in_canonical_text() -> None:
+    receipt = Receipt(POLICY, NOW, size=20_000)
+    ids = [receipt.event_id() for _ in range(20_000)]
     assert len(set(ids)) == len(ids)
     for text in ids:
         parsed = uuid.UUID(text)
