@@ -7,8 +7,10 @@ complete only after the build succeeded, so an interrupted build is redone and a
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,12 +18,14 @@ from rich.console import Console
 
 from iotpipe.errors import BuildFailed
 from iotpipe.stack.assets import fingerprint
+from iotpipe.stack.gopatch import load_patches, patched_copy, replacing_modfile
 from iotpipe.stack.prereqs import find_go, find_maven
 from iotpipe.stack.progress import run_logged
 
 __all__ = ["Installer", "build_once"]
 
 DONE_MARK = ".complete"
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"  # patched at build time: patches.json
 
 
 def build_once(final: Path, build: Callable[[Path], None]) -> Path:
@@ -89,9 +93,10 @@ class Installer:
         return home
 
     def ferretdb_binary(self) -> Path:
-        """The FerretDB launcher built from compose/local/ferretdb."""
+        """The FerretDB launcher built from compose/local/ferretdb, FerretDB patched as its
+        patches.json says (see iotpipe.stack.gopatch)."""
         src = self._assets / "ferretdb"
-        key = fingerprint(src / "go.mod", src / "go.sum", src / "main.go")
+        key = fingerprint(src / "go.mod", src / "go.sum", src / "main.go", src / "patches.json")
         return self._cached("ferretdb", key, self._go_build) / "iotpipe-ferretdb"
 
     def _cached(self, name: str, key: str, build: Callable[[Path], None]) -> Path:
@@ -115,11 +120,48 @@ class Installer:
             "GOFLAGS": "-modcacherw -mod=readonly",
             "CGO_ENABLED": "0",
         }
+        src = self._assets / "ferretdb"
+        module = _module_dir(go, FERRETDB_MODULE, cwd=src, env=env)
+        work = out / "src"
+        copy = patched_copy(module, load_patches(src / "patches.json"), work / "ferretdb")
+        modfile = replacing_modfile(src, FERRETDB_MODULE, copy, work)
         run_logged(
-            [go, "build", "-v", "-trimpath", "-o", out / "iotpipe-ferretdb", "."],
+            [
+                go,
+                "build",
+                "-v",
+                "-trimpath",
+                f"-modfile={modfile}",
+                "-o",
+                out / "iotpipe-ferretdb",
+                ".",
+            ],
             label="Building FerretDB (Go module proxy, ~2 min)",
             log_path=self._cache / "logs" / "ferretdb-build.log",
             console=self._console,
-            cwd=self._assets / "ferretdb",
+            cwd=src,
             env=env,
         )
+        shutil.rmtree(work)  # the binary is what is kept
+
+
+def _module_dir(go: Path, module: str, *, cwd: Path, env: dict[str, str]) -> Path:
+    """Where Go's module cache holds ``module`` at the version ``cwd``'s go.mod requires
+    (downloaded first if need be)."""
+    done = subprocess.run(
+        [go, "mod", "download", "-json", module],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    try:
+        found = json.loads(done.stdout)
+    except ValueError:
+        found = {}
+    if done.returncode != 0 or not found.get("Dir"):
+        why = found.get("Error") or done.stderr.strip()[-500:] or f"exit {done.returncode}"
+        raise BuildFailed(f"go mod download {module} failed: {why}")
+    return Path(found["Dir"])

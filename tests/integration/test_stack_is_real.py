@@ -93,3 +93,26 @@ def test_mongodb_write_read_and_unique_index(endpoints: dict[str, str]) -> None:
     finally:
         client.drop_database(db.name)
         client.close()
+
+
+def test_lookups_by_id_use_the_index(endpoints: dict[str, str]) -> None:
+    """Updates and deletes find their document by ``_id``: on the local FerretDB that is an
+    index search, not a scan of the collection (compose/local/ferretdb/patches.json)."""
+    client: MongoClient[dict[str, object]] = MongoClient(
+        endpoints["mongodb"], serverSelectionTimeoutMS=5000
+    )
+    db = client[f"it_{uuid.uuid4().hex[:8]}"]
+    try:
+        db["rollups"].insert_many([{"_id": f"k{i}", "count": 0} for i in range(50)])
+        explained = db.command("explain", {"find": "rollups", "filter": {"_id": "k7"}})
+        if "ferretdbVersion" not in explained.get("serverInfo", {}):
+            pytest.skip("not FerretDB: MongoDB's own _id index needs no patch")
+        plan = " ".join(explained["queryPlanner"]["Plan"])
+        assert "SEARCH" in plan and "USING INDEX" in plan, plan
+        db["rollups"].update_one({"_id": "k7"}, {"$inc": {"count": 2}})
+        assert db["rollups"].find_one({"_id": "k7"}) == {"_id": "k7", "count": 2}
+        assert db["rollups"].delete_one({"_id": "k7"}).deleted_count == 1
+        assert db["rollups"].count_documents({}) == 49
+    finally:
+        client.drop_database(db.name)
+        client.close()
