@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,19 +16,27 @@ from generated.models import SensorReading
 from ingest.publisher.kafka import producer_config
 from ingest.settings import IngestSettings
 from iotpipe.bench.workload import readings
-from iotpipe.contract.catalog import Contract
+from iotpipe.contract.catalog import TRACE_HEADER, Contract
 from iotpipe.contract.serde import ContractSerde
 from sink.documents import to_document
 from sink.store.mongo import MongoStore
 
-__all__ = ["bare_database", "bare_producer"]
+__all__ = ["as_ingested", "bare_database", "bare_producer"]
+
+
+def as_ingested(count: int) -> list[SensorReading]:
+    """The workload's readings as ingest writes them: stamped with ``ingest_time`` (the
+    receive time of their request)."""
+    stamped = datetime.now(UTC)
+    return [SensorReading.model_validate({**r, "ingest_time": stamped}) for r in readings(count)]
 
 
 def bare_producer(kafka: str, registry: str, contract: Contract, topic: str, count: int) -> float:
     """Readings/s: confluent-kafka with ingest's producer settings and the same Avro
-    serializer (model -> bytes), no HTTP and no validation of JSON. Each record's delivery
-    report is taken (as ingest must, to answer for each record), and a failed one fails
-    the run: ``flush`` alone also empties the queue of records that failed. Leaves
+    serializer (model -> bytes), no HTTP and no validation of JSON. The records are the
+    ones ingest writes: stamped with ``ingest_time``, with the trace header. Each record's
+    delivery report is taken (as ingest must, to answer for each record), and a failed
+    one fails the run: ``flush`` alone also empties the queue of records that failed. Leaves
     ``count`` readings in ``topic`` (the sink phase consumes them)."""
     settings = IngestSettings()
     producer = Producer(
@@ -40,7 +49,8 @@ def bare_producer(kafka: str, registry: str, contract: Contract, topic: str, cou
         )
     )
     serde = ContractSerde(SchemaRegistryClient({"url": registry}), contract)
-    models = [SensorReading.model_validate(r) for r in readings(count)]
+    models = as_ingested(count)
+    trace = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01".encode()
     serde.encode(models[0], topic)  # schema lookup, not timed
     failures: list[str] = []
 
@@ -56,7 +66,7 @@ def bare_producer(kafka: str, registry: str, contract: Contract, topic: str, cou
                     topic,
                     key=model.device_id.encode(),
                     value=serde.encode(model, topic),
-                    headers=serde.headers(model),
+                    headers=[*serde.headers(model), (TRACE_HEADER, trace)],
                     on_delivery=report,
                 )
                 break
@@ -79,8 +89,8 @@ def bare_database(uri: str, count: int, batch: int) -> float:
     store.prepare()
     now = datetime.now(UTC)
     docs: list[dict[str, Any]] = [
-        to_document(SensorReading.model_validate(r), partition=0, offset=i, stored=now)
-        for i, r in enumerate(readings(count))
+        to_document(record, partition=0, offset=i, stored=now)
+        for i, record in enumerate(as_ingested(count))
     ]
     client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
     collection = client[database]["readings"]

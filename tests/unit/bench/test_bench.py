@@ -13,6 +13,7 @@ from rich.console import Console
 
 from generated.models import SensorReading
 from iotpipe.bench import report
+from iotpipe.bench.limits import as_ingested
 from iotpipe.bench.noop import create_app
 from iotpipe.bench.workload import batch_body, readings, single_body
 from iotpipe.bench.wrk import parse_summary
@@ -66,6 +67,13 @@ def test_workload_readings_are_valid_and_distinct() -> None:
     assert len({r["device_id"] for r in rows}) == 10
     assert "event_id" not in orjson.loads(single_body())
     assert len(orjson.loads(batch_body(100))) == 100
+
+
+def test_the_limits_work_on_records_as_ingest_writes_them() -> None:
+    records = as_ingested(20)
+    assert len({r.event_id for r in records}) == 20
+    stamps = {r.ingest_time for r in records}
+    assert len(stamps) == 1 and None not in stamps  # one request's receive time
 
 
 def test_wrk_summary_is_read_from_the_scripts_json_line() -> None:
