@@ -141,21 +141,23 @@ class MongoStore:
             raise StoreUnavailable(f"insert failed: {exc.__class__.__name__}: {exc}") from exc
 
     def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
-        """Update operators only: per bucket ``$inc`` count and sum, ``$min``, ``$max``
-        (upserted; a new bucket takes ``last`` from this batch), then ``last`` set where
-        this batch holds the bucket's latest time; then the devices' status.
+        """Update operators only: per bucket ``$inc`` count and sum, ``$min``, ``$max``,
+        and ``last`` set from this batch (upserted); then the devices' status.
 
         Every update filters on ``_id`` alone: FerretDB (SQLite) pushes only such a filter
         down to its index and scans the whole collection for any other (a conditional
         ``{_id, last_time}`` filter made each update a full scan of the rollups: 20 ms at
-        3,000 buckets, growing with retention). So the increment returns the bucket's
-        previous ``last_time`` (findAndModify), and the comparison is made here."""
+        3,000 buckets, growing with retention). So the increment returns the bucket as it
+        was (findAndModify), and where the bucket already held a later reading than this
+        batch's latest (late data) its ``last`` is put back. Readings arrive in order
+        nearly always: one update per bucket, where setting ``last`` only after the
+        comparison took two (measured: a flush of 200 buckets, 400 -> 200 updates)."""
         aggregates = rollups_of(readings)
         if not aggregates:
             return 0
         rollups = self._db[ROLLUPS]
         try:
-            latest = []
+            restore = []
             for aggregate in aggregates:
                 before = rollups.find_one_and_update(
                     {"_id": aggregate.key.id},
@@ -163,10 +165,12 @@ class MongoStore:
                     upsert=True,  # no projection: FerretDB 1.24 refuses one here
                     return_document=ReturnDocument.BEFORE,
                 )
-                if before is not None and _is_latest(aggregate.last_time, before.get("last_time")):
-                    last = {"$set": {"last": aggregate.last}}
-                    latest.append(UpdateOne({"_id": aggregate.key.id}, last))
-            self._bulk(ROLLUPS, latest)
+                if before is not None and not _is_latest(
+                    aggregate.last_time, before.get("last_time")
+                ):
+                    kept = {"$set": {"last": before.get("last")}}
+                    restore.append(UpdateOne({"_id": aggregate.key.id}, kept))
+            self._bulk(ROLLUPS, restore)
             self._update_statuses(statuses_of(readings))
         except PyMongoError as exc:
             raise StoreUnavailable(f"rollup update failed: {exc}") from exc
@@ -239,9 +243,12 @@ def _increment(aggregate: Rollup) -> dict[str, Any]:
             "sensor_id": key.sensor_id,
             "series": key.series,
             "minute": key.minute,
+        },
+        "$set": {
+            "sensor_kind": aggregate.sensor_kind,
+            "unit": aggregate.unit,
             "last": aggregate.last,
         },
-        "$set": {"sensor_kind": aggregate.sensor_kind, "unit": aggregate.unit},
     }
 
 

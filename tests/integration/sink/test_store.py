@@ -82,6 +82,21 @@ def test_rollups_count_each_reading_once_across_redeliveries(store: MongoStore) 
     )
 
 
+def test_a_rollups_last_is_its_latest_reading_in_whatever_order_batches_come(
+    store: MongoStore,
+) -> None:
+    store.prepare()
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    docs = [reading(f"e{i}", minute + timedelta(seconds=i), float(i)) for i in range(12)]
+    seen = []
+    for batch in (docs[4:8], docs[:4], docs[8:10], docs[1:3], docs[10:]):  # late ones too
+        store.add_to_rollups(store.write("readings", batch).fresh)
+        [bucket] = list(store._db["readings_1m"].find())
+        seen.append(bucket["last"])
+    assert seen == [7.0, 7.0, 9.0, 9.0, 11.0]
+    assert (bucket["count"], bucket["min"], bucket["max"]) == (12, 0.0, 11.0)
+
+
 def test_device_status_keeps_first_and_last_seen_and_ignores_replays(store: MongoStore) -> None:
     store.prepare()
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
