@@ -73,9 +73,6 @@ class SchemaRegistry:
         """GET a Confluent-API path; 404 raises ContractError, no answer RegistryUnavailable."""
         return self._ok(self._call("GET", path), f"GET {path}")
 
-    def subjects(self) -> list[str]:
-        return list(self._ok(self._call("GET", "/subjects"), "listing subjects"))
-
     def set_compatibility(self, subject: str, level: str = COMPATIBILITY) -> None:
         body = {"compatibility": level}
         self._ok(self._call("PUT", f"/config/{quote(subject, safe='')}", body), f"config {subject}")
