@@ -230,9 +230,8 @@ def post_until_served(url: str, body: bytes, timeout: float = 30) -> httpx.Respo
     deadline = time.monotonic() + timeout
     while True:
         answer = httpx.post(url, content=body, timeout=15)
-        if answer.status_code != 502 or NOT_SERVED_YET not in answer.text:
-            return answer
-        if time.monotonic() > deadline:
+        not_yet = answer.status_code == 502 and NOT_SERVED_YET in answer.text
+        if not not_yet or time.monotonic() > deadline:
             return answer
         time.sleep(0.5)
 
