@@ -148,15 +148,18 @@ class Installer:
 def _module_dir(go: Path, module: str, *, cwd: Path, env: dict[str, str]) -> Path:
     """Where Go's module cache holds ``module`` at the version ``cwd``'s go.mod requires
     (downloaded first if need be)."""
-    done = subprocess.run(
-        [go, "mod", "download", "-json", module],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [go, "mod", "download", "-json", module],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BuildFailed(f"go mod download {module} took over {exc.timeout:.0f} s") from exc
     try:
         found = json.loads(done.stdout)
     except ValueError:
