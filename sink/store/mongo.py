@@ -151,7 +151,8 @@ class MongoStore:
         was (findAndModify), and where the bucket already held a later reading than this
         batch's latest (late data) its ``last`` is put back. Readings arrive in order
         nearly always: one update per bucket, where setting ``last`` only after the
-        comparison took two (measured: a flush of 200 buckets, 400 -> 200 updates)."""
+        comparison took two (a flush of 200 buckets: ~400 -> ~200 updates, 2.2-2.5 s ->
+        1.4-2.0 s on FerretDB)."""
         aggregates = rollups_of(readings)
         if not aggregates:
             return 0
