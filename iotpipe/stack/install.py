@@ -95,9 +95,13 @@ class Installer:
     def ferretdb_binary(self) -> Path:
         """The FerretDB launcher built from compose/local/ferretdb, FerretDB patched as its
         patches.json says (see iotpipe.stack.gopatch)."""
-        src = self._assets / "ferretdb"
+        src = self._ferretdb_src
         key = fingerprint(src / "go.mod", src / "go.sum", src / "main.go", src / "patches.json")
         return self._cached("ferretdb", key, self._go_build) / "iotpipe-ferretdb"
+
+    @property
+    def _ferretdb_src(self) -> Path:
+        return self._assets / "ferretdb"
 
     def _cached(self, name: str, key: str, build: Callable[[Path], None]) -> Path:
         return build_once(self._cache / name / key, build)
@@ -120,7 +124,7 @@ class Installer:
             "GOFLAGS": "-modcacherw -mod=readonly",
             "CGO_ENABLED": "0",
         }
-        src = self._assets / "ferretdb"
+        src = self._ferretdb_src
         module = _module_dir(go, FERRETDB_MODULE, cwd=src, env=env)
         work = out / "src"
         copy = patched_copy(module, load_patches(src / "patches.json"), work / "ferretdb")
