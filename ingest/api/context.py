@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,7 +15,7 @@ from ingest.domain.service import IngestService
 from ingest.metrics import IngestMetrics
 from ingest.publisher import Publisher
 from ingest.settings import IngestSettings
-from iotpipe.contract.catalog import Contract
+from iotpipe.contract.catalog import Contract, new_traceparent
 
 __all__ = [
     "ADMIN_ROLE",
@@ -110,4 +109,4 @@ def trace_id(headers: Headers) -> str:
     parts = given.split("-")
     if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
         return given
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    return new_traceparent()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from generated.models import SensorReading
 from ingest.publisher.kafka import producer_config
 from ingest.settings import IngestSettings
 from iotpipe.bench.workload import readings
-from iotpipe.contract.catalog import TRACE_HEADER, Contract
+from iotpipe.contract.catalog import TRACE_HEADER, Contract, new_traceparent
 from iotpipe.contract.serde import ContractSerde
 from sink.documents import to_document
 from sink.store.mongo import MongoStore
@@ -50,7 +49,7 @@ def bare_producer(kafka: str, registry: str, contract: Contract, topic: str, cou
     )
     serde = ContractSerde(SchemaRegistryClient({"url": registry}), contract)
     models = as_ingested(count)
-    trace = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01".encode()
+    trace = new_traceparent().encode()
     serde.encode(models[0], topic)  # schema lookup, not timed
     failures: list[str] = []
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,7 @@ __all__ = [
     "TRACE_HEADER",
     "Contract",
     "RecordType",
+    "new_traceparent",
     "published_dir",
     "schemas_dir",
 ]
@@ -40,6 +42,12 @@ DLQ_TOPIC = f"{TOPIC}.dlq"
 COMPATIBILITY = "FULL_TRANSITIVE"
 RECORD_TYPE_HEADER = "iotpipe-record-type"
 TRACE_HEADER = "traceparent"  # W3C Trace Context, propagated from the HTTP request
+
+
+def new_traceparent() -> str:
+    """A fresh W3C traceparent (version 00, random trace and span ids, sampled)."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
 
 # Dead letters keep the original key, value and headers and add these (format version 1).
 DLQ_HEADER_PREFIX = "iotpipe-dlq-"
