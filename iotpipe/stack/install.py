@@ -22,7 +22,7 @@ from iotpipe.stack.gopatch import load_patches, patched_copy, replacing_modfile
 from iotpipe.stack.prereqs import find_go, find_maven
 from iotpipe.stack.progress import run_logged
 
-__all__ = ["Installer", "build_once"]
+__all__ = ["Installer", "build_once", "go_env"]
 
 DONE_MARK = ".complete"
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"  # patched at build time: patches.json
@@ -117,13 +117,7 @@ class Installer:
 
     def _go_build(self, out: Path) -> None:
         go = find_go()
-        env = {
-            **os.environ,
-            "GOMODCACHE": str(self._cache / "go" / "mod"),
-            "GOCACHE": str(self._cache / "go" / "build"),
-            "GOFLAGS": "-modcacherw -mod=readonly",
-            "CGO_ENABLED": "0",
-        }
+        env = {**go_env(self._cache), "GOFLAGS": "-modcacherw -mod=readonly"}
         src = self._ferretdb_src
         module = _module_dir(go, FERRETDB_MODULE, cwd=src, env=env)
         work = out / "src"
@@ -147,6 +141,18 @@ class Installer:
             env=env,
         )
         shutil.rmtree(work)  # the binary is what is kept
+
+
+def go_env(cache: Path) -> dict[str, str]:
+    """The environment for Go under iotpipe's cache: its module and build caches there
+    (module files writable, so the cache can be removed), no cgo."""
+    return {
+        **os.environ,
+        "GOMODCACHE": str(cache / "go" / "mod"),
+        "GOCACHE": str(cache / "go" / "build"),
+        "GOFLAGS": "-modcacherw",
+        "CGO_ENABLED": "0",
+    }
 
 
 def _module_dir(go: Path, module: str, *, cwd: Path, env: dict[str, str]) -> Path:

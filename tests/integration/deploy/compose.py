@@ -30,6 +30,7 @@ from iotpipe.cli import app
 from iotpipe.endpoints import EndpointSettings
 from iotpipe.paths import REPO_DIR
 from iotpipe.stack.assets import fingerprint
+from iotpipe.stack.install import go_env
 from iotpipe.stack.prereqs import find_go
 from iotpipe.stack.settings import StackSettings
 from sink.settings import SinkSettings
@@ -183,16 +184,13 @@ def example_env() -> dict[str, str]:
 
 
 def _go_env(cache: Path) -> dict[str, str]:
-    """Go's caches under iotpipe's, as the local stack's FerretDB build keeps them."""
+    """Go's caches under iotpipe's, shared with the local stack's FerretDB build; the Go
+    toolchain found, never another one downloaded."""
     return {
-        **os.environ,
-        "GOMODCACHE": str(cache / "go" / "mod"),
-        "GOCACHE": str(cache / "go" / "build"),
+        **go_env(cache),
         "GOPATH": str(cache / "go" / "path"),
-        "GOFLAGS": "-modcacherw",
         "GOTOOLCHAIN": "local",
         "GO111MODULE": "on",
-        "CGO_ENABLED": "0",
     }
 
 
