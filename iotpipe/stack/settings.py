@@ -118,8 +118,13 @@ class StackLayout(BaseModel):
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, base64url without padding."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, base64url without padding, never starting
+    with "-" (one in 64 would: kafka-storage's argument parser then takes the id for an
+    option, and Kafka's own Uuid.randomUuid draws again in that case too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def load_layout(state_dir: Path) -> StackLayout | None:
