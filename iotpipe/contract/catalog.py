@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 
@@ -30,6 +30,7 @@ __all__ = [
     "RECORD_TYPE_HEADER",
     "TOPIC",
     "TRACE_HEADER",
+    "Codec",
     "Contract",
     "RecordType",
     "new_traceparent",
@@ -66,6 +67,18 @@ DLQ_HEADERS: dict[str, str] = {
     "attempts": "How many times it was dead-lettered (replays count).",
 }
 MODELS_PACKAGE = "generated.models"
+CODECS_PACKAGE = "generated.codecs"
+
+
+class Codec(Protocol):
+    """What a generated codec module (``generated/codecs/<schema>.py``) offers."""
+
+    FULLNAME: str
+    SCHEMA: str
+
+    def write(self, buf: bytearray, datum: Any) -> None: ...
+    def encode(self, datum: Any) -> bytes: ...
+    def decode(self, data: bytes, pos: int = 0) -> dict[str, Any]: ...
 
 
 def published_dir() -> Path:
@@ -115,6 +128,18 @@ class RecordType:
     @property
     def module(self) -> str:
         return f"{MODELS_PACKAGE}.{module_name(self.schema_file)}"
+
+    @property
+    def codec_module(self) -> str:
+        return f"{CODECS_PACKAGE}.{module_name(self.schema_file)}"
+
+    def codec(self) -> Codec:
+        """The generated Avro encoder and decoder of this record type (imported on first
+        use); ``codec.SCHEMA`` is the schema text it was generated from."""
+        module = importlib.import_module(self.codec_module)
+        if getattr(module, "FULLNAME", None) != self.fullname:
+            raise ConfigError(f"{self.codec_module} is not the generated codec of {self.fullname}")
+        return cast(Codec, module)
 
     def model(self) -> type[BaseModel]:
         """The generated Pydantic model (imported on first use)."""
