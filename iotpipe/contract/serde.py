@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
-from fastavro import parse_schema, schemaless_reader
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 from pydantic import BaseModel, ValidationError
 
@@ -84,7 +84,7 @@ class ContractSerde:
         }
         self._registry = registry
         self._auto_register = auto_register
-        self._codecs: dict[str, Codec] = {t.fullname: t.codec() for t in contract.record_types}
+        self._codecs: dict[str, Codec] = {t.fullname: _codec(t) for t in contract.record_types}
         # Encoding: the frame (magic byte + schema id) per subject, once looked up.
         self._frames: dict[str, bytes] = {}
         self._frames_lock = threading.Lock()
@@ -216,6 +216,55 @@ class ContractSerde:
         if canonical_json(writer) == codec.SCHEMA:
             return _Plan(codec=codec)
         return _Plan(writer=parse_schema(writer, named_schemas={}))
+
+
+def _codec(record_type: RecordType) -> Codec:
+    """The generated codec of the record type, if it was generated from this very schema;
+    else (a contract being evolved, in tests and tools) fastavro on the schema."""
+    codec = record_type.codec()
+    if record_type.schema_str == codec.SCHEMA:
+        return codec
+    return _FastavroCodec(record_type)
+
+
+class _FastavroCodec:
+    """fastavro behind the generated codecs' interface, for a schema none was generated from."""
+
+    def __init__(self, record_type: RecordType) -> None:
+        self.FULLNAME = record_type.fullname
+        self.SCHEMA = record_type.schema_str
+        self._parsed = parse_schema(json.loads(record_type.schema_str), named_schemas={})
+
+    def write(self, buf: bytearray, datum: Any) -> None:
+        out = io.BytesIO()
+        try:
+            schemaless_writer(out, self._parsed, _as_datum(datum))
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise CodecError(f"{self.FULLNAME} does not fit its schema: {exc}") from exc
+        buf += out.getvalue()
+
+    def encode(self, datum: Any) -> bytes:
+        buf = bytearray()
+        self.write(buf, datum)
+        return bytes(buf)
+
+    def decode(self, data: bytes, pos: int = 0) -> dict[str, Any]:
+        stream = io.BytesIO(data)
+        stream.seek(pos)
+        try:
+            record = schemaless_reader(stream, self._parsed, None)
+        except (EOFError, ValueError, IndexError, OverflowError) as exc:
+            raise CodecError(f"truncated or corrupt record ({exc!r})") from exc
+        if stream.tell() != len(data):
+            raise CodecError(f"{len(data) - stream.tell()} bytes left after the record")
+        return cast(dict[str, Any], record)
+
+
+def _as_datum(value: Any) -> Any:
+    """A model as fastavro takes it: its fields, nested models as dicts."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    return value
 
 
 class _Plan:
