@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ingest import errors
 from ingest.api.context import ADMIN_ROLE, IngestContext
 from ingest.api.health import health_router
+from ingest.api.hot import IngestApp, PublishRoute
 from ingest.api.jobs import jobs_router
 from ingest.api.records import records_router
 from ingest.api.schemas import RegistryCache, schemas_router
@@ -75,7 +76,7 @@ def create_app(
         await runner.close()  # before the publisher: jobs stop publishing first
         await publisher.close()
 
-    app = FastAPI(
+    app = IngestApp(
         title="iotpipe ingest",
         version=__version__,
         lifespan=lifespan,
@@ -83,7 +84,7 @@ def create_app(
         "contract and produces them to Kafka. Responses say 202 only once Kafka has "
         "acknowledged every accepted record.",
     )
-    app.state.ingest = IngestContext(
+    ctx = app.state.ingest = IngestContext(
         settings=settings,
         contract=contract,
         publisher=publisher,
@@ -97,7 +98,12 @@ def create_app(
         path, tag = ROUTES.get(
             record_type.name, (f"/v1/{record_type.name.lower()}s", record_type.name)
         )
-        app.include_router(records_router(record_type, path, tag))
+        # Served as plain ASGI ahead of FastAPI (ingest.api.hot), declared on its router.
+        single = app.hot_routes[path] = PublishRoute(ctx, record_type, path, batch=False)
+        batch = app.hot_routes[f"{path}/batch"] = PublishRoute(
+            ctx, record_type, f"{path}/batch", batch=True
+        )
+        app.include_router(records_router(record_type, path, tag, single, batch))
     app.include_router(stream_router(contract))
     app.include_router(schemas_router(RegistryCache(registry, settings.retry_after_seconds)))
     app.include_router(health_router())

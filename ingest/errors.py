@@ -35,7 +35,7 @@ from ingest.domain.errors import (
 from ingest.domain.service import RecordResult
 from ingest.opensensemap.errors import OsemError
 
-__all__ = ["PROBLEM", "Problem", "install", "problem_response", "status_of"]
+__all__ = ["PROBLEM", "Problem", "install", "problem_parts", "problem_response", "status_of"]
 
 PROBLEM = "application/problem+json"
 _STATUS: list[tuple[type[IngestError], int]] = [
@@ -59,15 +59,14 @@ def status_of(error: IngestError) -> int:
     return 400
 
 
-def problem_response(
+def problem_body(
     status: int,
     title: str,
     detail: str,
     *,
     errors: list[dict[str, str]] | None = None,
     results: list[Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": f"https://iotpipe.dev/problems/{title.replace(' ', '-')}",
         "title": title,
@@ -78,11 +77,25 @@ def problem_response(
         body["errors"] = errors
     if results:
         body["results"] = [r.as_dict() if isinstance(r, RecordResult) else r for r in results]
+    return body
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    results: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = problem_body(status, title, detail, errors=errors, results=results)
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM)
 
 
-def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, IngestError)  # noqa: S101 - registered for IngestError only
+def problem_parts(exc: IngestError) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """An ingest error as HTTP: status, the headers it needs, the problem+json body (the
+    FastAPI handler and the plain-ASGI publish routes both answer from this)."""
     status = status_of(exc)
     headers = {}
     if isinstance(exc, Unavailable):
@@ -94,14 +107,16 @@ def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
     errors = None
     if exc.single and exc.results and isinstance(exc.results[0], RecordResult):
         errors = exc.results[0].as_dict().get("errors")
-    return problem_response(
-        status,
-        exc.title,
-        exc.detail,
-        errors=errors,
-        results=None if exc.single else exc.results,
-        headers=headers,
+    body = problem_body(
+        status, exc.title, exc.detail, errors=errors, results=None if exc.single else exc.results
     )
+    return status, headers, body
+
+
+def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IngestError)  # noqa: S101 - registered for IngestError only
+    status, headers, body = problem_parts(exc)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM)
 
 
 def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -12,10 +12,10 @@ from fastapi import Request
 from ingest.api.duplicates import duplicate_key
 from ingest.domain.errors import BodyTimeout, BodyTooLarge, MalformedJson, UnsupportedMediaType
 
-__all__ = ["parse_json", "read_json", "read_limited"]
+__all__ = ["check_media_type", "parse_json", "read_json", "read_limited"]
 
 
-def _check_media_type(content_type: str | None, encoding: str | None) -> None:
+def check_media_type(content_type: str | None, encoding: str | None) -> None:
     media = (content_type or "").split(";")[0].strip().lower()
     if media != "application/json" and not (
         media.startswith("application/") and media.endswith("+json")
@@ -68,5 +68,5 @@ async def read_limited(request: Request, max_bytes: int, timeout_seconds: float)
 
 
 async def read_json(request: Request, max_bytes: int, timeout_seconds: float) -> Any:
-    _check_media_type(request.headers.get("content-type"), request.headers.get("content-encoding"))
+    check_media_type(request.headers.get("content-type"), request.headers.get("content-encoding"))
     return parse_json(await read_limited(request, max_bytes, timeout_seconds))

@@ -24,8 +24,10 @@ __all__ = [
     "Ctx",
     "IngestContext",
     "authenticate",
+    "authenticate_key",
     "context_of",
     "trace_id",
+    "valid_traceparent",
 ]
 
 ANONYMOUS = Principal(key_id="-", device_id=ADMIN, role="admin")
@@ -52,18 +54,24 @@ async def _context(connection: HTTPConnection) -> IngestContext:
 Ctx = Annotated[IngestContext, Depends(_context)]
 
 
-def presented_key(headers: Headers) -> str | None:
-    auth = headers.get("authorization")
-    if auth:
-        scheme, _, value = auth.partition(" ")
+def presented_key(authorization: str | None, api_key: str | None) -> str | None:
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
         return value.strip() if scheme.lower() == "bearer" else None
-    return headers.get("x-api-key")
+    return api_key
 
 
 def authenticate(ctx: IngestContext, headers: Headers) -> Principal:
+    return authenticate_key(ctx, headers.get("authorization"), headers.get("x-api-key"))
+
+
+def authenticate_key(
+    ctx: IngestContext, authorization: str | None, api_key: str | None
+) -> Principal:
+    """The caller of a request with these ``Authorization`` and ``X-API-Key`` headers."""
     if ctx.settings.auth == "disabled":
         return ANONYMOUS
-    key = presented_key(headers)
+    key = presented_key(authorization, api_key)
     if not key:
         raise Unauthenticated(
             "send your device's API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
@@ -106,7 +114,9 @@ ADMIN_ROLE = _admin_caller  # the dependency the OpenAPI document looks for
 def trace_id(headers: Headers) -> str:
     """The request's W3C traceparent, or a new one, propagated to Kafka headers."""
     given = headers.get("traceparent", "")
+    return given if valid_traceparent(given) else new_traceparent()
+
+
+def valid_traceparent(given: str) -> bool:
     parts = given.split("-")
-    if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-        return given
-    return new_traceparent()
+    return len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16

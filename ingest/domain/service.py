@@ -11,10 +11,11 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ingest.domain.accept import Accepted, Policy, Receipt, RecordError, accept
+from ingest.domain.errors import Backpressure, BodyTooLarge, Forbidden, InvalidRecords, Unavailable
 from ingest.metrics import IngestMetrics
 from ingest.publisher import Delivered, Failed, Publisher
 
-__all__ = ["IngestService", "RecordResult"]
+__all__ = ["IngestService", "RecordResult", "raise_for"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +107,38 @@ class IngestService:
             if delivered:
                 self.metrics.accepted(kind, delivered)  # once per request, not per record
         return [r for r in results if r is not None]
+
+
+def raise_for(results: list[RecordResult], *, single: bool) -> None:
+    """Turn results that accepted nothing (or lost some to Kafka) into the right error."""
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        retry = max(r.failure.retry_after for r in failed if r.failure is not None)
+        cls = (
+            Backpressure
+            if any(r.failure and r.failure.reason == "queue_full" for r in failed)
+            else Unavailable
+        )
+        raise cls(
+            f"{len(failed)} of {len(results)} records were not acknowledged by Kafka; "
+            "retry them with the same event_id",
+            retry_after=retry,
+            results=results,
+            single=single,
+        )
+    if any(r.status == "accepted" for r in results):
+        return
+    what = "the record was" if single else f"all {len(results)} records were"
+    if all(any(e.code == "forbidden_device" for e in r.errors) for r in results):
+        raise Forbidden(
+            f"{what} refused: this API key publishes for its own device only",
+            results=results,
+            single=single,
+        )
+    if all(any(e.code == "too_large" for e in r.errors) for r in results):
+        raise BodyTooLarge(
+            f"{what} refused: larger than Kafka accepts for one record",
+            results=results,
+            single=single,
+        )
+    raise InvalidRecords(f"{what} rejected; see errors", results=results, single=single)
