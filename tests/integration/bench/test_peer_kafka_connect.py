@@ -24,7 +24,10 @@ from iotpipe.contract.registry import SchemaRegistry
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
-PREFILL = 3000
+# Enough for the connector's stamps (whole seconds) to span more than one second: 3,000
+# readings were stored within one second in some runs, and a rate without a span is not a
+# number (kc.stamped_rate).
+PREFILL = 15_000
 
 
 @pytest.fixture
