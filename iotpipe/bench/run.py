@@ -20,7 +20,7 @@ from ingest.auth.keys import KeyStore
 from iotpipe.bench import limits, phases, world
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.bench.processes import metrics, serve
-from iotpipe.bench.workload import batch_body, single_body
+from iotpipe.bench.workload import BATCH_PHASES, batch_body, single_body
 from iotpipe.bench.wrk import WrkResult, find_wrk, run_wrk
 from iotpipe.contract.catalog import Contract
 from iotpipe.processes import free_port
@@ -91,6 +91,7 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
                 endpoints=endpoints, workdir=workdir, cache=StackSettings().cache_dir / "peers",
                 seconds=plan.seconds, connections=plan.connections, topic=topics["peer"],
                 prefilled_topic=topics["sink"], prefill=plan.prefill, database=databases[name],
+                keys_file=keys.path, key=key,
             )  # fmt: skip
             run.figures.setdefault("peers", {})[name] = _peer(name, context)
     finally:
@@ -157,7 +158,7 @@ def _http_phases(
             "full": {"rps": full.requests_per_s, "p50_ms": full.p50_ms, "p99_ms": full.p99_ms},
             "half": {"rps": half.requests_per_s, "p50_ms": half.p50_ms, "p99_ms": half.p99_ms},
         }
-        for size, connections in ((100, 8), (1000, 4)):
+        for size, connections in BATCH_PHASES:
             console.print(f"ingest, batches of {size}...")
             result = run.wrk(f"batch_{size}", run_wrk(f"{base}/v1/readings/batch", batch_body(size),
                                                       key=key, connections=connections,

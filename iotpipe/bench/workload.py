@@ -9,9 +9,11 @@ from typing import Any
 
 import orjson
 
-__all__ = ["DEVICES", "batch_body", "reading", "readings", "single_body"]
+__all__ = ["BATCH_PHASES", "DEVICES", "batch_body", "reading", "readings", "single_body"]
 
 DEVICES = 50
+# The batch phases, ingest's and the peers' alike: readings per POST -> wrk connections.
+BATCH_PHASES = ((100, 8), (1000, 4))
 SENSORS = [
     ("temp", "TEMPERATURE", "Cel", 12.0),
     ("hum", "HUMIDITY", "%", 60.0),

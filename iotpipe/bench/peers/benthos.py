@@ -1,33 +1,47 @@
-"""Benthos v4 as ingest's peer: the same JSON POSTs, Avro in the registry's wire format,
-produced to Kafka, measured with the same wrk phases.
+"""Benthos v4 as ingest's peer: the same JSON POSTs with the same API key, Avro in the
+registry's wire format, produced to Kafka, measured with the same wrk phases.
 
 Benthos core (github.com/redpanda-data/benthos/v4, Go module proxy) ships the
-``http_server`` input, bloblang and the processors, but no Kafka output and no schema
-registry encoder; ``compose/local/peers/benthos/main.go`` adds one batch output plugin
-(franz-go + hamba/avro) for that. The program is built once per content of its sources
+``http_server`` input, bloblang and the processors, but no Kafka output, no schema
+registry encoder and no check of ingest's keys; ``compose/local/peers/benthos/main.go``
+adds a processor (``iotpipe_api_key``) and a batch output (``iotpipe_kafka_avro``,
+franz-go + hamba/avro) for those. The program is built once per content of its sources
 into ``<cache>/benthos/<fingerprint>/`` (the Go caches are the stack's, beside it), run
 with a config rendered here, and measured:
 
 * ``single_rps`` / ``single_p50_ms`` / ``single_p99_ms``: wrk, one reading per POST,
   ``ctx.connections`` connections (as ingest's ``single.full``);
-* ``batch_100_readings_per_s`` / ``batch_100_p99_ms``: wrk, 100 readings per POST,
-  8 connections (as ingest's ``batch_100``);
-* ``delivered``: the messages the topic holds afterwards, counted from its offsets; a
-  run whose topic holds fewer readings than wrk saw accepted (``accepted``, estimated
-  from wrk's rates) is refused, not reported; ``failed_requests``: non-2xx and errors;
+* ``batch_100_readings_per_s`` / ``batch_100_p99_ms`` and ``batch_1000_*``: wrk, 100 and
+  1,000 readings per POST, 8 and 4 connections (ingest's batch phases,
+  ``iotpipe.bench.workload.BATCH_PHASES``);
+* ``delivered``: the messages the topic holds afterwards (all phases and the warm-up),
+  counted from its offsets; a run whose topic holds fewer readings than wrk saw accepted
+  (``accepted``, estimated from wrk's rates) is refused, not reported;
+  ``failed_requests``: non-2xx and errors;
 * ``*_peer_cpu_share`` and ``*_wrk_cpu_share``: CPU of the Benthos process and of wrk
   over each phase (1.0 = all cores busy).
 
-Same work as ingest as far as Benthos goes: a body is one reading or an array of them;
-bloblang splits it, sets ``event_id`` (``uuid_v4()`` unless sent) and ``ingest_time``;
-the plugin decodes each reading into a typed struct, checks the required fields, encodes
-it with the subject's latest schema from the registry (``<topic>-dev.iotpipe.SensorReading``,
-TopicRecordNameStrategy) behind magic byte 0 and the schema id, and produces it keyed by
-``device_id`` with the record-type header, acks=all and idempotent, zstd, 5 ms linger
-(ingest's producer settings); the POST is answered once Kafka acknowledged every reading
-of it (502 otherwise). Not done: API keys (no Authorization header is checked), the
-contract's per-field rules beyond presence and length, the ``traceparent`` header, and
-ingest's JSON answer (Benthos answers 200 with an empty body).
+Same work as ingest as far as Benthos goes. Each request's key is checked first, once
+per request as ingest does (ingest/auth/keys.py): the ``Authorization: Bearer`` header
+(http_server puts request headers in the message's metadata) must hold a key of ingest's
+format whose id is in the run's key file and whose secret's SHA-256 matches that entry's,
+compared in constant time; the config gets each entry's id and digest (from the same
+KeyStore file ingest reads), never the key. A missing or wrong key is answered 401 (a
+problem+json body, ``WWW-Authenticate: Bearer``) and the request is dropped before its
+body is parsed: nothing of it reaches Kafka. Then a body is one reading or an array of
+them; bloblang splits it, sets ``event_id`` (``uuid_v4()`` unless sent) and
+``ingest_time``; the plugin decodes each reading into a typed struct, checks the required
+fields, encodes it with the subject's latest schema from the registry
+(``<topic>-dev.iotpipe.SensorReading``, TopicRecordNameStrategy) behind magic byte 0 and
+the schema id, and produces it keyed by ``device_id`` with the record-type header,
+acks=all and idempotent, zstd, 5 ms linger (ingest's producer settings); the POST is
+answered once Kafka acknowledged every reading of it (502 otherwise). http_server reads
+a body of any size (it sets no limit; ingest's is 8 MiB). Not done: the ``X-API-Key``
+header (ingest's other way to send a key), re-reading the key file while running,
+device keys' per-device check (the benchmark's key is an admin key, which ingest does
+not check per reading either), the contract's per-field rules beyond presence and
+length, the ``traceparent`` header, and ingest's JSON answer (Benthos answers an
+accepted request 200 with an empty body).
 """
 
 from __future__ import annotations
@@ -37,7 +51,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,8 +59,9 @@ import httpx
 from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 
+from ingest.auth.keys import KeyEntry, KeyStore
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
-from iotpipe.bench.workload import batch_body, single_body
+from iotpipe.bench.workload import BATCH_PHASES, batch_body, single_body
 from iotpipe.bench.wrk import WrkResult, run_wrk
 from iotpipe.errors import BuildFailed, PrerequisiteMissing, ServiceFailed
 from iotpipe.processes import free_port, stop, wait_http
@@ -74,8 +89,6 @@ NAME = "benthos"
 BINARY = "iotpipe-benthos"
 PATH = "/v1/readings"  # single readings and arrays alike
 RECORD_TYPE = "dev.iotpipe.SensorReading"
-BATCH = 100
-BATCH_CONNECTIONS = 8  # as run.py's batch_100 phase for ingest
 DELIVERED_SHARE = 0.98  # the topic must hold at least this share of what wrk saw accepted
 
 _SOURCES = ("go.mod", "go.sum", "main.go")
@@ -96,9 +109,26 @@ input:
     path: {path}
     allowed_verbs: ["POST"]
     timeout: 10s
+    # Only a refused key leaves a synchronous response (the pipeline's first step);
+    # an accepted request is answered 200 with an empty body once Kafka has it.
+    sync_response:
+      status: "401"
+      headers:
+        Content-Type: application/problem+json
+        WWW-Authenticate: 'Bearer realm="iotpipe"'
 pipeline:
   threads: {threads}
   processors:
+    # Once per request, before its body is read as JSON (ingest/auth/keys.py's check).
+    - iotpipe_api_key:
+        keys: {keys}
+    - switch:
+        - check: errored()
+          processors:
+            - mapping: |
+                root = {{"title": "unauthenticated", "status": 401, "detail": error()}}
+            - sync_response: {{}}
+            - mapping: root = deleted()
     - mapping: 'root = if this.type() == "array" {{ this }} else {{ [this] }}'
     - unarchive:
         format: json_array
@@ -123,13 +153,18 @@ def render_config(
     topic: str,
     kafka: str,
     registry: str,
+    keys: Iterable[KeyEntry],
     threads: int = -1,
     linger_ms: int = 5,
     max_in_flight: int = 64,
 ) -> str:
-    """The Benthos config (YAML; every value JSON-quoted, which YAML reads as is)."""
+    """The Benthos config (YAML; every value JSON-quoted, which YAML reads as is). ``keys``
+    are the entries of ingest's key file (a revoked one is left out, as ingest refuses
+    it): the key check gets each one's id and the SHA-256 of its secret, never a key."""
+    digests = {k.key_id: k.sha256 for k in keys if k.revoked is None}
     return _TEMPLATE.format(
         address=json.dumps(f"127.0.0.1:{port}"),
+        keys=json.dumps(digests),
         path=json.dumps(PATH),
         threads=threads,
         brokers=json.dumps([b.strip() for b in kafka.split(",") if b.strip()]),
@@ -223,22 +258,29 @@ def _ok_requests(result: WrkResult, seconds: float) -> float:
 NOT_SERVED_YET = "UNKNOWN_TOPIC_OR_PARTITION"  # a topic created moments ago (KRaft)
 
 
-def post_until_served(url: str, body: bytes, timeout: float = 30) -> httpx.Response:
-    """POST ``body``; while Benthos answers 502 because the broker does not serve the topic
-    yet (just created: its partitions appear on the broker a little after the topic does),
-    try again. Such an answer wrote nothing, so a retry cannot duplicate."""
+def post_until_served(
+    url: str, body: bytes, *, key: str = "", timeout: float = 30
+) -> httpx.Response:
+    """POST ``body`` (with ``key`` as ``Authorization: Bearer``, if given); while Benthos
+    answers 502 because the broker does not serve the topic yet (just created: its
+    partitions appear on the broker a little after the topic does), try again. Such an
+    answer wrote nothing, so a retry cannot duplicate."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     deadline = time.monotonic() + timeout
     while True:
-        answer = httpx.post(url, content=body, timeout=15)
+        answer = httpx.post(url, content=body, headers=headers, timeout=15)
         not_yet = answer.status_code == 502 and NOT_SERVED_YET in answer.text
         if not not_yet or time.monotonic() > deadline:
             return answer
         time.sleep(0.5)
 
 
-def accepted_readings(single: WrkResult, batch: WrkResult, seconds: float, warmup: int) -> float:
-    """Readings wrk saw accepted (estimated from its rates over the phase length)."""
-    return warmup + _ok_requests(single, seconds) + BATCH * _ok_requests(batch, seconds)
+def accepted_readings(
+    phases: Iterable[tuple[int, WrkResult]], seconds: float, warmup: int
+) -> float:
+    """Readings wrk saw accepted over its phases (readings per request, result), estimated
+    from its rates over the phase length, plus the ``warmup`` readings posted before."""
+    return warmup + sum(size * _ok_requests(result, seconds) for size, result in phases)
 
 
 def process_cpu_seconds(stat: str, ticks_per_second: float) -> float:
@@ -256,12 +298,18 @@ def _cpu(pid: int) -> float:
 
 
 # -- run ----------------------------------------------------------------------------------
-def _phase(
-    process: subprocess.Popen[bytes], url: str, body: bytes, connections: int, seconds: float
+def _phase(  # noqa: PLR0917 - one wrk phase
+    process: subprocess.Popen[bytes],
+    url: str,
+    body: bytes,
+    key: str,
+    connections: int,
+    seconds: float,
 ) -> tuple[WrkResult, float]:
-    """One wrk phase and the peer's CPU share over it (1.0 = all cores busy)."""
+    """One wrk phase (``key`` sent as ingest's is) and the peer's CPU share over it (1.0 =
+    all cores busy)."""
     before, began = _cpu(process.pid), time.perf_counter()
-    result = run_wrk(url, body, connections=connections, seconds=seconds)
+    result = run_wrk(url, body, key=key, connections=connections, seconds=seconds)
     wall = time.perf_counter() - began
     return result, (_cpu(process.pid) - before) / (wall * (os.cpu_count() or 1))
 
@@ -297,35 +345,47 @@ def measure(ctx: PeerContext) -> dict[str, float]:
             topic=ctx.topic,
             kafka=ctx.endpoints["kafka"],
             registry=ctx.endpoints["registry"],
+            keys=KeyStore(ctx.keys_file).list(),
         )
     )
     url = f"http://127.0.0.1:{port}{PATH}"
+    figures: dict[str, float] = {}
+    done: list[tuple[int, WrkResult]] = []
     with serving(binary, config, log, port) as process:
         try:  # a warm-up (registry schema, broker metadata), and a check
-            first = post_until_served(url, single_body())
+            first = post_until_served(url, single_body(), key=ctx.key)
         except httpx.HTTPError as exc:
             raise PeerUnavailable(f"Benthos did not answer a reading: {exc}; see {log}") from exc
         if first.status_code != 200:
             raise PeerUnavailable(f"Benthos refused a reading: {first.status_code} {first.text}")
-        single, single_cpu = _phase(process, url, single_body(), ctx.connections, ctx.seconds)
-        batch, batch_cpu = _phase(process, url, batch_body(BATCH), BATCH_CONNECTIONS, ctx.seconds)
+        single, cpu = _phase(process, url, single_body(), ctx.key, ctx.connections, ctx.seconds)
+        done.append((1, single))
+        figures |= {
+            "single_rps": _ok_requests(single, ctx.seconds) / ctx.seconds,
+            "single_p50_ms": single.p50_ms,
+            "single_p99_ms": single.p99_ms,
+            "single_peer_cpu_share": cpu,
+            "single_wrk_cpu_share": single.cpu_share,
+        }
+        for size, connections in BATCH_PHASES:
+            batch, cpu = _phase(process, url, batch_body(size), ctx.key, connections, ctx.seconds)
+            done.append((size, batch))
+            accepted_per_s = size * _ok_requests(batch, ctx.seconds) / ctx.seconds
+            figures |= {
+                f"batch_{size}_readings_per_s": accepted_per_s,
+                f"batch_{size}_p99_ms": batch.p99_ms,
+                f"batch_{size}_peer_cpu_share": cpu,
+                f"batch_{size}_wrk_cpu_share": batch.cpu_share,
+            }
     delivered = topic_messages(ctx.endpoints["kafka"], ctx.topic)
-    accepted = accepted_readings(single, batch, ctx.seconds, warmup=1)
+    accepted = accepted_readings(done, ctx.seconds, warmup=1)
     if delivered < DELIVERED_SHARE * accepted:
         raise PeerUnavailable(
             f"the topic holds {delivered} readings, wrk saw about {accepted:.0f} accepted"
         )
     return {
-        "single_rps": _ok_requests(single, ctx.seconds) / ctx.seconds,
-        "single_p50_ms": single.p50_ms,
-        "single_p99_ms": single.p99_ms,
-        f"batch_{BATCH}_readings_per_s": BATCH * _ok_requests(batch, ctx.seconds) / ctx.seconds,
-        f"batch_{BATCH}_p99_ms": batch.p99_ms,
-        "failed_requests": float(single.non2xx + single.errors + batch.non2xx + batch.errors),
+        **figures,
+        "failed_requests": float(sum(r.non2xx + r.errors for _, r in done)),
         "delivered": float(delivered),
         "accepted": accepted,
-        "single_peer_cpu_share": single_cpu,
-        f"batch_{BATCH}_peer_cpu_share": batch_cpu,
-        "single_wrk_cpu_share": single.cpu_share,
-        f"batch_{BATCH}_wrk_cpu_share": batch.cpu_share,
     }

@@ -51,6 +51,8 @@ def peer_ctx(endpoints: dict[str, str], tmp_path: Path) -> Iterator[PeerContext]
         prefilled_topic=topic,
         prefill=PREFILL,
         database=database,
+        keys_file=tmp_path / "keys.json",  # Kafka Connect checks no key (nor does the sink)
+        key="",
     )
     client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
     client.drop_database(database)

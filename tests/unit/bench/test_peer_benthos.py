@@ -1,17 +1,23 @@
-"""The Benthos peer's pure parts: its config, the build cache key and cache, its sources'
-modules, and the arithmetic behind ``delivered`` and the CPU shares (no Go, no network)."""
+"""The Benthos peer's pure parts: its config (with the run's key digests), the build cache
+key and cache, its sources' modules, the arithmetic behind ``delivered`` and the CPU
+shares, and which wrk phases it runs (no Go, no network)."""
 
 from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import yaml
 
+from ingest.auth.keys import KeyEntry, KeyStore
 from iotpipe.bench.peers import PeerContext, PeerUnavailable, benthos
 from iotpipe.bench.wrk import WrkResult
 from iotpipe.errors import BuildFailed, PrerequisiteMissing
@@ -25,12 +31,18 @@ def wrk(rps: float, non2xx: int = 0) -> WrkResult:
     )  # fmt: skip
 
 
+ENTRY = KeyEntry(
+    key_id="0123456789ab", device_id="*", role="admin", sha256="ab" * 32, created="2026-12-06"
+)
+
+
 def config(**overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "port": 4321,
         "topic": "bench-peer-1a2b",
         "kafka": "127.0.0.1:9092",
         "registry": "http://127.0.0.1:8081/apis/ccompat/v7",
+        "keys": [ENTRY],
     }
     loaded = yaml.safe_load(benthos.render_config(**{**args, **overrides}))
     assert isinstance(loaded, dict)
@@ -58,9 +70,41 @@ def test_the_config_produces_to_the_topic_through_the_plugin() -> None:
 
 def test_the_config_splits_arrays_and_sets_event_id_and_ingest_time() -> None:
     processors = config()["pipeline"]["processors"]
-    assert processors[1] == {"unarchive": {"format": "json_array"}}
-    assert "uuid_v4()" in processors[2]["mapping"]
-    assert "root.ingest_time = now()" in processors[2]["mapping"]
+    assert processors[3] == {"unarchive": {"format": "json_array"}}
+    assert "uuid_v4()" in processors[4]["mapping"]
+    assert "root.ingest_time = now()" in processors[4]["mapping"]
+
+
+def test_the_config_checks_the_key_first_against_the_key_files_digests(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys.json")
+    kept, key = store.create("bench", "admin")
+    revoked, _ = store.create("old", "admin")
+    store.revoke(revoked.key_id)
+    text = benthos.render_config(
+        port=1, topic="t", kafka="k:9092", registry="http://r", keys=store.list()
+    )
+    first = yaml.safe_load(text)["pipeline"]["processors"][0]
+    assert first == {"iotpipe_api_key": {"keys": {kept.key_id: kept.sha256}}}  # not revoked
+    assert key.rsplit("_", 1)[1] not in text  # the digest, never the secret
+
+
+def test_a_refused_key_is_answered_401_and_dropped_before_the_body_is_read() -> None:
+    loaded = config()
+    processors = loaded["pipeline"]["processors"]
+    (branch,) = processors[1]["switch"]
+    assert branch["check"] == "errored()"
+    respond, sync, drop = branch["processors"]
+    assert "error()" in respond["mapping"] and "401" in respond["mapping"]
+    assert sync == {"sync_response": {}}
+    assert drop == {"mapping": "root = deleted()"}
+    assert "this.type()" in processors[2]["mapping"]  # JSON is read only after the check
+    response = loaded["input"]["http_server"]["sync_response"]
+    assert response["status"] == "401"  # only refusals leave a synchronous response
+    assert response["headers"]["WWW-Authenticate"] == 'Bearer realm="iotpipe"'
+
+
+def test_no_key_renders_a_check_that_refuses_every_request() -> None:
+    assert config(keys=[])["pipeline"]["processors"][0] == {"iotpipe_api_key": {"keys": {}}}
 
 
 def test_values_with_yaml_syntax_stay_plain_strings() -> None:
@@ -177,18 +221,75 @@ def test_measure_reports_an_unbuildable_peer(
         raise PeerUnavailable("build failed: no network")
 
     monkeypatch.setattr(benthos, "build", unbuildable)
-    ctx = PeerContext(
-        endpoints={}, workdir=tmp_path, cache=tmp_path, seconds=1, connections=1, topic="t",
-        prefilled_topic="p", prefill=0, database="d",
-    )  # fmt: skip
     with pytest.raises(PeerUnavailable, match="no network"):
-        benthos.measure(ctx)
+        benthos.measure(context(tmp_path))
 
 
-def test_accepted_readings_count_only_2xx_answers() -> None:
+def context(tmp_path: Path, key: str = "k") -> PeerContext:
+    return PeerContext(
+        endpoints={"kafka": "127.0.0.1:9092", "registry": "http://r"}, workdir=tmp_path,
+        cache=tmp_path, seconds=10, connections=32, topic="t", prefilled_topic="p", prefill=0,
+        database="d", keys_file=tmp_path / "keys.json", key=key,
+    )  # fmt: skip
+
+
+def fake_peer(monkeypatch: pytest.MonkeyPatch, delivered: int) -> list[tuple[int, str, int, float]]:
+    """The peer's process, wrk and the topic replaced: each wrk phase runs at 10 requests/s
+    for 10 s; returns (readings per request, key, connections, seconds) per phase."""
+    calls: list[tuple[int, str, int, float]] = []
+
+    @contextmanager
+    def serving(*_args: object) -> Iterator[object]:
+        yield SimpleNamespace(pid=0)
+
+    def run_wrk(_url: str, body: bytes, *, key: str, connections: int, seconds: float) -> WrkResult:
+        readings = orjson.loads(body)
+        calls.append(
+            (len(readings) if isinstance(readings, list) else 1, key, connections, seconds)
+        )
+        return wrk(10.0)
+
+    monkeypatch.setattr(benthos, "build", lambda _cache: Path("/bin/true"))
+    monkeypatch.setattr(benthos, "serving", serving)
+    monkeypatch.setattr(benthos, "post_until_served", lambda *_a, **_k: httpx.Response(200))
+    monkeypatch.setattr(benthos, "run_wrk", run_wrk)
+    monkeypatch.setattr(benthos, "topic_messages", lambda _kafka, _topic: delivered)
+    return calls
+
+
+def test_measure_sends_the_key_in_every_phase_and_runs_ingests_batch_phases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = KeyStore(tmp_path / "keys.json")
+    entry, key = store.create("bench", "admin")
+    accepted = 1 + 100 + 100 * 100 + 100 * 1000  # warm-up, then 100 requests per phase
+    calls = fake_peer(monkeypatch, delivered=accepted)
+    figures = benthos.measure(context(tmp_path, key))
+    assert calls == [(1, key, 32, 10), (100, key, 8, 10), (1000, key, 4, 10)]
+    assert figures["single_rps"] == 10.0
+    assert figures["batch_100_readings_per_s"] == 1000.0
+    assert figures["batch_1000_readings_per_s"] == 10_000.0
+    assert figures["accepted"] == figures["delivered"] == accepted
+    rendered = yaml.safe_load((tmp_path / "benthos.yaml").read_text())
+    assert rendered["pipeline"]["processors"][0]["iotpipe_api_key"]["keys"] == {
+        entry.key_id: entry.sha256
+    }
+
+
+def test_measure_refuses_a_topic_short_of_what_wrk_saw_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_peer(monkeypatch, delivered=100 + 100 * 100)  # the batches of 1000 missing
+    with pytest.raises(PeerUnavailable, match="the topic holds 10100 readings"):
+        benthos.measure(context(tmp_path))
+
+
+def test_accepted_readings_count_only_2xx_answers_of_every_phase() -> None:
     single = wrk(1000.0, non2xx=50)  # 10 000 requests in 10 s, 50 refused
-    batch = wrk(20.0)  # 200 batches of 100
-    assert benthos.accepted_readings(single, batch, 10.0, warmup=1) == 1 + 9950 + 20_000
+    batch_100 = wrk(20.0)  # 200 batches of 100
+    batch_1000 = wrk(3.0, non2xx=2)  # 30 batches of 1000, 2 refused
+    phases = [(1, single), (100, batch_100), (1000, batch_1000)]
+    assert benthos.accepted_readings(phases, 10.0, warmup=1) == 1 + 9950 + 20_000 + 28_000
 
 
 def test_cpu_seconds_from_proc_stat_with_an_odd_process_name() -> None:
@@ -205,15 +306,18 @@ def test_a_topic_not_served_yet_is_retried_and_other_refusals_are_not(
         httpx.Response(502, text="UNKNOWN_TOPIC_OR_PARTITION: This server does not host it"),
         httpx.Response(200),
     ]
-    sent: list[bytes] = []
+    sent: list[tuple[bytes, dict[str, str]]] = []
 
-    def post(url: str, *, content: bytes, timeout: float) -> httpx.Response:
-        sent.append(content)
+    def post(
+        url: str, *, content: bytes, headers: dict[str, str], timeout: float
+    ) -> httpx.Response:
+        sent.append((content, headers))
         return answers.pop(0)
 
     monkeypatch.setattr(httpx, "post", post)
     monkeypatch.setattr(time, "sleep", lambda _s: None)
-    assert benthos.post_until_served("http://peer/v1/readings", b"{}").status_code == 200
-    assert len(sent) == 3
+    answer = benthos.post_until_served("http://peer/v1/readings", b"{}", key="iotp_k")
+    assert answer.status_code == 200
+    assert sent == [(b"{}", {"Authorization": "Bearer iotp_k"})] * 3
     answers[:] = [httpx.Response(502, text="missing sensor_id"), httpx.Response(200)]
     assert benthos.post_until_served("http://peer/v1/readings", b"{}").status_code == 502

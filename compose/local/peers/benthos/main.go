@@ -3,7 +3,17 @@
 //
 // Benthos core ships the http_server input, bloblang and the processors, but neither a
 // Kafka output nor a schema registry encoder (those live in other, differently licensed
-// modules), so this program registers one batch output, iotpipe_kafka_avro:
+// modules), nor a check of ingest's API keys, so this program registers two plugins.
+//
+// The processor iotpipe_api_key checks a request's key as ingest does
+// (ingest/auth/keys.py): the Authorization header (http_server puts each request header
+// in the message's metadata) must be "Bearer iotp_<12 hex key id>_<43 char secret>", the
+// key id must be one of the configured keys (key id -> hex SHA-256 of the secret), and
+// the secret's SHA-256 must match in constant time. Otherwise the processor fails the
+// message, which the config (iotpipe/bench/peers/benthos.py) answers with 401 and drops:
+// nothing of that request reaches the output.
+//
+// The batch output iotpipe_kafka_avro:
 //
 //   - at connect, it reads the subject's latest schema and id from the registry's
 //     Confluent-compatible API and opens a franz-go client (acks=all, idempotent, zstd,
@@ -20,7 +30,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +41,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -81,6 +95,74 @@ func (r *SensorReading) check() error {
 	}
 	return nil
 }
+
+// apiKeyPattern is ingest's key format: iotp_<key id>_<secret> (ingest/auth/keys.py).
+var apiKeyPattern = regexp.MustCompile(`^iotp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$`)
+
+var (
+	errNoKey  = errors.New("send your device's API key as 'Authorization: Bearer <key>'")
+	errBadKey = errors.New("the API key is unknown or revoked")
+	// Compared against when the key id is unknown, so that case costs the same.
+	noDigest = strings.Repeat("0", sha256.Size*2)
+)
+
+type apiKeyCheck struct {
+	digests map[string]string // key id -> hex SHA-256 of the secret
+}
+
+func apiKeySpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Summary("Lets a message through only with a valid iotpipe API key in its Authorization metadata.").
+		Field(service.NewStringMapField("keys").
+			Description("Key id -> hex SHA-256 of the key's secret (ingest's key file)."))
+}
+
+func newAPIKeyCheck(conf *service.ParsedConfig, _ *service.Resources) (service.Processor, error) {
+	digests, err := conf.FieldStringMap("keys")
+	if err != nil {
+		return nil, err
+	}
+	for id, digest := range digests {
+		if len(digest) != len(noDigest) {
+			return nil, fmt.Errorf("key %s: sha256 must be %d hex characters", id, len(noDigest))
+		}
+		digests[id] = strings.ToLower(digest)
+	}
+	return &apiKeyCheck{digests: digests}, nil
+}
+
+// verify is KeyStore.verify: the id finds the entry, the secret's digest is compared in
+// constant time (also for an unknown id).
+func (c *apiKeyCheck) verify(presented string) error {
+	match := apiKeyPattern.FindStringSubmatch(strings.TrimSpace(presented))
+	if match == nil {
+		return errBadKey
+	}
+	expected, known := c.digests[match[1]]
+	if !known {
+		expected = noDigest
+	}
+	sum := sha256.Sum256([]byte(match[2]))
+	same := subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(expected)) == 1
+	if !known || !same {
+		return errBadKey
+	}
+	return nil
+}
+
+func (c *apiKeyCheck) Process(_ context.Context, msg *service.Message) (service.MessageBatch, error) {
+	auth, _ := msg.MetaGet("Authorization")
+	scheme, key, _ := strings.Cut(auth, " ")
+	if !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(key) == "" {
+		return nil, errNoKey
+	}
+	if err := c.verify(key); err != nil {
+		return nil, err
+	}
+	return service.MessageBatch{msg}, nil
+}
+
+func (c *apiKeyCheck) Close(context.Context) error { return nil }
 
 const recordTypeHeader = "iotpipe-record-type"
 
@@ -238,6 +320,9 @@ func (o *kafkaAvroOutput) Close(context.Context) error {
 }
 
 func main() {
+	if err := service.RegisterProcessor("iotpipe_api_key", apiKeySpec(), newAPIKeyCheck); err != nil {
+		panic(err)
+	}
 	if err := service.RegisterBatchOutput("iotpipe_kafka_avro", outputSpec(), newOutput); err != nil {
 		panic(err)
 	}
