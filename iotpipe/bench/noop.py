@@ -1,12 +1,21 @@
-"""The bare HTTP server: the same server stack as ingest (FastAPI on uvicorn, ingest's
-uvicorn options and runtime tuning), answering a no-op endpoint that reads the body and answers 202.
+"""The bare HTTP servers: ingest's server stack (uvicorn with ingest's options, worker count
+and runtime tuning) answering a no-op endpoint that reads the whole body and answers 202
+``{"status":"accepted"}``, in two forms:
 
-``python -m iotpipe.bench.noop PORT``
+* ``asgi`` (the limit, ``bare_http_rps``): a plain ASGI callable, no framework: what
+  uvicorn alone costs per request;
+* ``fastapi`` (``bare_http_fastapi_rps``, the limit of earlier runs): the same answer
+  from a FastAPI route.
+
+``python -m iotpipe.bench.noop PORT [asgi|fastapi]`` (``asgi`` by default). Both answer
+``GET /healthz`` with 200 for readiness.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
@@ -14,7 +23,56 @@ from fastapi import FastAPI, Request, Response
 from ingest.server import tune_runtime, uvicorn_options
 from ingest.settings import IngestSettings
 
-__all__ = ["create_app"]
+__all__ = ["KINDS", "create_app", "create_asgi_app", "noop_asgi"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+ACCEPTED = b'{"status":"accepted"}'
+_HEALTHY = b'{"status":"ok"}'
+
+
+def _headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+
+
+async def noop_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+    """A no-op in plain ASGI: reads the request's whole body (every ``http.request``
+    message, joined, as a framework would) and answers 202 ``{"status":"accepted"}``;
+    ``GET /healthz`` answers 200."""
+    if scope["type"] == "lifespan":
+        while True:
+            event = await receive()
+            if event["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif event["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    chunks: list[bytes] = []
+    while True:
+        event = await receive()
+        if event["type"] != "http.request":  # http.disconnect: nobody to answer
+            return
+        chunks.append(event.get("body", b""))
+        if not event.get("more_body", False):
+            break
+    _ = b"".join(chunks)  # the body as a framework hands it over
+    if scope["method"] == "GET" and scope["path"] == "/healthz":
+        status, body = 200, _HEALTHY
+    else:
+        status, body = 202, ACCEPTED
+    await send({"type": "http.response.start", "status": status, "headers": _headers(body)})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_asgi_app() -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The plain ASGI no-op, after the runtime tuning ingest's server processes get."""
+    tune_runtime(IngestSettings())
+    return noop_asgi
 
 
 def create_app() -> FastAPI:
@@ -23,7 +81,7 @@ def create_app() -> FastAPI:
     @app.post("/noop", status_code=202)
     async def noop(request: Request) -> Response:
         await request.body()
-        return Response(b'{"status":"accepted"}', 202, media_type="application/json")
+        return Response(ACCEPTED, 202, media_type="application/json")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -33,6 +91,11 @@ def create_app() -> FastAPI:
     return app
 
 
+# kind -> the factory uvicorn imports in each worker process
+KINDS = {"asgi": "create_asgi_app", "fastapi": "create_app"}
+
+
 if __name__ == "__main__":
+    kind = sys.argv[2] if len(sys.argv) > 2 else "asgi"  # PORT [KIND]
     options = uvicorn_options(IngestSettings(port=int(sys.argv[1])))
-    uvicorn.run("iotpipe.bench.noop:create_app", factory=True, **options)
+    uvicorn.run(f"iotpipe.bench.noop:{KINDS[kind]}", factory=True, **options)

@@ -17,6 +17,7 @@ from pymongo import MongoClient
 from rich.console import Console
 
 from ingest.auth.keys import KeyStore
+from ingest.settings import IngestSettings
 from iotpipe.bench import limits, phases, world
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.bench.processes import metrics, serve
@@ -128,21 +129,31 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+def _workers(env: dict[str, str]) -> int:
+    """ingest's server processes (and the bare servers'), as its settings read ``env``."""
+    variable = "IOTPIPE_INGEST_WORKERS"
+    given = env.get(variable) or os.environ.get(variable)
+    return int(given) if given else IngestSettings().workers
+
+
 def _http_phases(
     plan: BenchPlan, run: BenchRun, *, env: dict[str, str], workdir: Path, topic: str, key: str
 ) -> None:
     single = single_body()
-    port = free_port()
-    with serve(["-m", "iotpipe.bench.noop", str(port)], env, workdir / "noop.log",
-               f"http://127.0.0.1:{port}/healthz"):  # fmt: skip
-        console.print("bare HTTP server (no-op endpoint)...")
-        noop = f"http://127.0.0.1:{port}/noop"
-        bare = run.wrk("bare_http", run_wrk(noop, single, connections=plan.connections,
-                                            seconds=plan.seconds))  # fmt: skip
-    run.figures["bare_http_rps"] = bare.requests_per_s
+    for kind, figure in (("asgi", "bare_http_rps"), ("fastapi", "bare_http_fastapi_rps")):
+        port = free_port()
+        noop_env = world.ingest_env(env, topic, port)  # ingest's workers and settings
+        with serve(["-m", "iotpipe.bench.noop", str(port), kind], noop_env,
+                   workdir / f"noop-{kind}.log", f"http://127.0.0.1:{port}/healthz"):  # fmt: skip
+            console.print(f"bare HTTP server ({kind} no-op)...")
+            noop = f"http://127.0.0.1:{port}/noop"
+            bare = run.wrk(f"bare_http_{kind}", run_wrk(noop, single, connections=plan.connections,
+                                                         seconds=plan.seconds))  # fmt: skip
+        run.figures[figure] = bare.requests_per_s
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     ingest_env = world.ingest_env(env, topic, port)
+    run.figures["ingest_workers"] = _workers(ingest_env)
     with serve(["-m", "iotpipe", "ingest"], ingest_env, workdir / "ingest.log", f"{base}/readyz"):
         console.print("ingest, single readings at full load...")
         url = f"{base}/v1/readings"

@@ -1,9 +1,11 @@
 """The benchmark's pure parts: workload, wrk's summary, ratios and report, the no-op
-server. (The benchmark itself runs with `nox -s bench`; no test asserts a timing.)"""
+servers. (The benchmark itself runs with `nox -s bench`; no test asserts a timing.)"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from rich.console import Console
 from generated.models import SensorReading
 from iotpipe.bench import report
 from iotpipe.bench.limits import as_ingested
-from iotpipe.bench.noop import create_app
+from iotpipe.bench.noop import create_app, noop_asgi
 from iotpipe.bench.workload import batch_body, readings, single_body
 from iotpipe.bench.wrk import parse_summary
 
@@ -117,7 +119,33 @@ def test_peers_get_rows_against_the_same_limits_or_say_why_not() -> None:
     assert "not measured" in missing and "jar not served" in missing
 
 
-def test_the_bare_server_reads_the_body_and_answers_202() -> None:
+def test_the_bare_fastapi_server_reads_the_body_and_answers_202() -> None:
     with TestClient(create_app()) as client:
         response = client.post("/noop", content=single_body())
     assert response.status_code == 202
+    assert response.content == b'{"status":"accepted"}'
+
+
+def test_the_bare_asgi_server_reads_the_whole_body_and_answers_202() -> None:
+    body = batch_body(10)
+    chunks = [body[:100], body[100:]]
+    events = [
+        {"type": "http.request", "body": c, "more_body": i == 0} for i, c in enumerate(chunks)
+    ]
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return events.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/noop"}
+    asyncio.run(noop_asgi(scope, receive, send))
+    assert events == []  # every chunk read
+    assert sent[0]["status"] == 202
+    assert dict(sent[0]["headers"])[b"content-length"] == b"21"
+    assert sent[1] == {"type": "http.response.body", "body": b'{"status":"accepted"}'}
+    with TestClient(noop_asgi) as client:  # lifespan, and readiness
+        assert client.get("/healthz").status_code == 200
+        assert client.post("/noop", content=single_body()).json() == {"status": "accepted"}
