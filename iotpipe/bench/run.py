@@ -69,7 +69,8 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
     stack = Stack(StackSettings(), console=console)
     endpoints = stack.up().endpoints()
     tag = uuid.uuid4().hex[:8]
-    topics = {name: f"bench-{name}-{tag}" for name in ("ingest", "sink", "e2e", "peer")}
+    names = ("ingest", "sink", "producer", "e2e", "peer")
+    topics = {name: f"bench-{name}-{tag}" for name in names}
     created = world.create_topics(endpoints, topics.values())
     run = BenchRun()
     workdir = Path(tempfile.mkdtemp(prefix="iotpipe-bench-"))
@@ -81,7 +82,7 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
         _http_phases(plan, run, env=env, workdir=workdir, topic=topics["ingest"], key=key)
         _limits_and_sink(
             plan, run, env=env, endpoints=endpoints, workdir=workdir, topic=topics["sink"],
-            database=databases["sink"],
+            producer_topic=topics["producer"], database=databases["sink"],
         )  # fmt: skip
         _end_to_end(
             plan, run, env=env, workdir=workdir, topic=topics["e2e"], database=databases["e2e"],
@@ -193,9 +194,15 @@ def _limits_and_sink(
     endpoints: dict[str, str],
     workdir: Path,
     topic: str,
+    producer_topic: str,
     database: str,
 ) -> None:
-    console.print(f"bare producer ({plan.prefill} readings)...")
+    console.print(f"bare producer, AvroSerializer ({plan.prefill} readings)...")
+    run.figures["bare_producer_avroserializer_readings_per_s"] = limits.bare_producer(
+        endpoints["kafka"], endpoints["registry"], Contract.load(), producer_topic,
+        plan.prefill, encoder="avroserializer",
+    )  # fmt: skip
+    console.print(f"bare producer, generated codec ({plan.prefill} readings)...")
     run.figures["bare_producer_readings_per_s"] = limits.bare_producer(
         endpoints["kafka"], endpoints["registry"], Contract.load(), topic, plan.prefill
     )

@@ -1,24 +1,29 @@
-"""The benchmark's pure parts: workload, wrk's summary, ratios and report, the no-op
-servers. (The benchmark itself runs with `nox -s bench`; no test asserts a timing.)"""
+"""The benchmark's pure parts: workload, the limits' encoders, wrk's summary, ratios and
+report, the no-op servers. (The benchmark itself runs with `nox -s bench`; no test
+asserts a timing.)"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
 import orjson
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastapi.testclient import TestClient
 from rich.console import Console
 
 from generated.models import SensorReading
-from iotpipe.bench import report
-from iotpipe.bench.limits import as_ingested
+from iotpipe.bench import limits, report
+from iotpipe.bench.limits import as_ingested, avro_serializer
 from iotpipe.bench.noop import create_app, noop_asgi
 from iotpipe.bench.workload import batch_body, readings, single_body
 from iotpipe.bench.wrk import parse_summary
+from iotpipe.contract.catalog import Contract
+from iotpipe.contract.serde import ContractSerde
 
 SUMMARY = {
     "requests": 7000,
@@ -76,6 +81,19 @@ def test_the_limits_work_on_records_as_ingest_writes_them() -> None:
     assert len({r.event_id for r in records}) == 20
     stamps = {r.ingest_time for r in records}
     assert len(stamps) == 1 and None not in stamps  # one request's receive time
+
+
+def test_the_earlier_limits_encoder_writes_what_ingests_serde_writes() -> None:
+    """The AvroSerializer of the earlier runs' limit and the generated codec (ingest's
+    ContractSerde) encode the same bytes: only their speed differs."""
+    topic, contract = "bench-producer-1a2b", Contract.load()
+    registry = SchemaRegistryClient.new_client({"url": f"mock://{uuid.uuid4().hex}"})
+    record_type = contract.on_topic(topic).by_name("SensorReading")
+    registry.register_schema(record_type.subject, Schema(record_type.schema_str, "AVRO"))
+    encode, serde = avro_serializer(registry, contract, topic), ContractSerde(registry, contract)
+    records = as_ingested(40)
+    assert [encode(r) for r in records] == [serde.encode(r, topic) for r in records]
+    assert limits.ENCODERS == ("generated", "avroserializer")
 
 
 def test_wrk_summary_is_read_from_the_scripts_json_line() -> None:
