@@ -31,16 +31,15 @@ def bench(
     ] = True,
 ) -> None:
     """Measure ingest (single, batch, WebSocket), the sink and end to end against the bare
-    producer, HTTP server and database, in one run; print the table, write JSON and PNG."""
+    producer, HTTP server and database and against the peers, in one run; print the table
+    with the targets' verdicts, write JSON and PNG."""
     from iotpipe.bench import report  # noqa: PLC0415 - loads the benchmark only here
     from iotpipe.bench.run import PEERS, BenchPlan, run_bench  # noqa: PLC0415
 
     plan = BenchPlan(
         seconds=seconds, prefill=prefill, e2e_seconds=e2e_seconds, peers=PEERS if peers else ()
     )
-    result = run_bench(plan)
-    result["ratios"] = report.ratios(result["figures"])
-    result["e2e_p99_ms"] = result["figures"]["e2e"]["p99_ms"]
+    result = report.summarize(run_bench(plan))
     Console().print(report.table(result))
     data, chart = report.write(result, output)
     Console(stderr=True).print(f"wrote {data} and {chart}")
