@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID
@@ -51,6 +51,7 @@ _E_dev_iotpipe_DeviceEventKind = {'HEARTBEAT': b'\x00', 'STATUS': b'\x02', 'BOOT
 _S_dev_iotpipe_DeviceEventKind = ('HEARTBEAT', 'STATUS', 'BOOT', 'BATTERY', 'FIRMWARE_UPDATE', 'ERROR', 'OTHER')
 _E_dev_iotpipe_DeviceStatus = {'ONLINE': b'\x00', 'DEGRADED': b'\x02', 'MAINTENANCE': b'\x04', 'OFFLINE': b'\x06', 'UNKNOWN': b'\x08'}
 _S_dev_iotpipe_DeviceStatus = ('ONLINE', 'DEGRADED', 'MAINTENANCE', 'OFFLINE', 'UNKNOWN')
+_D1 = json_loads("{}")
 
 
 def _w_dev_iotpipe_DeviceEvent(buf: bytearray, d: Any) -> None:
@@ -89,9 +90,15 @@ def _w_dev_iotpipe_DeviceEvent(buf: bytearray, d: Any) -> None:
     if v8.__class__ is datetime and v8.tzinfo is not None:
         v8 = v8 - EPOCH
         v8 = (v8.days * 86400 + v8.seconds) * 1000 + v8.microseconds // 1000
-    elif v8.__class__ is not int: v8 = millis_of(v8, 'event_time')
-    if -64 <= v8 < 64: buf.append((v8 << 1) ^ (v8 >> 63))
-    else: write_long(buf, v8, 'event_time')
+        v8 = (v8 << 1) ^ (v8 >> 63)
+        while v8 > 127:
+            buf.append((v8 & 127) | 128)
+            v8 >>= 7
+        buf.append(v8)
+    else:
+        if v8.__class__ is not int: v8 = millis_of(v8, 'event_time')
+        if -64 <= v8 < 64: buf.append((v8 << 1) ^ (v8 >> 63))
+        else: write_long(buf, v8, 'event_time')
     v9 = d.get('ingest_time', None)
     if v9 is None:
         buf += b'\x00'
@@ -100,9 +107,15 @@ def _w_dev_iotpipe_DeviceEvent(buf: bytearray, d: Any) -> None:
         if v9.__class__ is datetime and v9.tzinfo is not None:
             v9 = v9 - EPOCH
             v9 = (v9.days * 86400 + v9.seconds) * 1000 + v9.microseconds // 1000
-        elif v9.__class__ is not int: v9 = millis_of(v9, 'ingest_time')
-        if -64 <= v9 < 64: buf.append((v9 << 1) ^ (v9 >> 63))
-        else: write_long(buf, v9, 'ingest_time')
+            v9 = (v9 << 1) ^ (v9 >> 63)
+            while v9 > 127:
+                buf.append((v9 & 127) | 128)
+                v9 >>= 7
+            buf.append(v9)
+        else:
+            if v9.__class__ is not int: v9 = millis_of(v9, 'ingest_time')
+            if -64 <= v9 < 64: buf.append((v9 << 1) ^ (v9 >> 63))
+            else: write_long(buf, v9, 'ingest_time')
     else:
         raise bad_value('ingest_time', 'one of null, long', v9)
     v10 = d.get('status', None)
@@ -173,10 +186,11 @@ def _w_dev_iotpipe_DeviceEvent(buf: bytearray, d: Any) -> None:
         buf += b19
     else:
         raise bad_value('message', 'one of null, string', v18)
-    v21 = d.get('metadata', json_loads("{}"))
+    v21 = d.get('metadata', _D1)
     n25 = len(v21)
     if n25:
-        write_long(buf, n25, 'metadata')
+        if n25 < 64: buf.append(n25 << 1)
+        else: write_long(buf, n25, 'metadata')
         for k22, m23 in v21.items():
             b24 = k22.encode()
             n26 = len(b24)
@@ -427,6 +441,25 @@ def encode(datum: Any) -> bytes:
     buf = bytearray()
     write(buf, datum)
     return bytes(buf)
+
+
+def encode_framed(frame: bytes, datums: Sequence[Any]) -> list[bytes | CodecError]:
+    """Each datum's encoding behind ``frame`` (the Confluent magic byte and schema id),
+    or the CodecError saying why it does not fit: one call for a request's records."""
+    out: list[bytes | CodecError] = []
+    append = out.append
+    for datum in datums:
+        buf = bytearray(frame)
+        try:
+            _w_dev_iotpipe_DeviceEvent(buf, datum)
+        except CodecError as exc:
+            append(exc)
+            continue
+        except (TypeError, AttributeError, ValueError, OverflowError, StructError) as exc:
+            append(CodecError(f"DeviceEvent does not fit its schema: {exc}"))
+            continue
+        append(bytes(buf))
+    return out
 
 
 def decode(data: bytes, pos: int = 0) -> dict[str, Any]:

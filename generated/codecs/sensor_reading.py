@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID
@@ -51,6 +51,7 @@ _E_dev_iotpipe_SensorKind = {'TEMPERATURE': b'\x00', 'HUMIDITY': b'\x02', 'PRESS
 _S_dev_iotpipe_SensorKind = ('TEMPERATURE', 'HUMIDITY', 'PRESSURE', 'PM1', 'PM2_5', 'PM4', 'PM10', 'ILLUMINANCE', 'UV_INDEX', 'CO2', 'VOC', 'NOISE', 'WIND_SPEED', 'WIND_DIRECTION', 'PRECIPITATION', 'SOIL_MOISTURE', 'VOLTAGE', 'OTHER')
 _E_dev_iotpipe_ReadingQuality = {'GOOD': b'\x00', 'SUSPECT': b'\x02', 'BAD': b'\x04', 'UNKNOWN': b'\x06'}
 _S_dev_iotpipe_ReadingQuality = ('GOOD', 'SUSPECT', 'BAD', 'UNKNOWN')
+_D1 = json_loads("{}")
 
 
 def _w_dev_iotpipe_SensorReading(buf: bytearray, d: Any) -> None:
@@ -112,9 +113,15 @@ def _w_dev_iotpipe_SensorReading(buf: bytearray, d: Any) -> None:
     if v15.__class__ is datetime and v15.tzinfo is not None:
         v15 = v15 - EPOCH
         v15 = (v15.days * 86400 + v15.seconds) * 1000 + v15.microseconds // 1000
-    elif v15.__class__ is not int: v15 = millis_of(v15, 'event_time')
-    if -64 <= v15 < 64: buf.append((v15 << 1) ^ (v15 >> 63))
-    else: write_long(buf, v15, 'event_time')
+        v15 = (v15 << 1) ^ (v15 >> 63)
+        while v15 > 127:
+            buf.append((v15 & 127) | 128)
+            v15 >>= 7
+        buf.append(v15)
+    else:
+        if v15.__class__ is not int: v15 = millis_of(v15, 'event_time')
+        if -64 <= v15 < 64: buf.append((v15 << 1) ^ (v15 >> 63))
+        else: write_long(buf, v15, 'event_time')
     v16 = d.get('ingest_time', None)
     if v16 is None:
         buf += b'\x00'
@@ -123,15 +130,21 @@ def _w_dev_iotpipe_SensorReading(buf: bytearray, d: Any) -> None:
         if v16.__class__ is datetime and v16.tzinfo is not None:
             v16 = v16 - EPOCH
             v16 = (v16.days * 86400 + v16.seconds) * 1000 + v16.microseconds // 1000
-        elif v16.__class__ is not int: v16 = millis_of(v16, 'ingest_time')
-        if -64 <= v16 < 64: buf.append((v16 << 1) ^ (v16 >> 63))
-        else: write_long(buf, v16, 'ingest_time')
+            v16 = (v16 << 1) ^ (v16 >> 63)
+            while v16 > 127:
+                buf.append((v16 & 127) | 128)
+                v16 >>= 7
+            buf.append(v16)
+        else:
+            if v16.__class__ is not int: v16 = millis_of(v16, 'ingest_time')
+            if -64 <= v16 < 64: buf.append((v16 << 1) ^ (v16 >> 63))
+            else: write_long(buf, v16, 'ingest_time')
     else:
         raise bad_value('ingest_time', 'one of null, long', v16)
     v17 = d.get('location', None)
     if v17 is None:
         buf += b'\x00'
-    elif (isinstance(v17, Mapping) or hasattr(v17, '__dict__')):
+    elif (v17.__class__ is dict or hasattr(v17, '__dict__') or isinstance(v17, Mapping)):
         buf += b'\x02'
         _w_dev_iotpipe_GeoLocation(buf, v17)
     else:
@@ -146,10 +159,11 @@ def _w_dev_iotpipe_SensorReading(buf: bytearray, d: Any) -> None:
             raise bad_value('quality', 'a symbol of dev.iotpipe.ReadingQuality', v18) from None
     else:
         raise bad_value('quality', 'one of null, dev.iotpipe.ReadingQuality', v18)
-    v19 = d.get('metadata', json_loads("{}"))
+    v19 = d.get('metadata', _D1)
     n23 = len(v19)
     if n23:
-        write_long(buf, n23, 'metadata')
+        if n23 < 64: buf.append(n23 << 1)
+        else: write_long(buf, n23, 'metadata')
         for k20, m21 in v19.items():
             b22 = k20.encode()
             n24 = len(b22)
@@ -376,6 +390,25 @@ def encode(datum: Any) -> bytes:
     buf = bytearray()
     write(buf, datum)
     return bytes(buf)
+
+
+def encode_framed(frame: bytes, datums: Sequence[Any]) -> list[bytes | CodecError]:
+    """Each datum's encoding behind ``frame`` (the Confluent magic byte and schema id),
+    or the CodecError saying why it does not fit: one call for a request's records."""
+    out: list[bytes | CodecError] = []
+    append = out.append
+    for datum in datums:
+        buf = bytearray(frame)
+        try:
+            _w_dev_iotpipe_SensorReading(buf, datum)
+        except CodecError as exc:
+            append(exc)
+            continue
+        except (TypeError, AttributeError, ValueError, OverflowError, StructError) as exc:
+            append(CodecError(f"SensorReading does not fit its schema: {exc}"))
+            continue
+        append(bytes(buf))
+    return out
 
 
 def decode(data: bytes, pos: int = 0) -> dict[str, Any]:

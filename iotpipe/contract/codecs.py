@@ -13,6 +13,8 @@ The generated module exposes:
 * ``write(buf, datum)``: append the Avro body of ``datum`` to the bytearray ``buf`` (the
   caller may have put the Confluent frame there first);
 * ``encode(datum) -> bytes``;
+* ``encode_framed(frame, datums) -> list[bytes | CodecError]``: each datum behind the
+  frame, in one call (ingest's producer);
 * ``decode(data, pos=0) -> dict``: read one record starting at ``pos`` (5 skips the
   frame); every byte after ``pos`` must belong to it;
 * ``SCHEMA``: the canonical JSON text of the schema it was generated from, so a reader
@@ -159,7 +161,7 @@ class _Renderer:
     def constant(self, expression: str) -> str:
         """A module-level name for a default that is not a plain literal (evaluated once,
         not for every record)."""
-        if expression in {"None", "True", "False"} or not expression.startswith("_"):
+        if not expression.startswith("json_loads("):
             return expression
         name = self.constants.get(expression)
         if name is None:
@@ -190,8 +192,18 @@ class _Renderer:
             yield f"if {v}.__class__ is datetime and {v}.tzinfo is not None:"
             yield f"    {v} = {v} - EPOCH"
             yield f"    {v} = ({v}.days * 86400 + {v}.seconds) * 1000 + {v}.microseconds // 1000"
-            yield f"elif {v}.__class__ is not int: {v} = millis_of({v}, {where!r})"
-        elif t.logical:
+            # A moment in datetime's range fits a long: the varint inline, no range check.
+            yield f"    {v} = ({v} << 1) ^ ({v} >> 63)"
+            yield f"    while {v} > 127:"
+            yield f"        buf.append(({v} & 127) | 128)"
+            yield f"        {v} >>= 7"
+            yield f"    buf.append({v})"
+            yield "else:"
+            yield f"    if {v}.__class__ is not int: {v} = millis_of({v}, {where!r})"
+            yield f"    if -64 <= {v} < 64: buf.append(({v} << 1) ^ ({v} >> 63))"
+            yield f"    else: write_long(buf, {v}, {where!r})"
+            return
+        if t.logical:
             convert = _TO_NUMBER[t.logical]
             yield f"if {v}.__class__ is not int: {v} = {convert}({v}, {where!r})"
         yield f"if -64 <= {v} < 64: buf.append(({v} << 1) ^ ({v} >> 63))"
@@ -230,7 +242,8 @@ class _Renderer:
         item, count = self.tmp("i"), self.tmp("n")
         yield f"{count} = len({v})"
         yield f"if {count}:"
-        yield f"    write_long(buf, {count}, {where!r})"
+        yield f"    if {count} < 64: buf.append({count} << 1)"
+        yield f"    else: write_long(buf, {count}, {where!r})"
         yield f"    for {item} in {v}:"
         yield from ("        " + line for line in self.write(t.items, item, f"{where}[]"))
         yield "buf.append(0)"
@@ -240,7 +253,8 @@ class _Renderer:
         key, value, kb, count = self.tmp("k"), self.tmp("m"), self.tmp("b"), self.tmp("n")
         yield f"{count} = len({v})"
         yield f"if {count}:"
-        yield f"    write_long(buf, {count}, {where!r})"
+        yield f"    if {count} < 64: buf.append({count} << 1)"
+        yield f"    else: write_long(buf, {count}, {where!r})"
         yield f"    for {key}, {value} in {v}.items():"
         yield f"        {kb} = {key}.encode()"
         yield from ("        " + line for line in self._length_prefixed(kb))
@@ -471,8 +485,8 @@ def _fits(t: _Type, v: str, enums: dict[str, list[str]]) -> str:  # noqa: PLR091
         return f"isinstance({v}, (list, tuple))"
     if k == "map":
         return f"isinstance({v}, Mapping)"
-    if k == "record":
-        return f"(isinstance({v}, Mapping) or hasattr({v}, '__dict__'))"
+    if k == "record":  # cheap checks first: a model has a __dict__
+        return f"({v}.__class__ is dict or hasattr({v}, '__dict__') or isinstance({v}, Mapping))"
     raise UnsupportedSchema(f"no union check for {k}")  # pragma: no cover
 
 
@@ -520,7 +534,7 @@ def _literal(default: Any, node: _Type) -> str:
 _PRELUDE = """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID
@@ -580,6 +594,25 @@ def encode(datum: Any) -> bytes:
     buf = bytearray()
     write(buf, datum)
     return bytes(buf)
+
+
+def encode_framed(frame: bytes, datums: Sequence[Any]) -> list[bytes | CodecError]:
+    """Each datum's encoding behind ``frame`` (the Confluent magic byte and schema id),
+    or the CodecError saying why it does not fit: one call for a request's records."""
+    out: list[bytes | CodecError] = []
+    append = out.append
+    for datum in datums:
+        buf = bytearray(frame)
+        try:
+            _w_{ident}(buf, datum)
+        except CodecError as exc:
+            append(exc)
+            continue
+        except (TypeError, AttributeError, ValueError, OverflowError, StructError) as exc:
+            append(CodecError(f"{name} does not fit its schema: {{exc}}"))
+            continue
+        append(bytes(buf))
+    return out
 
 
 def decode(data: bytes, pos: int = 0) -> dict[str, Any]:

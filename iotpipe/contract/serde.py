@@ -248,6 +248,15 @@ class _FastavroCodec:
         self.write(buf, datum)
         return bytes(buf)
 
+    def encode_framed(self, frame: bytes, datums: Sequence[Any]) -> list[bytes | Exception]:
+        out: list[bytes | Exception] = []
+        for datum in datums:
+            try:
+                out.append(frame + self.encode(datum))
+            except CodecError as exc:
+                out.append(exc)
+        return out
+
     def decode(self, data: bytes, pos: int = 0) -> dict[str, Any]:
         stream = io.BytesIO(data)
         stream.seek(pos)

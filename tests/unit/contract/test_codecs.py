@@ -262,3 +262,22 @@ def test_the_generated_contract_codecs_are_what_the_generator_renders() -> None:
         assert path.read_text() == render_codec_module(
             record_type.schema, header, record_type.schema_str
         )
+
+
+def test_container_defaults_are_built_once_not_per_record() -> None:
+    """A default such as ``{}`` is a module-level constant: building it in the record
+    function ran json.loads for every record."""
+    for record_type in CONTRACT.record_types:
+        source = Path(str(sys.modules[record_type.codec_module].__file__)).read_text()
+        for line in source.splitlines():
+            if "json_loads(" in line:
+                assert line.startswith("_D"), line
+
+
+def test_encode_framed_puts_each_datum_behind_the_frame(everything: ModuleType) -> None:
+    good, bad = _minimal(), _minimal() | {"colour": "PURPLE"}
+    frame = b"\x00\x00\x00\x00\x2a"
+    first, second, third = everything.encode_framed(frame, [good, bad, good])
+    assert first == third == frame + everything.encode(good)
+    assert isinstance(second, CodecError)
+    assert "colour: expected a symbol" in str(second)
