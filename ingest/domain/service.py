@@ -10,15 +10,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ingest.domain.accept import Accepted, Policy, Receipt, RecordError, accept
+from ingest.domain.accept import Accepted, Policy, Receipt, RecordError, accept_all
 from ingest.domain.errors import Backpressure, BodyTooLarge, Forbidden, InvalidRecords, Unavailable
 from ingest.metrics import IngestMetrics
-from ingest.publisher import Delivered, Failed, Publisher
+from ingest.publisher import DELIVERED, Delivered, Failed, Publisher
 
 __all__ = ["IngestService", "RecordResult", "raise_for"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RecordResult:
     index: int
     status: Literal["accepted", "rejected", "failed"]
@@ -27,6 +27,8 @@ class RecordResult:
     failure: Failed | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        if self.event_id is not None and self.status == "accepted":  # the common case
+            return {"index": self.index, "status": "accepted", "event_id": self.event_id}
         out: dict[str, Any] = {"index": self.index, "status": self.status}
         if self.event_id is not None:
             out["event_id"] = self.event_id
@@ -74,8 +76,7 @@ class IngestService:
         valid: list[tuple[int, BaseModel, str]] = []
         kind = model.__name__
         receipt = Receipt(policy, size=len(raws))
-        for index, raw in enumerate(raws):
-            verdict = accept(raw, model, receipt)
+        for index, verdict in enumerate(accept_all(raws, model, receipt)):
             if isinstance(verdict, Accepted):
                 valid.append((index, verdict.record, verdict.event_id))
             else:
@@ -93,7 +94,7 @@ class IngestService:
             self.metrics.produce_latency.observe(time.perf_counter() - started)
             delivered = 0
             for (index, _record, event_id), outcome in zip(valid, outcomes, strict=True):
-                if isinstance(outcome, Delivered):
+                if outcome is DELIVERED or isinstance(outcome, Delivered):
                     results[index] = RecordResult(index, "accepted", event_id)
                     delivered += 1
                 elif outcome.reason == "too_large":  # a retry cannot help: rejected

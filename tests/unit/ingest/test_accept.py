@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 from generated.models import SensorReading
 from ingest.domain.accept import (
     Accepted,
+    Entropy,
     Policy,
     Receipt,
     Rejected,
     accept,
+    accept_all,
     pointer,
 )
 from tests.unit.ingest.conftest import DEVICE, reading
@@ -145,3 +147,41 @@ def test_a_receipt_holds_the_policy_bounds_of_its_receive_time() -> None:
     assert receipt.latest == receipt.now + timedelta(minutes=5)
     assert receipt.earliest == receipt.now - timedelta(days=7)
     assert Receipt(Policy(timedelta(0), None), NOW).earliest is None
+
+
+def test_accepting_a_batch_in_one_call_judges_each_record_as_alone() -> None:
+    """accept_all (one validation call for the batch) gives each record the verdict
+    accept gives it alone: errors, pointers, policy, assigned and given ids."""
+    policy = Policy(POLICY.max_future_skew, POLICY.max_age, frozenset({DEVICE}))
+    given = "0B8F6E2A-6F43-4C8E-9A55-4F1F5A3C2D10"
+    raws = [
+        reading(event_id=given, event_time=NOW.isoformat()),
+        reading(value="warm", location={"latitude": 100}, event_time=NOW.isoformat()),
+        [1, 2],
+        None,
+        reading(device_id="other", event_time=NOW.isoformat()),
+        reading(event_time=(NOW + timedelta(minutes=6)).isoformat()),
+        reading(event_id=given.lower(), event_time=NOW.isoformat(), unknown=1),
+        reading(event_id=given.lower(), event_time=NOW.isoformat()),
+    ]
+    for batch in (raws, raws[:1], [raws[0], raws[7]], [raws[1]], []):
+        together = accept_all(batch, SensorReading, Receipt(policy, NOW))
+        alone = [accept(raw, SensorReading, Receipt(policy, NOW)) for raw in batch]
+        assert [_shape(v) for v in together] == [_shape(v) for v in alone]
+    assigned = accept_all([reading(event_time=NOW.isoformat())] * 3, SensorReading,
+                          Receipt(policy, NOW))  # fmt: skip
+    ids = [v.event_id for v in assigned if isinstance(v, Accepted)]
+    assert len(set(ids)) == 3
+
+
+def _shape(verdict: Accepted | Rejected) -> object:
+    if isinstance(verdict, Accepted):
+        return ("accepted", verdict.event_id, verdict.record.model_dump())
+    return ("rejected", [(e.code, e.pointer, e.message) for e in verdict.errors])
+
+
+def test_entropy_hands_out_each_random_digit_once_across_refills() -> None:
+    entropy = Entropy(chunk=48)  # three 32-digit draws per read of the OS's randomness
+    drawn = [entropy.hex32() for _ in range(50)]
+    assert len(set(drawn)) == 50
+    assert all(len(d) == 32 and int(d, 16) >= 0 for d in drawn)
