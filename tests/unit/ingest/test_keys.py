@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +60,39 @@ def test_a_running_store_sees_keys_created_by_another_process(tmp_path: Path) ->
 def test_invalid_device_id_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a valid device id"):
         KeyStore(tmp_path / "keys.json").create("bad id")
+
+
+def test_a_key_revoked_elsewhere_is_refused_within_the_recheck(tmp_path: Path) -> None:
+    running = KeyStore(tmp_path / "keys.json", recheck=0.05)
+    entry, key = KeyStore(tmp_path / "keys.json").create("dev-3")
+    assert running.verify(key) is not None  # verified, and remembered
+    KeyStore(tmp_path / "keys.json").revoke(entry.key_id)  # e.g. `iotpipe keys revoke`
+    time.sleep(0.1)
+    assert running.verify(key) is None
+
+
+def test_the_key_file_is_not_looked_at_on_every_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = KeyStore(tmp_path / "keys.json", recheck=60)
+    _, key = store.create("dev-4")
+    assert store.verify(key) is not None
+    looked: list[Path] = []
+    original = Path.stat
+
+    def counting(self: Path, **kwargs: Any) -> Any:
+        looked.append(self)
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", counting)
+    for _ in range(100):
+        assert store.verify(key) is not None
+    assert looked == []
+
+
+def test_a_key_revoked_through_the_same_store_is_refused_at_once(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "keys.json", recheck=60)
+    entry, key = store.create("dev-5")
+    assert store.verify(key) is not None
+    store.revoke(entry.key_id)
+    assert store.verify(key) is None
