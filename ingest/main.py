@@ -77,4 +77,6 @@ def kafka_publisher(
         topic=settings.topic,
         registry_url=registry,
         retry_after=settings.retry_after_seconds,
+        poll_mode="thread" if settings.poll_mode == "thread" else "loop",
+        poll_interval=settings.poll_interval_ms / 1000,
     )

@@ -8,15 +8,16 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
-__all__ = ["Delivered", "Failed", "Outcome", "Publisher"]
+__all__ = ["DELIVERED", "Delivered", "Failed", "Outcome", "Publisher"]
 
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """Kafka acknowledged the record (acks=all): it will not be lost."""
+    """Kafka acknowledged the record (acks=all): it will not be lost. (One instance,
+    ``DELIVERED``, serves every record: a request answers per record, not per offset.)"""
 
-    partition: int
-    offset: int
+
+DELIVERED = Delivered()
 
 
 @dataclass(frozen=True, slots=True)

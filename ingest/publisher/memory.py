@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from ingest.publisher import Delivered, Failed, Outcome
+from ingest.publisher import DELIVERED, Failed, Outcome
 
 __all__ = ["MemoryPublisher"]
 
@@ -27,7 +27,7 @@ class MemoryPublisher:
                 outcomes.append(Failed("queue_full", "producer queue full", 1))
             else:
                 self.published.append((record, trace))
-                outcomes.append(Delivered(partition=0, offset=len(self.published) - 1))
+                outcomes.append(DELIVERED)
         return outcomes
 
     def problem(self) -> str | None:
