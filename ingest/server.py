@@ -19,7 +19,7 @@ def uvicorn_options(settings: IngestSettings) -> dict[str, Any]:
         "workers": settings.workers,
         "ws_max_size": settings.max_body_bytes + 1024,
         "log_level": "info",
-        "access_log": True,
+        "access_log": settings.access_log,
         "proxy_headers": False,
         # httptools, except for connections whose request ends lines in a bare LF
         # (senseBox sketches): those get h11 (see ingest.wire).
