@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -15,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest import errors
 from ingest.api.context import ADMIN_ROLE, IngestContext
+from ingest.api.forward import JobsForwarder
 from ingest.api.health import health_router
 from ingest.api.hot import IngestApp, PublishRoute
 from ingest.api.jobs import jobs_router
@@ -24,7 +27,7 @@ from ingest.api.stream import stream_router
 from ingest.auth.keys import KeyStore
 from ingest.domain.service import IngestService
 from ingest.jobs.runner import JobPorts, JobRunner
-from ingest.metrics import IngestMetrics
+from ingest.metrics import METRICS_DIR_ENV, IngestMetrics
 from ingest.opensensemap.api import TAG as OSEM_TAG
 from ingest.opensensemap.api import opensensemap_router
 from ingest.opensensemap.service import OsemService
@@ -54,7 +57,7 @@ def create_app(
     jobs: JobPorts | None = None,
 ) -> FastAPI:
     contract = contract or Contract.load()
-    metrics = IngestMetrics(publisher.queue_depth)
+    metrics = IngestMetrics(publisher.queue_depth, shared_dir=os.environ.get(METRICS_DIR_ENV))
     service = IngestService(
         publisher=publisher,
         metrics=metrics,
@@ -69,10 +72,25 @@ def create_app(
         ports=jobs or JobPorts.default(settings),
     )
 
+    forward = None
+    if settings.worker_index > 0 and settings.primary_socket:
+        forward = JobsForwarder(
+            settings.primary_socket,
+            max_body_bytes=settings.max_body_bytes,
+            retry_after=settings.retry_after_seconds,
+        )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # In the background: a registry that does not answer must not hold up the start.
+        starting = asyncio.create_task(publisher.start(contract.record_types), name="warm-up")
         await runner.start()
+        sampling = asyncio.create_task(metrics.sample_forever(), name="metrics-sample")
         yield
+        sampling.cancel()
+        starting.cancel()
+        if forward is not None:
+            await forward.close()
         await runner.close()  # before the publisher: jobs stop publishing first
         await publisher.close()
 
@@ -92,6 +110,7 @@ def create_app(
         metrics=metrics,
         keys=keys or KeyStore(settings.keys_file),
     )
+    app.forward_jobs = forward
     app.state.boxes = boxes if boxes is not None else InMemoryBoxes()
     app.state.jobs = runner
     for record_type in contract.record_types:

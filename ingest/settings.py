@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -20,14 +21,27 @@ def default_keys_file() -> Path:
 class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IOTPIPE_INGEST_", extra="ignore")
 
+    def worker_count(self) -> int:
+        """How many worker processes serve: ``workers``, or one per core."""
+        return self.workers or os.cpu_count() or 1
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1)
+    # Worker processes, each with a listening socket of its own (ingest.workers); 0: one
+    # per core. With one, the process serves by itself.
+    workers: int = Field(default=0, ge=0)
+    # Set by the supervisor in each worker: its number (0 is the primary, which runs the
+    # backfill jobs) and the primary's private socket (the others forward job requests).
+    worker_index: int = Field(default=0, ge=0)
+    primary_socket: str | None = None
     # uvicorn's access log: a line per request. Off by default: at thousands of requests
     # per second it cost about as much as serving them (a raw ASGI no-op: 14,600 req/s
     # with it, 27,400 without; measured with wrk). Requests are counted by route and
     # status in /metrics either way.
     access_log: bool = False
+    # uvicorn's log level, and ingest's own loggers' (debug logs WebSocket frames and
+    # handshakes, with secrets redacted: iotpipe.redact).
+    log_level: str = Field(default="info", pattern="^(critical|error|warning|info|debug|trace)$")
     # Python's garbage collector runs its youngest generation after this many net
     # container allocations (Python's default: 700). A 1,000-record request allocates
     # tens of thousands, and each collection that reaches the oldest generation walks

@@ -7,7 +7,7 @@ import asyncio
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from ingest.api.context import Ctx
 from ingest.domain.errors import Unavailable
@@ -46,6 +46,6 @@ def health_router() -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics(ctx: Ctx) -> Response:
-        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(ctx.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from ingest.api.body import check_media_type, parse_json
 from ingest.api.context import IngestContext, authenticate_key, valid_traceparent
+from ingest.api.forward import JobsForwarder
 from ingest.domain.errors import BodyTimeout, BodyTooLarge, IngestError, InvalidRecords
 from ingest.domain.service import raise_for
 from ingest.errors import problem_parts
@@ -226,15 +227,21 @@ class IngestApp(FastAPI):
     else to FastAPI as usual."""
 
     hot_routes: dict[str, PublishRoute]
+    # In a secondary worker process: the job operations, passed to the primary.
+    forward_jobs: JobsForwarder | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hot_routes = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            route = self.hot_routes.get(scope["path"])
-            if route is not None:
-                await route(scope, receive, send)
+        if scope["type"] == "http":
+            if scope["method"] == "POST":
+                route = self.hot_routes.get(scope["path"])
+                if route is not None:
+                    await route(scope, receive, send)
+                    return
+            if self.forward_jobs is not None and self.forward_jobs.handles(scope):
+                await self.forward_jobs(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)

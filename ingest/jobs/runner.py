@@ -106,15 +106,13 @@ class JobRunner:
         """Load every job and resume the unfinished ones this instance may take. If the
         store cannot be read, ingest still starts (live data does not need jobs): the job
         routes answer 503 and loading is retried in the background."""
-        if self.settings.workers > 1:
-            # Worker processes share the host name and each would resume the same jobs;
-            # none sees the jobs another one accepted. Refuse rather than run them twice.
+        if self.settings.worker_index > 0:
+            # A secondary worker process: jobs run in the primary (worker 0), to which
+            # this worker forwards the job operations (ingest.api.forward).
             self._problem = (
-                f"backfill jobs need a single worker process; this ingest runs "
-                f"{self.settings.workers} (IOTPIPE_INGEST_WORKERS): run one more ingest "
-                "with one worker for jobs"
+                f"backfill jobs run in the primary worker; this is worker "
+                f"{self.settings.worker_index}"
             )
-            log.warning("jobs: %s", self._problem)
             return
         try:
             await self._load()

@@ -8,6 +8,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
+from iotpipe.contract.catalog import RecordType
+
 __all__ = ["DELIVERED", "Delivered", "Failed", "Outcome", "Publisher"]
 
 
@@ -34,6 +36,10 @@ Outcome = Delivered | Failed
 
 
 class Publisher(Protocol):
+    async def start(self, record_types: Sequence[RecordType]) -> None:
+        """Get ready to publish these record types (e.g. look up their schema ids)."""
+        ...
+
     async def publish(self, records: Sequence[BaseModel], *, trace: str) -> list[Outcome]:
         """Produce every record (key: device_id); one outcome per record, in order."""
         ...

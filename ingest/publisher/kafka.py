@@ -34,7 +34,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import BaseModel
 
 from ingest.publisher import DELIVERED, Failed, Outcome
-from iotpipe.contract.catalog import RECORD_TYPE_HEADER, TRACE_HEADER
+from iotpipe.contract.catalog import RECORD_TYPE_HEADER, TRACE_HEADER, RecordType
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.errors import ContractError, RegistryUnavailable
 
@@ -77,11 +77,11 @@ class _TypeInfo:
 
     __slots__ = ("encode_framed", "frame", "header", "record_type")
 
-    def __init__(self, serde: ContractSerde, record: BaseModel, topic: str) -> None:
-        self.record_type = serde.record_type(record)
-        self.header = serde.headers(record)[0][1]
-        self.encode_framed = serde.codec(self.record_type).encode_framed
-        self.frame = serde.cached_frame(self.record_type, topic)  # None until looked up
+    def __init__(self, serde: ContractSerde, record_type: RecordType, topic: str) -> None:
+        self.record_type = record_type
+        self.header = record_type.fullname.encode()
+        self.encode_framed = serde.codec(record_type).encode_framed
+        self.frame = serde.cached_frame(record_type, topic)  # None until looked up
 
 
 class KafkaPublisher:
@@ -168,8 +168,23 @@ class KafkaPublisher:
     def _info(self, record: BaseModel) -> _TypeInfo:
         info = self._types.get(type(record))
         if info is None:
-            info = self._types[type(record)] = _TypeInfo(self._serde, record, self._topic)
+            record_type = self._serde.record_type(record)
+            info = self._types[type(record)] = _TypeInfo(self._serde, record_type, self._topic)
         return info
+
+    async def start(self, record_types: Sequence[RecordType]) -> None:
+        """Look up the schema ids of these record types now (off the loop), rather than at
+        each one's first record: a worker's first request would wait for the registry.
+        If the registry does not answer, the lookup is left to the first record."""
+        infos = []
+        for record_type in record_types:
+            info = _TypeInfo(self._serde, record_type, self._topic)
+            self._types[record_type.model()] = info
+            infos.append(info)
+        loop = asyncio.get_running_loop()
+        failed = await loop.run_in_executor(self._lookups, self._resolve_frames, infos)
+        if failed is not None:
+            log.warning("schema ids not looked up at start (%s); at the first record", failed)
 
     def _resolve_frames(self, infos: list[_TypeInfo]) -> Failed | None:
         """Worker thread: the schema ids of record types not yet looked up."""

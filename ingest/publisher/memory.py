@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from ingest.publisher import DELIVERED, Failed, Outcome
+from iotpipe.contract.catalog import RecordType
 
 __all__ = ["MemoryPublisher"]
 
@@ -17,6 +18,9 @@ class MemoryPublisher:
     published: list[tuple[BaseModel, str]] = field(default_factory=list)
     failure: Failed | None = None  # when set, every record fails this way
     capacity: int | None = None  # records beyond it fail with queue_full
+
+    async def start(self, record_types: Sequence[RecordType]) -> None:
+        return None
 
     async def publish(self, records: Sequence[BaseModel], *, trace: str) -> list[Outcome]:
         outcomes: list[Outcome] = []

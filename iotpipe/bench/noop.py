@@ -17,11 +17,11 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 
-from ingest.server import tune_runtime, uvicorn_options
+from ingest.server import tune_runtime
 from ingest.settings import IngestSettings
+from ingest.workers import serve
 
 __all__ = ["KINDS", "create_app", "create_asgi_app", "noop_asgi"]
 
@@ -97,5 +97,5 @@ KINDS = {"asgi": "create_asgi_app", "fastapi": "create_app"}
 
 if __name__ == "__main__":
     kind = sys.argv[2] if len(sys.argv) > 2 else "asgi"  # PORT [KIND]
-    options = uvicorn_options(IngestSettings(port=int(sys.argv[1])))
-    uvicorn.run(f"iotpipe.bench.noop:{KINDS[kind]}", factory=True, **options)
+    # ingest's way of serving: its worker processes, each with a socket of its own.
+    serve(IngestSettings(port=int(sys.argv[1])), app=f"iotpipe.bench.noop:{KINDS[kind]}")

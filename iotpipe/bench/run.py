@@ -134,7 +134,11 @@ def _workers(env: dict[str, str]) -> int:
     """ingest's server processes (and the bare servers'), as its settings read ``env``."""
     variable = "IOTPIPE_INGEST_WORKERS"
     given = env.get(variable) or os.environ.get(variable)
-    return int(given) if given else IngestSettings().workers
+    return (
+        IngestSettings(workers=int(given)).worker_count()
+        if given
+        else (IngestSettings().worker_count())
+    )
 
 
 def _http_phases(

@@ -72,16 +72,16 @@ def revoke_key(
 def ingest(
     host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes [default: 1].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes [default: one per core].")
+    ] = None,
     kafka_bootstrap_servers: KafkaServers = None,
     registry_url: RegistryUrl = None,
 ) -> None:
     """Serve the ingest API (uvicorn). Endpoints default to the local stack; see the README
     for IOTPIPE_INGEST_* and IOTPIPE_KAFKA_BOOTSTRAP_SERVERS / IOTPIPE_REGISTRY_URL."""
-    import uvicorn  # noqa: PLC0415
-
-    from ingest.server import uvicorn_options  # noqa: PLC0415
     from ingest.settings import IngestSettings  # noqa: PLC0415
+    from ingest.workers import serve  # noqa: PLC0415
 
     flags: dict[str, Any] = {
         "host": host,
@@ -95,4 +95,4 @@ def ingest(
     # Worker processes build their own app from the environment: pass the flags along.
     for name, value in given.items():
         os.environ[f"IOTPIPE_INGEST_{name.upper()}"] = str(value)
-    uvicorn.run("ingest.main:server_app", factory=True, **uvicorn_options(settings))
+    serve(settings)

@@ -176,6 +176,11 @@ def running_world(level: str, folder: Path, endpoints: Mapping[str, str]) -> Ite
             "IOTPIPE_INGEST_DEVICES_TOPIC": world.devices_topic,
             "IOTPIPE_INGEST_JOBS_TOPIC": world.jobs_topic,
             "IOTPIPE_INGEST_JOBS_SOURCE_URL": f"http://127.0.0.1:{free_port()}",
+            # Off by default; on here: an operator who turns it on must not leak secrets.
+            "IOTPIPE_INGEST_ACCESS_LOG": "true",
+            # The worker processes log at the level of the run (the launcher's own logging
+            # set-up reaches only the supervisor).
+            "IOTPIPE_INGEST_LOG_LEVEL": world.level,
         })  # fmt: skip
         cleanup.callback(stop, world.processes["ingest"])
         # The URI in the environment, as compose passes it (a flag would show the password

@@ -270,8 +270,9 @@ def test_an_unreadable_store_leaves_ingest_up_and_jobs_unavailable() -> None:
     assert said == "backfill jobs are unavailable: job state not loaded: kafka: no broker"
 
 
-def test_several_worker_processes_refuse_jobs_instead_of_running_them_twice() -> None:
-    harness = Harness(rows_api(), settings=job_settings(workers=4))
+def test_a_secondary_worker_process_never_runs_jobs() -> None:
+    """Jobs run in the primary worker (0); the others forward job requests to it."""
+    harness = Harness(rows_api(), settings=job_settings(workers=4, worker_index=2))
 
     async def go() -> str:
         runner = harness.runner()
@@ -284,7 +285,7 @@ def test_several_worker_processes_refuse_jobs_instead_of_running_them_twice() ->
             await runner.close()
         return "accepted"
 
-    assert "need a single worker process" in asyncio.run(go())
+    assert "jobs run in the primary worker; this is worker 2" in asyncio.run(go())
     assert harness.store.writes == []
 
 

@@ -1,0 +1,174 @@
+"""``iotpipe ingest --workers 2`` as shipped: worker processes with sockets of their own,
+behind one supervisor, on the real stack. Whichever worker a connection lands on, the
+metrics count every request and the backfill jobs are the same; stopping or killing the
+supervisor leaves no worker behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ingest.settings import IngestSettings
+from iotpipe.contract.catalog import Contract
+from tests.support import free_port, stop
+from tests.unit.ingest.conftest import reading
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+DEVICE = "sensebox-5f2b6c9e"
+
+
+@dataclass(frozen=True)
+class Served:
+    process: subprocess.Popen[bytes]
+    base: str
+    admin_key: str
+    device_key: str
+
+    def workers(self) -> list[int]:
+        """The supervisor's children that serve (the spawn context adds a resource tracker,
+        which does not run ``ingest.workers``)."""
+        found = []
+        for line in subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
+                                   text=True, check=False).stdout.split():  # fmt: skip
+            cmdline = Path(f"/proc/{line}/cmdline").read_bytes()
+            if b"resource_tracker" not in cmdline:
+                found.append(int(line))
+        return found
+
+
+def _env(settings: IngestSettings, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": str(settings.kafka_bootstrap_servers),
+        "IOTPIPE_REGISTRY_URL": str(settings.registry_url),
+        "IOTPIPE_INGEST_TOPIC": settings.topic,
+        "IOTPIPE_INGEST_KEYS_FILE": str(settings.keys_file),
+        "IOTPIPE_INGEST_JOBS_TOPIC": settings.jobs_topic,
+        "IOTPIPE_INGEST_JOBS_SOURCE_URL": settings.jobs_source_url,
+        "IOTPIPE_INGEST_DEVICES_TOPIC": settings.devices_topic,
+        "IOTPIPE_INGEST_DEVICES_WAIT_SECONDS": "1",
+        "IOTPIPE_INGEST_PORT": str(port),
+    }
+
+
+def _start(settings: IngestSettings, admin_key: str, device_key: str) -> Served:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iotpipe", "ingest", "--workers", "2"],
+        env=_env(settings, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    served = Served(process, f"http://127.0.0.1:{port}", admin_key, device_key)
+    deadline = time.monotonic() + 90
+    while not (_ready(served.base) and len(served.workers()) == 2):
+        assert process.poll() is None, "ingest exited"
+        assert time.monotonic() < deadline, "ingest did not come up with two workers"
+        time.sleep(0.2)
+    return served
+
+
+@pytest.fixture
+def served(live_settings: tuple[IngestSettings, Contract, str, str]) -> Iterator[Served]:
+    settings, _, admin_key, device_key = live_settings
+    served = _start(settings, admin_key, device_key)
+    try:
+        yield served
+    finally:
+        stop(served.process, 30)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _accepted_count(base: str) -> float:
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if (
+            line.startswith("iotpipe_ingest_requests_total{")
+            and 'route="/v1/readings"' in line
+            and 'status="202"' in line
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_every_request_whichever_worker_answers(served: Served) -> None:
+    headers = {"Authorization": f"Bearer {served.device_key}"}
+    for _ in range(30):  # a connection each: the kernel spreads them over the workers
+        response = httpx.post(f"{served.base}/v1/readings", json=reading(), headers=headers)
+        assert response.status_code == 202, response.text
+    scrapes = {_accepted_count(served.base) for _ in range(8)}  # reach both workers
+    assert scrapes == {30.0}
+
+
+def test_every_worker_shows_the_same_jobs(served: Served) -> None:
+    """Jobs run in the primary worker; the other forwards job requests to it."""
+    admin = {"Authorization": f"Bearer {served.admin_key}"}
+    spec = {"box_id": "5a1100000000000000ffffff", "from": "2026-01-01T00:00:00Z",
+            "to": "2026-01-02T00:00:00Z"}  # fmt: skip
+    started = httpx.post(f"{served.base}/v1/jobs", json=spec, headers=admin, timeout=30)
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    for _ in range(8):  # new connections: both workers answer some
+        listed = httpx.get(f"{served.base}/v1/jobs", headers=admin, timeout=30)
+        assert listed.status_code == 200, listed.text
+        assert job_id in {job["id"] for job in listed.json()["jobs"]}
+        one = httpx.get(f"{served.base}/v1/jobs/{job_id}", headers=admin, timeout=30)
+        assert one.status_code == 200, one.text
+    device = {"Authorization": f"Bearer {served.device_key}"}
+    refused = httpx.get(f"{served.base}/v1/jobs", headers=device, timeout=30)
+    assert refused.status_code == 403  # the primary's answer, whoever forwarded it
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
+def test_no_worker_outlives_the_supervisor(
+    live_settings: tuple[IngestSettings, Contract, str, str], how: signal.Signals
+) -> None:
+    settings, _, admin_key, device_key = live_settings
+    served = _start(settings, admin_key, device_key)
+    workers = served.workers()
+    os.kill(served.process.pid, how)
+    served.process.wait(timeout=60)
+    deadline = time.monotonic() + 40
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, f"workers {workers} outlived the supervisor"
+        time.sleep(0.2)
+    assert not _ready(served.base)
+
+
+def test_a_port_another_server_answers_on_is_refused(
+    live_settings: tuple[IngestSettings, Contract, str, str],
+) -> None:
+    """SO_REUSEPORT would let a second ingest share the port silently: it is refused."""
+    settings, _, admin_key, device_key = live_settings
+    first = _start(settings, admin_key, device_key)
+    try:
+        port = first.base.rsplit(":", 1)[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "iotpipe", "ingest", "--workers", "2"],
+            env=_env(settings, int(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 2, second.stderr
+        assert f"127.0.0.1:{port} is in use" in second.stderr
+    finally:
+        stop(first.process, 30)
