@@ -37,7 +37,7 @@ from typing import Any
 
 from iotpipe.errors import ConfigError
 
-__all__ = ["UnsupportedSchema", "render_codec_module"]
+__all__ = ["UnsupportedSchema", "layout", "render_codec_module"]
 
 PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "bytes", "string"}
 _LOGICAL_LONG = {"timestamp-millis", "timestamp-micros", "local-timestamp-millis",
@@ -665,3 +665,52 @@ def _zigzag_varint(n: int) -> bytearray:
         n >>= 7
     out.append(n)
     return out
+
+
+_LOGICAL_ATTRIBUTES = ("logicalType", "precision", "scale")
+
+
+def layout(schema: Any) -> str:
+    """What of a schema decides how a record is written and what decoding gives back:
+    types, names, field order, symbols, sizes and logical types; not docs, defaults,
+    aliases or extra attributes. Two schemas with the same layout read the same bytes
+    into the same values, so a writer schema fetched from a registry (which may rewrite
+    it: Apicurio drops ``"default": null``) is read by the codec generated from a schema
+    of the same layout. Named types are written out once, then named (as in Avro's
+    Parsing Canonical Form, which however drops logical types)."""
+    return json.dumps(_layout(schema, "", set()), separators=(",", ":"), sort_keys=True)
+
+
+def _layout(schema: Any, namespace: str, seen: set[str]) -> Any:  # noqa: PLR0911 - per kind
+    if isinstance(schema, list):
+        return [_layout(branch, namespace, seen) for branch in schema]
+    if isinstance(schema, str):
+        if schema in PRIMITIVES:
+            return schema
+        return schema if "." in schema or not namespace else f"{namespace}.{schema}"
+    kind = schema["type"]
+    if isinstance(kind, dict | list):
+        return _layout(kind, namespace, seen)
+    logical = {k: schema[k] for k in _LOGICAL_ATTRIBUTES if k in schema}
+    if kind in PRIMITIVES:
+        return {"type": kind, **logical} if logical else kind
+    if kind in {"array", "map"}:
+        inner = schema["items" if kind == "array" else "values"]
+        return {"type": kind, "items" if kind == "array" else "values":
+                _layout(inner, namespace, seen)}  # fmt: skip
+    name = schema["name"]
+    ns = schema.get("namespace", namespace)
+    full = name if "." in name or not ns else f"{ns}.{name}"
+    if full in seen:
+        return full
+    seen.add(full)
+    if kind in {"record", "error"}:
+        inner_ns = full.rpartition(".")[0]
+        fields = [{"name": f["name"], "type": _layout(f["type"], inner_ns, seen)}
+                  for f in schema["fields"]]  # fmt: skip
+        return {"type": "record", "name": full, "fields": fields}
+    if kind == "enum":
+        return {"type": "enum", "name": full, "symbols": list(schema["symbols"])}
+    if kind == "fixed":
+        return {"type": "fixed", "name": full, "size": schema["size"], **logical}
+    return {"type": kind, "name": full}  # a reference written as {"type": "Name"}

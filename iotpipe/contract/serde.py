@@ -38,8 +38,8 @@ from iotpipe.contract.catalog import (
     Codec,
     Contract,
     RecordType,
-    canonical_json,
 )
+from iotpipe.contract.codecs import layout
 from iotpipe.errors import ContractError, DecodeError, RegistryUnavailable
 
 __all__ = ["ContractSerde", "Headers"]
@@ -85,6 +85,7 @@ class ContractSerde:
         self._registry = registry
         self._auto_register = auto_register
         self._codecs: dict[str, Codec] = {t.fullname: _codec(t) for t in contract.record_types}
+        self._layouts = {name: layout(json.loads(c.SCHEMA)) for name, c in self._codecs.items()}
         # Encoding: the frame (magic byte + schema id) per subject, once looked up.
         self._frames: dict[str, bytes] = {}
         self._frames_lock = threading.Lock()
@@ -210,10 +211,13 @@ class ContractSerde:
         return cast(dict[str, Any], data)
 
     def _plan(self, type_name: str, reader: Any, schema_id: int) -> _Plan:
+        """The writer schema's layout is the one the codec was generated from: the codec
+        reads it (the registry may have rewritten the text: Apicurio drops ``"default":
+        null``); otherwise fastavro resolves it to today's schema."""
         writer_text = self._registry.get_schema(schema_id).schema_str or ""
         writer = json.loads(writer_text)
         codec = self._codecs[type_name]
-        if canonical_json(writer) == codec.SCHEMA:
+        if layout(writer) == self._layouts[type_name]:
             return _Plan(codec=codec)
         return _Plan(writer=parse_schema(writer, named_schemas={}))
 

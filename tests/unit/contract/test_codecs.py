@@ -12,6 +12,7 @@ import io
 import json
 import math
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, time
 from pathlib import Path
 from types import ModuleType
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 
 from iotpipe.contract.avro_runtime import CodecError
 from iotpipe.contract.catalog import Contract, RecordType, canonical_json
-from iotpipe.contract.codecs import UnsupportedSchema, render_codec_module
+from iotpipe.contract.codecs import UnsupportedSchema, layout, render_codec_module
 from iotpipe.contract.codegen import codec_header
 from iotpipe.paths import REPO_DIR
 from tests.avro_strategies import from_avro
@@ -281,3 +282,29 @@ def test_encode_framed_puts_each_datum_behind_the_frame(everything: ModuleType) 
     assert first == third == frame + everything.encode(good)
     assert isinstance(second, CodecError)
     assert "colour: expected a symbol" in str(second)
+
+
+def test_layout_keeps_what_decides_the_bytes_and_drops_the_rest() -> None:
+    schema = json.loads(CONTRACT.by_name("SensorReading").schema_str)
+    base = layout(schema)
+    # What Apicurio stores: the same schema without ``"default": null``.
+    rewritten = json.loads(json.dumps(schema))
+    for field in rewritten["fields"]:
+        if field.get("default", 0) is None:
+            del field["default"]
+        field.pop("doc", None)
+        field.pop("rules", None)
+    assert layout(rewritten) == base
+    changes: list[Callable[[dict[str, Any]], object]] = [
+        lambda s: s["fields"].reverse(),  # field order
+        lambda s: s["fields"][4].update(type="float"),  # value: double -> float
+        lambda s: s["fields"][6].update(type="long"),  # event_time loses timestamp-millis
+        lambda s: s["fields"][3]["type"]["symbols"].append("NEW"),  # an enum symbol
+        lambda s: s["fields"].pop(),  # a field less
+    ]
+    for change in changes:
+        changed = json.loads(json.dumps(schema))
+        change(changed)
+        assert layout(changed) != base
+    # A named type written out once, then referred to by name, either way round.
+    assert layout(EVERYTHING) == layout(json.loads(json.dumps(EVERYTHING)))
