@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.table import Table
 
+from iotpipe.bench.stages import STAGES
 from iotpipe.results import pyplot, write_results
 
 __all__ = [
@@ -214,6 +215,14 @@ def table(result: dict[str, Any]) -> Table:
             f"{what} {ours[key]:.2f}" for key, what in
             (("single", "single"), ("batch_100", "batch of 100"), ("batch_1000", "batch of 1000"))
         ))  # fmt: skip
+    stages = f.get("stage_us_per_reading")
+    if stages:
+        out.add_section()
+        out.add_row(
+            "CPU per reading, by stage (us)",
+            ", ".join(f"{name} {stages[name]:.1f}" for name in STAGES if name in stages)
+            + (f"; write wall {stages['write_wall_us']:.1f}" if "write_wall_us" in stages else ""),
+        )
     shares = ", ".join(f"{k} {v:.0%}" for k, v in result["loadgen_cpu_share"].items())
     workers = f.get("ingest_workers")
     out.caption = (

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from ingest.auth.keys import KeyStore
 from ingest.settings import IngestSettings
-from iotpipe.bench import limits, phases, world
+from iotpipe.bench import limits, phases, stages, world
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import BATCH_PHASES, batch_body, single_body
@@ -210,6 +210,8 @@ def _limits_and_sink(
     run.figures["bare_producer_readings_per_s"] = limits.bare_producer(
         endpoints["kafka"], endpoints["registry"], Contract.load(), topic, plan.prefill
     )
+    console.print("CPU per reading, stage by stage...")
+    run.figures["stage_us_per_reading"] = stages.stage_costs(endpoints, producer_topic)
     console.print(f"bare database inserts ({plan.prefill} documents)...")
     run.figures["bare_db_docs_per_s"] = limits.bare_database(
         endpoints["mongodb"], plan.prefill, batch=2000
