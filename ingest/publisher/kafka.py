@@ -185,6 +185,13 @@ class KafkaPublisher:
         failed = await loop.run_in_executor(self._lookups, self._resolve_frames, infos)
         if failed is not None:
             log.warning("schema ids not looked up at start (%s); at the first record", failed)
+        try:  # the topic's partitions and leaders, before the first record waits for them
+            await loop.run_in_executor(self._lookups, self._topic_metadata)
+        except KafkaException as exc:
+            log.warning("topic %s not looked up at start: %s", self._topic, exc)
+
+    def _topic_metadata(self) -> None:
+        self._producer.list_topics(self._topic, timeout=5.0)
 
     def _resolve_frames(self, infos: list[_TypeInfo]) -> Failed | None:
         """Worker thread: the schema ids of record types not yet looked up."""
