@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import values as prometheus_values
@@ -57,11 +58,15 @@ class IngestMetrics:
             multiprocess_mode="livesum",  # the workers' queues together
         )
         self._depth = queue_depth
+        self._accepted: dict[str, Any] = {}
         if shared_dir is None:
             self.queue_depth.set_function(lambda: float(queue_depth()))
 
     def accepted(self, record_type: str, count: int = 1) -> None:
-        self.records.labels(record_type, "accepted", "").inc(count)
+        child = self._accepted.get(record_type)  # labels() costs more than the increment
+        if child is None:
+            child = self._accepted[record_type] = self.records.labels(record_type, "accepted", "")
+        child.inc(count)
 
     def rejected(self, record_type: str, reason: str) -> None:
         self.records.labels(record_type, "rejected", reason).inc()
