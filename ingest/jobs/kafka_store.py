@@ -23,11 +23,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from ingest.jobs.errors import StoreError
 from ingest.jobs.model import Job
 from iotpipe.errors import IotpipeError
+from iotpipe.logs import RepeatsDropped
 
 __all__ = ["KafkaJobStore"]
 
 log = logging.getLogger("iotpipe.ingest.jobs")
 _rdkafka_log = logging.getLogger("iotpipe.ingest.jobs.rdkafka")
+_rdkafka_log.addFilter(RepeatsDropped(30.0))  # a broker down is reported on each reconnect
 
 
 class KafkaJobStore:
@@ -62,7 +64,9 @@ class KafkaJobStore:
         if self._closed:
             return
         self._closed = True
-        await asyncio.get_running_loop().run_in_executor(self._io, self._producer.flush, 5.0)
+        # Not on the store's own thread: a load still waiting there on an unreachable
+        # broker would hold the flush, and the worker's exit, for its whole timeout.
+        await asyncio.to_thread(self._producer.flush, 5.0)
         self._io.shutdown(wait=False)
 
     # -- worker thread -----------------------------------------------------------------

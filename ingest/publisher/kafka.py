@@ -37,6 +37,7 @@ from ingest.publisher import DELIVERED, Failed, Outcome
 from iotpipe.contract.catalog import RECORD_TYPE_HEADER, TRACE_HEADER, RecordType
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.errors import ContractError, RegistryUnavailable
+from iotpipe.logs import RepeatsDropped
 
 __all__ = ["KafkaPublisher", "producer_config"]
 
@@ -44,6 +45,9 @@ ENCODE_CHUNK = 256  # records encoded and produced between two turns of the even
 _TOO_LARGE = KafkaError.MSG_SIZE_TOO_LARGE  # refused for its size: a retry cannot help
 log = logging.getLogger("iotpipe.ingest.kafka")
 _rdkafka_log = logging.getLogger("iotpipe.ingest.rdkafka")
+_repeats = RepeatsDropped(30.0)  # a broker that is down is reported on every reconnect
+log.addFilter(_repeats)
+_rdkafka_log.addFilter(_repeats)
 
 PollMode = Literal["loop", "thread"]
 
@@ -107,6 +111,7 @@ class KafkaPublisher:
         )
         self._lookups = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-registry")
         self._closed = threading.Event()
+        self._closing = False
         self._poll_mode = poll_mode
         self._poll_interval = poll_interval
         self._in_flight = 0  # records produced and not yet reported (loop mode)
@@ -152,7 +157,7 @@ class KafkaPublisher:
     def _on_error(self, error: KafkaError) -> None:
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
             self._brokers_down = True
-        log.warning("kafka: %s", error.str())
+        log.warning("kafka: %s", error.str())  # repeats dropped: see _repeats
 
     def _on_stats(self, raw: str) -> None:
         # Judge only brokers learned from metadata (nodeid >= 0): before the first
@@ -185,6 +190,8 @@ class KafkaPublisher:
         failed = await loop.run_in_executor(self._lookups, self._resolve_frames, infos)
         if failed is not None:
             log.warning("schema ids not looked up at start (%s); at the first record", failed)
+        if self._closing:
+            return
         try:  # the topic's partitions and leaders, before the first record waits for them
             await loop.run_in_executor(self._lookups, self._topic_metadata)
         except KafkaException as exc:
@@ -196,6 +203,8 @@ class KafkaPublisher:
     def _resolve_frames(self, infos: list[_TypeInfo]) -> Failed | None:
         """Worker thread: the schema ids of record types not yet looked up."""
         for info in infos:
+            if self._closing:
+                return None
             try:
                 info.frame = self._serde.frame(info.record_type, self._topic)
             except RegistryUnavailable as exc:
@@ -311,12 +320,14 @@ class KafkaPublisher:
         """Flush what is in flight (its reports served), then stop; safe to call twice."""
         if self._closed.is_set():
             return
-        loop = asyncio.get_running_loop()
+        self._closing = True  # a warm-up still looking things up stops at its next step
         if self._poll_mode == "loop":
             deadline = time.monotonic() + 15.0
             while self._in_flight and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)  # the polling serves the reports meanwhile
-        remaining = await loop.run_in_executor(self._lookups, self._producer.flush, 15.0)
+        # Not on the lookups' thread: a warm-up waiting there on an unreachable registry
+        # or broker (seconds of retries) would hold the flush, and the worker's exit.
+        remaining = await asyncio.to_thread(self._producer.flush, 15.0)
         if remaining:
             log.error("%d records still unacknowledged at shutdown", remaining)
         self._closed.set()

@@ -20,6 +20,7 @@ from iotpipe.devices.boxes import Box
 from iotpipe.devices.reader import RegistryReader
 from iotpipe.devices.topic import RegistryRecord, encode_box, encode_removal
 from iotpipe.errors import ConfigError, KafkaAdminError, KafkaUnavailable
+from iotpipe.logs import RepeatsDropped
 
 __all__ = [
     "connect_consumer",
@@ -31,6 +32,7 @@ __all__ = [
 
 # librdkafka reports every failed connection attempt; readers log what they wait for.
 _rdkafka_log = logging.getLogger("iotpipe.devices.rdkafka")
+_rdkafka_log.addFilter(RepeatsDropped(30.0))  # a broker down is reported on each reconnect
 _rdkafka_log.addHandler(logging.NullHandler())
 _HINT = "(--kafka-bootstrap-servers or IOTPIPE_KAFKA_BOOTSTRAP_SERVERS)"
 

@@ -198,19 +198,27 @@ def test_the_built_wheel_installs_runs_and_answers_the_image_healthcheck(tmp_pat
         "IOTPIPE_INGEST_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
         "IOTPIPE_INGEST_REGISTRY_URL": "http://127.0.0.1:1/apis/ccompat/v7",
     }
-    ingest = subprocess.Popen(
-        [venv / "bin" / "iotpipe", "ingest"], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, cwd=tmp_path,
-    )  # fmt: skip
+    # A file, not a pipe: ingest logs Kafka's refusals meanwhile, and a pipe nobody reads
+    # fills (64 KiB) and blocks its writers, so it would never exit.
+    log = tmp_path / "ingest.log"
+    with log.open("wb") as stderr:
+        ingest = subprocess.Popen(
+            [venv / "bin" / "iotpipe", "ingest"], env=env, stdout=subprocess.DEVNULL,
+            stderr=stderr, cwd=tmp_path,
+        )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while subprocess.run(check, env=env, capture_output=True, check=False).returncode != 0:
-            assert ingest.poll() is None, ingest.stderr.read().decode() if ingest.stderr else ""
+            assert ingest.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "the healthcheck never passed"
             time.sleep(0.5)
     finally:
         ingest.send_signal(signal.SIGTERM)
-        ingest.wait(30)
+        try:
+            ingest.wait(30)
+        except subprocess.TimeoutExpired:
+            ingest.kill()
+            pytest.fail(f"ingest did not stop within 30 s of SIGTERM: {log.read_text()[-3000:]}")
     assert subprocess.run(check, env=env, capture_output=True, check=False).returncode != 0
 
     # compose's checks for ingest and sink are the same probe on their own ports.
