@@ -1,8 +1,9 @@
 """Records to MongoDB documents, and minute rollups: pure functions, no I/O.
 
 A document keeps the record's fields (timestamps as BSON dates, UUIDs as strings), the
-time the sink stored it, and where it came from in Kafka. ``event_id`` is the natural
-key: a unique index on it makes every write idempotent.
+time the sink stored it, and where it came from in Kafka (``source``: partition and
+offset, as ``"<partition>:<offset>"``). ``event_id`` is the natural key: a unique index on
+it makes every write idempotent.
 """
 
 from __future__ import annotations
@@ -38,25 +39,43 @@ ROLLUPS = "readings_1m"
 DEVICE_STATUS = "device_status"
 
 
+# Values BSON holds as they are (most fields of a record).
+_PLAIN = frozenset({str, float, int, bool, datetime, type(None)})
+
+
 def _bson(value: Any) -> Any:
-    """Python values of a model dump as BSON can hold them (UUID -> str, Enum -> value)."""
-    if isinstance(value, dict):
-        return {k: _bson(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_bson(v) for v in value]
-    if isinstance(value, uuid.UUID):
-        return str(value)
+    """A model's field value as BSON can hold it: nested models and containers as dicts
+    and lists, UUID -> str, Enum -> its value; the rest (str, numbers, datetimes, None)
+    as it is."""
+    if value.__class__ in _PLAIN:
+        return value
     if isinstance(value, Enum):
         return value.value
-    return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return {k: v if v.__class__ in _PLAIN else _bson(v) for k, v in value.__dict__.items()}
+    if isinstance(value, dict):
+        return {k: v if v.__class__ in _PLAIN else _bson(v) for k, v in value.items()}
+    return [_bson(v) for v in value] if isinstance(value, list | tuple) else value
 
 
 def to_document(
     record: BaseModel, *, partition: int, offset: int, stored: datetime
 ) -> dict[str, Any]:
-    document: dict[str, Any] = _bson(record.model_dump(mode="python"))
+    """The record's fields (read from the validated model as they are: what
+    ``model_dump`` returns for the contract's models, at a third of its cost), plus when
+    and from where the sink stored it.
+
+    ``source`` is one string: as a sub-document ``{partition, offset}`` it cost FerretDB
+    ~6 % more CPU per inserted document (its SQLite form carries a type schema per
+    field, nested ones too; 60,000 documents alternating in batches of 2,000: 203-217 vs
+    191-192 us per document)."""
+    document: dict[str, Any] = {
+        k: v if v.__class__ in _PLAIN else _bson(v) for k, v in record.__dict__.items()
+    }
     document["stored_time"] = stored
-    document["source"] = {"partition": partition, "offset": offset}
+    document["source"] = f"{partition}:{offset}"
     return document
 
 

@@ -1,11 +1,19 @@
-"""Pure document functions: device status per batch."""
+"""Pure document functions: documents of records, device status per batch."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
-from sink.documents import statuses_of
+import pytest
+from pydantic import BaseModel
+
+from generated.models import DeviceEvent, SensorReading
+from iotpipe.paths import REPO_DIR
+from sink.documents import statuses_of, to_document
 from sink.store.memory import MemoryStore
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -61,3 +69,50 @@ def test_memory_store_merges_late_and_replayed_batches() -> None:
     store.add_to_rollups([doc("a", 10)])
     assert store.statuses["device|a"]["first_seen"] == T0 + timedelta(minutes=2)
     assert store.statuses["device|a"]["last_seen"] == T0 + timedelta(minutes=10)
+
+
+def _dumped(record: BaseModel) -> Any:
+    """What a document held before: the model's dump, UUIDs and enums as their values."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        if isinstance(value, Enum):
+            return value.value
+        return value
+
+    return plain(record.model_dump(mode="python"))
+
+
+@pytest.mark.parametrize("name", ["dev.iotpipe.SensorReading", "dev.iotpipe.DeviceEvent"])
+def test_a_document_holds_the_record_as_its_dump_does_plus_stored_time_and_source(
+    name: str,
+) -> None:
+    example = json.loads((REPO_DIR / "generated" / "examples" / f"{name}.json").read_text())
+    model: dict[str, type[BaseModel]] = {
+        "dev.iotpipe.SensorReading": SensorReading,
+        "dev.iotpipe.DeviceEvent": DeviceEvent,
+    }
+    variants = [example, {**example, "metadata": {}}]
+    if name.endswith("SensorReading"):
+        variants += [
+            {**example, "location": None, "quality": None, "ingest_time": T0},
+            {**example, "location": {"latitude": 1.5, "longitude": -2.0, "elevation_m": 3.0}},
+        ]
+    for data in variants:
+        record = model[name].model_validate(data)
+        document = to_document(record, partition=3, offset=7, stored=T0)
+        expected = {**_dumped(record), "stored_time": T0, "source": "3:7"}
+        assert document == expected
+        assert list(document) == list(expected)
+        assert _types(document) == _types(expected)  # str, not UUID or an enum member
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _types(v) for k, v in value.items()}
+    return type(value)
