@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from datetime import timedelta
@@ -13,6 +14,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.endpoints import endpoint_settings, resolve_endpoints
+from iotpipe.logs import RepeatsDropped
 from sink.devices import start_devices_mirror
 from sink.dlq import DeadLetterWriter
 from sink.health import SinkMetrics, serve_health
@@ -20,9 +22,10 @@ from sink.runner import SinkRunner
 from sink.settings import SinkSettings
 from sink.store.mongo import MongoStore
 
-__all__ = ["build_runner", "run"]
+__all__ = ["build_runner", "run", "tune_runtime"]
 
 _rdkafka_log = logging.getLogger("iotpipe.sink.rdkafka")
+_rdkafka_log.addFilter(RepeatsDropped(30.0))  # a broker down is reported on each reconnect
 
 
 def build_runner(settings: SinkSettings) -> tuple[SinkRunner, MongoStore, SinkMetrics]:
@@ -62,6 +65,7 @@ def build_runner(settings: SinkSettings) -> tuple[SinkRunner, MongoStore, SinkMe
         endpoints.mongodb.get_secret_value(),
         settings.database,
         timedelta(days=settings.retention_days),
+        split_min=settings.write_split_min,
     )
     metrics = SinkMetrics()
     runner = SinkRunner(
@@ -76,6 +80,16 @@ def build_runner(settings: SinkSettings) -> tuple[SinkRunner, MongoStore, SinkMe
     return runner, store, metrics
 
 
+def tune_runtime(settings: SinkSettings) -> None:
+    """The garbage collector, once the sink is built (see the settings)."""
+    if settings.gc_gen0_threshold:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(settings.gc_gen0_threshold, older, oldest)
+    if settings.gc_freeze:
+        gc.collect()  # what start-up left as garbage is freed, not frozen
+        gc.freeze()
+
+
 def run(settings: SinkSettings) -> int:
     runner, store, metrics = build_runner(settings)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -84,6 +98,7 @@ def run(settings: SinkSettings) -> int:
     if settings.health_port:
         server = serve_health(settings.health_host, settings.health_port, metrics, runner.state)
     devices = start_devices_mirror(settings)
+    tune_runtime(settings)
     try:
         runner.run()
     finally:

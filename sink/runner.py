@@ -17,7 +17,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -32,6 +32,7 @@ from sink.documents import COLLECTIONS, to_document
 from sink.health import SinkMetrics
 from sink.settings import SinkSettings
 from sink.store import DocumentStore, StoreUnavailable, WriteResult
+from sink.turns import Turns
 from sink.views import ViewUpdater
 
 __all__ = ["SinkRunner", "Throttled"]
@@ -59,13 +60,21 @@ class Throttled:
             self._last[key] = (last, held + 1)
 
 
+# While a write is under way, the loop looks for newly arrived records this often (and
+# decodes them), and notices the write's end at once.
+_WRITE_WATCH_SECONDS = 0.005
+# With nothing in hand, how long one wait for the first record lasts (then the loop looks
+# at the stop flag again).
+_IDLE_POLL_SECONDS = 0.1
+
+
 @dataclass
 class _Prepared:
     """A decoded batch: its documents per collection, each document's message, and the
     messages that could not be decoded."""
 
     batch: list[Message]
-    started: float
+    started: float  # when its first record was decoded
     documents: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     sources: dict[str, list[Message]] = field(default_factory=lambda: defaultdict(list))
     dead: list[DeadLetter] = field(default_factory=list)
@@ -82,12 +91,14 @@ class SinkRunner:
         settings: SinkSettings,
         metrics: SinkMetrics,
     ) -> None:
+        self._turns = Turns()
         self.views = ViewUpdater(
             store,
             metrics,
             flush_seconds=settings.views_flush_seconds,
             max_pending=settings.views_max_pending,
             max_db_share=settings.views_max_db_share,
+            turns=self._turns,
         )
         self._consumer = consumer
         self._serde = serde
@@ -100,6 +111,7 @@ class SinkRunner:
         self._assigned: set[tuple[str, int]] = set()
         self.stop = threading.Event()
         self.batches = 0
+        self._linger = settings.batch_max_seconds
 
     # -- state for /healthz --------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -175,12 +187,16 @@ class SinkRunner:
 
     def process(self, batch: list[Message]) -> None:
         """One batch, start to commit, on this thread."""
-        self._finish(self._prepare(batch), None)
+        prepared = self._prepare(batch)
+        self._stamp(prepared)
+        self._finish(prepared, None)
 
-    def _prepare(self, batch: list[Message]) -> _Prepared:
-        """Decode a batch into documents per collection (and dead letters)."""
-        prepared = _Prepared(batch, time.perf_counter())
-        stored = datetime.now(UTC)
+    def _prepare(self, batch: list[Message], into: _Prepared | None = None) -> _Prepared:
+        """Decode records into documents per collection (and dead letters), added to
+        ``into`` (records not yet written) or to a new batch."""
+        prepared = into if into is not None else _Prepared([], time.perf_counter())
+        prepared.batch.extend(batch)
+        stored = datetime.now(UTC)  # stamped again when the batch is handed to the database
         for message in batch:
             try:
                 record = self._retrying("decoding (registry)", partial(self._decode, message))
@@ -205,13 +221,26 @@ class SinkRunner:
             )
         return prepared
 
+    @staticmethod
+    def _stamp(prepared: _Prepared) -> dict[str, list[dict[str, Any]]]:
+        """``stored_time``: when the batch is handed to the database."""
+        stored = datetime.now(UTC)
+        for documents in prepared.documents.values():
+            for document in documents:
+                document["stored_time"] = stored
+        return prepared.documents
+
+    def _write(self, collection: str, documents: list[dict[str, Any]]) -> WriteResult:
+        with self._turns.batch():
+            return self._store.write(collection, documents)
+
     def _write_once(self, documents: dict[str, list[dict[str, Any]]]) -> dict[str, WriteResult]:
         """The writer thread's one attempt: what it wrote, up to the first failure (the
         rest is retried by ``_finish`` on the consumer's thread, which pauses and polls)."""
         results = {}
         for collection, docs in documents.items():
             try:
-                results[collection] = self._store.write(collection, docs)
+                results[collection] = self._write(collection, docs)
             except TRANSIENT:
                 break
         return results
@@ -222,7 +251,7 @@ class SinkRunner:
         dead = prepared.dead
         for collection, docs in prepared.documents.items():
             result = written.get(collection) or self._retrying(
-                "writing to the database", partial(self._store.write, collection, docs)
+                "writing to the database", partial(self._write, collection, docs)
             )
             self._metrics.written.labels(collection).inc(result.inserted)
             self._metrics.duplicates.inc(result.duplicates)
@@ -276,26 +305,34 @@ class SinkRunner:
             target=self._retention_loop, name="sink-retention", daemon=True
         )
         retention.start()
-        # Pipelined: while the writer thread writes one batch, this thread consumes and
-        # decodes the next (decoding is CPU, writing mostly waiting for the database).
-        # Offsets are still committed in order, each after its own batch is written.
-        in_flight: tuple[_Prepared, Future[dict[str, WriteResult]]] | None = None
+        # One write at a time, by the writer thread; meanwhile this thread consumes and
+        # decodes what arrives. When the write ends, its offsets are committed and all
+        # that was decoded meanwhile is written next, as one batch (up to
+        # batch_max_records): a record waits for the write under way and then its own,
+        # never for a batch it is not in, and batches grow with the load by themselves.
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-write")
+        in_flight: tuple[_Prepared, Future[dict[str, WriteResult]]] | None = None
+        pending: _Prepared | None = None
+        limit = self._settings.batch_max_records
         try:
             while not self.stop.is_set():
-                messages = self._consumer.consume(
-                    self._settings.batch_max_records, timeout=self._settings.batch_max_seconds
-                )
-                batch = [m for m in messages if self._usable(m)]
-                prepared = self._prepare(batch) if batch else None
-                if in_flight is not None:
-                    self._finish(*in_flight)
+                if in_flight is not None and (
+                    in_flight[1].done() or (pending is not None and len(pending.batch) >= limit)
+                ):
+                    self._finish(*in_flight)  # waits for the write when pending is full
                     in_flight = None
-                if prepared is not None:
-                    attempt = writer.submit(self._write_once, prepared.documents)
-                    in_flight = (prepared, attempt)
+                if in_flight is None and pending is not None:
+                    in_flight = (pending, writer.submit(self._write_once, self._stamp(pending)))
+                    pending = None
+                room = limit - (len(pending.batch) if pending is not None else 0)
+                batch = [m for m in self._next(room, in_flight) if self._usable(m)]
+                if batch:
+                    pending = self._prepare(batch, pending)
             if in_flight is not None:
                 self._finish(*in_flight)
+            if pending is not None:  # decoded already: written and committed too
+                self._stamp(pending)
+                self._finish(pending, None)
         except TRANSIENT:
             log.warning("stopping with a batch unwritten; it will be redelivered")
         finally:
@@ -303,6 +340,23 @@ class SinkRunner:
             self._consumer.close()  # commits nothing more; leaves the group
             self.views.close()
             log.info("sink stopped after %d batches", self.batches)
+
+    def _next(
+        self, room: int, in_flight: tuple[_Prepared, Future[dict[str, WriteResult]]] | None
+    ) -> list[Message]:
+        """Records to add to the next batch (at most ``room``). While a write is under
+        way: what has arrived by its end, looked at every few milliseconds. With the
+        writer free: as soon as one record is there, it and what arrives in the next
+        ``batch_max_seconds``."""
+        if in_flight is not None:
+            wait([in_flight[1]], timeout=_WRITE_WATCH_SECONDS)
+            return self._consumer.consume(room, timeout=0)
+        first = self._consumer.poll(_IDLE_POLL_SECONDS)
+        if first is None:
+            return []
+        if room <= 1:
+            return [first]
+        return [first, *self._consumer.consume(room - 1, timeout=self._linger)]
 
     def _usable(self, message: Message) -> bool:
         error = message.error()

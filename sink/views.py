@@ -21,23 +21,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sink.health import SinkMetrics
 from sink.store import DocumentStore, StoreUnavailable
+from sink.turns import Turns
 
-__all__ = ["ViewUpdater", "next_wait"]
+__all__ = ["ViewUpdater", "pause_after"]
 
 log = logging.getLogger("iotpipe.sink.views")
 _FIELDS = ("event_id", "device_id", "sensor_id", "sensor_kind", "unit", "value", "event_time",
            "stored_time")  # fmt: skip
 
 
-def next_wait(flush_seconds: float, took: float, max_db_share: float) -> float:
-    """Seconds until the next flush: the interval, or longer after a slow flush so that
-    flushing takes at most ``max_db_share`` of the time."""
-    return max(flush_seconds, took * (1 - max_db_share) / max_db_share)
+def pause_after(took: float, max_db_share: float) -> float:
+    """Seconds the views leave the database to the batch writes after one of their
+    operations took ``took`` seconds, so that they take at most ``max_db_share`` of its
+    time."""
+    return took * (1 - max_db_share) / max_db_share
 
 
 class ViewUpdater:
@@ -49,7 +52,10 @@ class ViewUpdater:
         flush_seconds: float,
         max_pending: int,
         max_db_share: float = 1.0,
+        turns: Turns | None = None,
     ) -> None:
+        """``turns``: the sink's database turns (batch writes first); None: write at
+        any time."""
         self._store = store
         self._metrics = metrics
         self._flush_seconds = flush_seconds
@@ -60,6 +66,7 @@ class ViewUpdater:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
+        self._turns = turns
 
     @property
     def pending(self) -> int:
@@ -96,7 +103,7 @@ class ViewUpdater:
             return True
         started = time.perf_counter()
         try:
-            self._store.add_to_rollups(batch)
+            self._store.add_to_rollups(batch, self._turn)
         except StoreUnavailable as exc:
             with self._lock:
                 self._pending[:0] = batch
@@ -115,13 +122,21 @@ class ViewUpdater:
             self._metrics.views_pending.set(len(self._pending))
         return True
 
-    def _loop(self) -> None:
-        wait = self._flush_seconds
-        while not self._stop.wait(wait):
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """One database operation of a flush, in its turn (batch writes first); in the
+        background, followed by a pause in proportion to the time it took (not the
+        wait for the turn), so the views keep to their share of the database."""
+        with self._turns.view() if self._turns is not None else nullcontext():
             started = time.perf_counter()
-            self.flush()
+            yield
             took = time.perf_counter() - started
-            wait = next_wait(self._flush_seconds, took, self._max_db_share)
+        if threading.current_thread() is self._thread:
+            self._stop.wait(pause_after(took, self._max_db_share))  # none once closing
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._flush_seconds):
+            self.flush()
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop the thread and flush what is left (retrying until ``timeout``)."""

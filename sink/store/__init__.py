@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-__all__ = ["DocumentStore", "StoreUnavailable", "WriteResult"]
+__all__ = ["DocumentStore", "StoreUnavailable", "Turn", "WriteResult", "any_time"]
+
+# Wraps each database operation of a views update: whose turn it is to write (see
+# sink.turns). ``any_time`` when nothing else writes.
+Turn = Callable[[], AbstractContextManager[object]]
+any_time: Turn = nullcontext
 
 
 class StoreUnavailable(Exception):
@@ -35,9 +41,10 @@ class DocumentStore(Protocol):
         StoreUnavailable when the write may succeed later."""
         ...
 
-    def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
+    def add_to_rollups(self, readings: Sequence[dict[str, Any]], turn: Turn = any_time) -> int:
         """Add freshly stored readings to their minute rollups and their devices' status
-        (first and last seen); returns rollup buckets touched."""
+        (first and last seen), each database operation inside a ``turn()``; returns
+        rollup buckets touched."""
         ...
 
     def rebuild_rollups(self, since: datetime) -> int:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sink.documents import minute_of, rollups_of, statuses_of
-from sink.store import StoreUnavailable, WriteResult
+from sink.store import StoreUnavailable, Turn, WriteResult, any_time
 
 __all__ = ["MemoryStore"]
 
@@ -40,7 +40,11 @@ class MemoryStore:
         duplicates = len(documents) - len(fresh) - len(refused)
         return WriteResult(len(fresh), duplicates, tuple(fresh), tuple(refused))
 
-    def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
+    def add_to_rollups(self, readings: Sequence[dict[str, Any]], turn: Turn = any_time) -> int:
+        with turn():
+            return self._add_to_rollups(readings)
+
+    def _add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
         if self.down:
             raise StoreUnavailable("database down (test)")
         aggregates = rollups_of(readings)

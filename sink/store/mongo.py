@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from sink.documents import (
     rollups_of,
     statuses_of,
 )
-from sink.store import StoreUnavailable, WriteResult
+from sink.store import StoreUnavailable, Turn, WriteResult, any_time
 
 __all__ = ["MongoStore"]
 
@@ -39,6 +40,10 @@ TRANSIENT_WRITE_CODES = frozenset({6, 7, 50, 89, 91, 112, 189, 262, 10107, 11600
 # on larger update bulks against existing documents (measured: 80 take 0.3 s, 100 never
 # answer), and MongoDB loses nothing by it.
 UPDATE_CHUNK = 32
+# ...and in bulks of this many while batch writes wait for their turn (sink.turns): on
+# FerretDB each update is a transaction of its own (~1-2 ms), so a bulk of 32 would hold
+# a batch write back for tens of milliseconds.
+TURN_CHUNK = 4
 # The time field retention applies to, per collection.
 # A device silent for the whole period drops out of device_status.
 _EXPIRES_BY = {
@@ -50,14 +55,27 @@ _EXPIRES_BY = {
 
 
 class MongoStore:
-    def __init__(self, client: MongoClient[dict[str, Any]], database: str, retention: timedelta):
+    def __init__(
+        self,
+        client: MongoClient[dict[str, Any]],
+        database: str,
+        retention: timedelta,
+        *,
+        split_min: int = 0,
+    ):
+        """``split_min``: a write of at least this many documents goes to the server as
+        two inserts at once, its halves (0: always one)."""
         self._client = client
         self._db: Database[dict[str, Any]] = client[database]
         self._retention = retention
         self._ttl: dict[str, bool] = {}
+        self._split_min = split_min
+        self._helper: ThreadPoolExecutor | None = None  # sends a split write's second half
 
     @classmethod
-    def connect(cls, uri: str, database: str, retention: timedelta) -> MongoStore:
+    def connect(
+        cls, uri: str, database: str, retention: timedelta, *, split_min: int = 0
+    ) -> MongoStore:
         client: MongoClient[dict[str, Any]] = MongoClient(
             uri,
             tz_aware=True,
@@ -66,9 +84,11 @@ class MongoStore:
             socketTimeoutMS=30000,
             retryWrites=True,
         )
-        return cls(client, database, retention)
+        return cls(client, database, retention, split_min=split_min)
 
     def close(self) -> None:
+        if self._helper is not None:
+            self._helper.shutdown(wait=True)
         self._client.close()
 
     def prepare(self) -> list[str]:
@@ -116,31 +136,74 @@ class MongoStore:
         return False
 
     def write(self, collection: str, documents: Sequence[dict[str, Any]]) -> WriteResult:
+        """Unordered inserts. A large write goes as two inserts at once (``split_min``):
+        FerretDB reads and checks one while SQLite stores the other, where one insert
+        keeps FerretDB's single writer waiting while it reads the next (draining a
+        backlog in batches of 2,000, four alternating rounds: +3.5 to +12 % documents/s,
+        FerretDB at 1.02-1.05 cores instead of 0.87-0.95)."""
         if not documents:
             return WriteResult(0, 0)
         batch = [dict(d) for d in documents]  # insert_many adds _id to what it is given
+        half = len(batch) // 2 if self._split_min and len(batch) >= self._split_min else 0
+        second: Future[dict[str, list[Any]]] | None = None
+        if half:
+            if self._helper is None:
+                self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-write-2")
+            second = self._helper.submit(self._insert, collection, batch[half:], half)
+        failure: PyMongoError | None = None
         try:
-            self._db[collection].insert_many(batch, ordered=False)
-            return WriteResult(len(batch), 0, tuple(documents))
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            passing = [e for e in errors if e.get("code") in TRANSIENT_WRITE_CODES]
-            if passing or exc.details.get("writeConcernErrors"):
-                what = passing[0].get("errmsg") if passing else "write concern not met"
-                raise StoreUnavailable(f"insert failed: {what}") from exc
-            duplicates = {int(e["index"]) for e in errors if e.get("code") == DUPLICATE_KEY}
-            refused = tuple(
-                (int(e["index"]), str(e.get("errmsg") or e.get("code")))
-                for e in errors
-                if e.get("code") != DUPLICATE_KEY
-            )
-            failed = duplicates | {i for i, _ in refused}
-            fresh = tuple(d for i, d in enumerate(documents) if i not in failed)
-            return WriteResult(len(fresh), len(duplicates), fresh, refused)
+            details = self._insert(collection, batch[: half or len(batch)], 0)
         except PyMongoError as exc:
-            raise StoreUnavailable(f"insert failed: {exc.__class__.__name__}: {exc}") from exc
+            failure, details = exc, {}
+        if second is not None:
+            try:
+                more = second.result()
+                for key, found in more.items():
+                    details[key] = details.get(key, []) + found
+            except PyMongoError as exc:
+                failure = failure or exc
+        if failure is not None:
+            what = f"{failure.__class__.__name__}: {failure}"
+            raise StoreUnavailable(f"insert failed: {what}") from failure
+        return self._result(documents, details)
 
-    def add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
+    def _insert(
+        self, collection: str, documents: list[dict[str, Any]], start: int
+    ) -> dict[str, list[Any]]:
+        """One unordered insert of ``documents`` (from ``start`` in the whole write): the
+        server's write errors, indexed in the whole write (none: empty)."""
+        try:
+            self._db[collection].insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            return {
+                "writeErrors": [
+                    {**e, "index": int(e["index"]) + start}
+                    for e in exc.details.get("writeErrors", [])
+                ],
+                "writeConcernErrors": list(exc.details.get("writeConcernErrors", [])),
+            }
+        return {}
+
+    @staticmethod
+    def _result(documents: Sequence[dict[str, Any]], details: dict[str, list[Any]]) -> WriteResult:
+        errors = details.get("writeErrors", [])
+        passing = [e for e in errors if e.get("code") in TRANSIENT_WRITE_CODES]
+        if passing or details.get("writeConcernErrors"):
+            what = passing[0].get("errmsg") if passing else "write concern not met"
+            raise StoreUnavailable(f"insert failed: {what}")
+        if not errors:
+            return WriteResult(len(documents), 0, tuple(documents))
+        duplicates = {int(e["index"]) for e in errors if e.get("code") == DUPLICATE_KEY}
+        refused = tuple(
+            (int(e["index"]), str(e.get("errmsg") or e.get("code")))
+            for e in sorted(errors, key=lambda e: int(e["index"]))
+            if e.get("code") != DUPLICATE_KEY
+        )
+        failed = duplicates | {i for i, _ in refused}
+        fresh = tuple(d for i, d in enumerate(documents) if i not in failed)
+        return WriteResult(len(fresh), len(duplicates), fresh, refused)
+
+    def add_to_rollups(self, readings: Sequence[dict[str, Any]], turn: Turn = any_time) -> int:
         """Update operators only: per bucket ``$inc`` count and sum, ``$min``, ``$max``,
         and ``last`` set from this batch (upserted); then the devices' status.
 
@@ -160,33 +223,33 @@ class MongoStore:
         try:
             restore = []
             for aggregate in aggregates:
-                before = rollups.find_one_and_update(
-                    {"_id": aggregate.key.id},
-                    _increment(aggregate),
-                    upsert=True,  # no projection: FerretDB 1.24 refuses one here
-                    return_document=ReturnDocument.BEFORE,
-                )
+                with turn():
+                    before = rollups.find_one_and_update(
+                        {"_id": aggregate.key.id},
+                        _increment(aggregate),
+                        upsert=True,  # no projection: FerretDB 1.24 refuses one here
+                        return_document=ReturnDocument.BEFORE,
+                    )
                 if before is not None and not _is_latest(
                     aggregate.last_time, before.get("last_time")
                 ):
                     kept = {"$set": {"last": before.get("last")}}
                     restore.append(UpdateOne({"_id": aggregate.key.id}, kept))
-            self._bulk(ROLLUPS, restore)
-            self._update_statuses(statuses_of(readings))
+            self._bulk(ROLLUPS, restore, turn)
+            self._update_statuses(statuses_of(readings), turn)
         except PyMongoError as exc:
             raise StoreUnavailable(f"rollup update failed: {exc}") from exc
         return len(aggregates)
 
-    def _update_statuses(self, statuses: Sequence[Status]) -> None:
-        self._bulk(
-            DEVICE_STATUS, [UpdateOne({"_id": s.id}, s.as_update(), upsert=True) for s in statuses]
-        )
+    def _update_statuses(self, statuses: Sequence[Status], turn: Turn = any_time) -> None:
+        updates = [UpdateOne({"_id": s.id}, s.as_update(), upsert=True) for s in statuses]
+        self._bulk(DEVICE_STATUS, updates, turn)
 
-    def _bulk(self, collection: str, updates: Sequence[UpdateOne]) -> None:
-        for start in range(0, len(updates), UPDATE_CHUNK):
-            self._db[collection].bulk_write(
-                list(updates[start : start + UPDATE_CHUNK]), ordered=False
-            )
+    def _bulk(self, collection: str, updates: Sequence[UpdateOne], turn: Turn = any_time) -> None:
+        chunk = UPDATE_CHUNK if turn is any_time else TURN_CHUNK
+        for start in range(0, len(updates), chunk):
+            with turn():
+                self._db[collection].bulk_write(list(updates[start : start + chunk]), ordered=False)
 
     def rebuild_rollups(self, since: datetime) -> int:
         start = minute_of(since)

@@ -220,3 +220,27 @@ def test_two_sinks_in_one_group_share_the_partitions(sink_world: SinkWorld) -> N
         assert float(line.rsplit(" ", 1)[1]) > 0  # both members stored a share
         written += float(line.rsplit(" ", 1)[1])
     assert written == 600
+
+
+def test_a_backlog_is_written_back_to_back_and_the_views_still_keep_up(
+    sink_world: SinkWorld,
+) -> None:
+    """Batch writes go first (sink.turns); the views take the moments between them, or a
+    turn of their own after waiting a second: they are exact while the sink runs on,
+    not only once it stops."""
+    total = 4000
+    sink_world.produce([sink_world.reading(i, f"dev-{i % 11}") for i in range(total)])
+    sink_world.start_sink()
+    assert sink_world.wait_for(total) == total
+    database = sink_world.mongo[sink_world.database]
+    expected = {f"dev-{i}" for i in range(11)}
+
+    def views() -> tuple[int, set[str]]:  # rollups first, then the devices' status
+        counted = sum(r["count"] for r in database["readings_1m"].find())
+        status = database["device_status"].find({"scope": "device"})
+        return counted, {d["device_id"] for d in status}
+
+    deadline = time.monotonic() + 60
+    while views() != (total, expected) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert views() == (total, expected)

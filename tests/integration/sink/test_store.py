@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pymongo import MongoClient, monitoring
 
 from sink.store.mongo import MongoStore
 
@@ -136,3 +138,88 @@ def test_a_document_the_server_refuses_is_reported_the_rest_stored(store: MongoS
     assert again.inserted == 0
     assert again.duplicates == 3 - len(again.refused)
     assert store._db["readings"].count_documents({}) == result.inserted
+
+
+class Writes(monitoring.CommandListener):
+    """The store's database commands as the server sees them, each marked with whether it
+    was sent inside a turn."""
+
+    def __init__(self) -> None:
+        self.inside = False
+        self.commands: list[tuple[str, bool]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in {"update", "findAndModify", "insert", "delete"}:
+            self.commands.append((event.command_name, self.inside))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        return None
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        return None
+
+
+def test_views_write_only_inside_their_turns_a_few_updates_at_a_time(
+    endpoints: dict[str, str],
+) -> None:
+    writes = Writes()
+    database = f"it_store_{uuid.uuid4().hex[:8]}"
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        endpoints["mongodb"], tz_aware=True, event_listeners=[writes]
+    )
+    store = MongoStore(client, database, timedelta(days=30))
+    turns = 0
+
+    @contextmanager
+    def turn() -> Iterator[None]:
+        nonlocal turns
+        turns += 1
+        writes.inside = True
+        try:
+            yield
+        finally:
+            writes.inside = False
+
+    try:
+        store.prepare()
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        docs = [
+            {**reading(f"e{i}", minute + timedelta(seconds=i), float(i)), "sensor_id": f"s{i % 9}"}
+            for i in range(27)
+        ]
+        writes.commands.clear()
+        assert store.add_to_rollups(docs, turn) == 9  # buckets
+        assert writes.commands
+        assert all(inside for _, inside in writes.commands)
+        # One findAndModify per bucket; statuses (1 device + 9 sensors) in bulks of 4.
+        assert turns == 9 + 3
+        assert sum(r["count"] for r in store._db["readings_1m"].find()) == 27
+    finally:
+        client.drop_database(database)
+        client.close()
+
+
+def test_a_write_sent_in_two_halves_reports_each_document_at_its_place(
+    endpoints: dict[str, str],
+) -> None:
+    database = f"it_store_{uuid.uuid4().hex[:8]}"
+    store = MongoStore.connect(endpoints["mongodb"], database, timedelta(days=30), split_min=4)
+    try:
+        store.prepare()
+        now = datetime.now(UTC)
+        docs = [reading(str(uuid.uuid4()), now, float(i)) for i in range(8)]
+        first = store.write("readings", docs[:2] + docs[5:6])  # already stored: 0, 1, 5
+        assert first.inserted == 3
+        docs[6]["metadata"] = {"a.b": "dotted"}  # in the second half
+        result = store.write("readings", docs)
+        refused = [i for i, _ in result.refused]
+        assert refused in ([6], [])  # FerretDB refuses dotted keys, MongoDB takes them
+        assert result.duplicates == 3
+        assert [d["value"] for d in result.fresh] == [
+            float(i) for i in (2, 3, 4, 6, 7) if i not in refused
+        ]
+        stored = {d["event_id"] for d in store._db["readings"].find()}
+        assert stored == {d["event_id"] for i, d in enumerate(docs) if i not in refused}
+    finally:
+        store._client.drop_database(database)
+        store.close()

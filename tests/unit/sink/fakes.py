@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,14 +53,17 @@ class FakeConsumer:
         return None
 
     def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
-        if self.paused:
-            return []
-        batch = self.messages[self.position : self.position + num_messages]
+        """What is there (up to ``num_messages``); with nothing there, a short wait, as a
+        real consumer waits for its timeout (tests append to ``messages`` meanwhile)."""
+        batch = [] if self.paused else self.messages[self.position : self.position + num_messages]
         self.position += len(batch)
+        if not batch and timeout > 0:
+            time.sleep(min(timeout, 0.001))
         return batch
 
-    def poll(self, timeout: float) -> None:
-        return None
+    def poll(self, timeout: float) -> FakeMessage | None:
+        batch = self.consume(1, timeout)
+        return batch[0] if batch else None
 
     def assignment(self) -> list[TopicPartition]:
         return [TopicPartition("sensor-data", 0)]
@@ -71,8 +75,12 @@ class FakeConsumer:
     def resume(self, _partitions: list[TopicPartition]) -> None:
         self.paused = False
 
-    def seek(self, _partition: TopicPartition) -> None:
-        return None
+    def seek(self, partition: TopicPartition) -> None:
+        """The next record read is the one at ``partition.offset`` (read again)."""
+        for index, message in enumerate(self.messages):
+            if (message.partition(), message.offset()) == (partition.partition, partition.offset):
+                self.position = min(self.position, index)
+                return
 
     def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
         for tp in offsets:

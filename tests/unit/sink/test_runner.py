@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from iotpipe.paths import REPO_DIR
 from sink.health import SinkMetrics
 from sink.runner import SinkRunner
 from sink.settings import SinkSettings
+from sink.store import WriteResult
 from sink.store.memory import MemoryStore
 from tests.unit.sink.fakes import FakeConsumer, FakeDeadLetters, FakeMessage
 
@@ -98,7 +101,7 @@ def test_every_record_is_stored_once_and_offsets_committed_after(serde: Contract
     assert consumer.committed == {("sensor-data", 0): 121}
     assert consumer.closed
     stored = store.collections["readings"][str(records[5].event_id)]
-    assert stored["value"] == 5.0 and stored["source"] == {"partition": 0, "offset": 5}
+    assert stored["value"] == 5.0 and stored["source"] == "0:5"
     assert stored["sensor_kind"] == "TEMPERATURE" and isinstance(stored["event_id"], str)
 
 
@@ -227,3 +230,131 @@ def test_a_document_the_database_refuses_is_dead_lettered_not_retried(
     assert consumer.committed == {("sensor-data", 0): 10}
     # The refused ones are not in the rollups either.
     assert sum(r["count"] for r in store.rollups.values()) == 8
+
+
+def offset_of(document: dict[str, Any]) -> int:
+    return int(document["source"].rpartition(":")[2])
+
+
+class HeldStore(MemoryStore):
+    """Each write of readings waits until the test lets it through (a slow database);
+    records which offsets each write held and when it was let through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[list[int]] = []
+        self.released_at: list[datetime] = []
+        self.entered = threading.Semaphore(0)
+        self.go = threading.Semaphore(0)
+
+    def write(self, collection: str, documents: Sequence[dict[str, Any]]) -> WriteResult:
+        self.writes.append([offset_of(d) for d in documents])
+        self.entered.release()
+        assert self.go.acquire(timeout=10), "the test never let this write through"
+        self.released_at.append(datetime.now(UTC))
+        return super().write(collection, documents)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def started(runner: SinkRunner) -> threading.Thread:
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    return thread
+
+
+def test_what_arrives_during_a_write_is_written_next_in_one_batch(serde: ContractSerde) -> None:
+    records = messages(serde, [reading(i) for i in range(40)])
+    consumer, store = FakeConsumer(records[:10]), HeldStore()
+    runner = runner_for(consumer, serde, store, FakeDeadLetters())
+    thread = started(runner)
+    try:
+        assert store.entered.acquire(timeout=5)  # the first write is under way, held
+        consumer.messages.extend(records[10:])
+        wait_until(lambda: consumer.position == 40)  # consumed and decoded meanwhile
+        time.sleep(0.05)
+        assert consumer.committed == {}  # nothing committed before its write is done
+        assert len(store.writes) == 1
+        store.go.release()
+        assert store.entered.acquire(timeout=5)
+        store.go.release()
+        wait_until(lambda: consumer.committed.get(("sensor-data", 0)) == 40)
+    finally:
+        runner.stop.set()
+        for _ in range(5):
+            store.go.release()
+        thread.join(10)
+    assert store.writes == [list(range(10)), list(range(10, 40))]
+    assert len(store.collections["readings"]) == 40
+
+
+def test_a_slow_write_holds_back_at_most_one_batch_in_memory(serde: ContractSerde) -> None:
+    records = messages(serde, [reading(i) for i in range(200)])
+    consumer, store = FakeConsumer(records[:1]), HeldStore()
+    runner = runner_for(consumer, serde, store, FakeDeadLetters())  # batches of 50
+    thread = started(runner)
+    try:
+        assert store.entered.acquire(timeout=5)
+        consumer.messages.extend(records[1:])
+        wait_until(lambda: consumer.position == 51)
+        time.sleep(0.1)
+        assert consumer.position == 51  # the next batch is full: consumption waits
+        while len(store.collections.get("readings", {})) < 200:
+            store.go.release()
+            time.sleep(0.01)
+        wait_until(lambda: consumer.committed.get(("sensor-data", 0)) == 200)
+    finally:
+        runner.stop.set()
+        for _ in range(10):
+            store.go.release()
+        thread.join(10)
+    assert max(len(w) for w in store.writes) == 50
+    assert sorted(o for w in store.writes for o in w) == list(range(200))
+
+
+def test_stopping_writes_and_commits_what_was_decoded(serde: ContractSerde) -> None:
+    records = messages(serde, [reading(i) for i in range(30)])
+    consumer, store = FakeConsumer(records[:5]), HeldStore()
+    runner = runner_for(consumer, serde, store, FakeDeadLetters())
+    thread = started(runner)
+    assert store.entered.acquire(timeout=5)
+    consumer.messages.extend(records[5:])
+    wait_until(lambda: consumer.position == 30)
+    runner.stop.set()  # SIGTERM with one batch being written and the next decoded
+    store.go.release()
+    assert store.entered.acquire(timeout=5)
+    store.go.release()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert consumer.committed == {("sensor-data", 0): 30}
+    assert len(store.collections["readings"]) == 30
+
+
+def test_stored_time_is_when_the_batch_is_handed_to_the_database(serde: ContractSerde) -> None:
+    records = messages(serde, [reading(i) for i in range(20)])
+    consumer, store = FakeConsumer(records[:5]), HeldStore()
+    runner = runner_for(consumer, serde, store, FakeDeadLetters())
+    thread = started(runner)
+    try:
+        assert store.entered.acquire(timeout=5)
+        consumer.messages.extend(records[5:])
+        wait_until(lambda: consumer.position == 20)  # decoded while the first write waits
+        time.sleep(0.05)
+        store.go.release()
+        assert store.entered.acquire(timeout=5)
+        store.go.release()
+        wait_until(lambda: consumer.committed.get(("sensor-data", 0)) == 20)
+    finally:
+        runner.stop.set()
+        for _ in range(5):
+            store.go.release()
+        thread.join(10)
+    stored = store.collections["readings"]
+    second = {d["stored_time"] for d in stored.values() if offset_of(d) >= 5}
+    assert len(second) == 1  # one stamp per batch
+    assert second.pop() >= store.released_at[0]  # not when it was decoded, but handed over

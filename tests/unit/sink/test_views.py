@@ -3,6 +3,7 @@ kept while the database refuses, flushed at shutdown."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 from sink.health import SinkMetrics
 from sink.store import StoreUnavailable
 from sink.store.memory import MemoryStore
-from sink.views import ViewUpdater, next_wait
+from sink.turns import Turns
+from sink.views import ViewUpdater, pause_after
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -76,9 +78,22 @@ def test_close_flushes_what_is_left_and_the_backlog_is_bounded() -> None:
     assert sum(r["count"] for r in store.rollups.values()) == 1000
 
 
-def test_a_slow_flush_delays_the_next_so_views_keep_to_their_share_of_the_database() -> None:
-    assert next_wait(1.0, took=0.05, max_db_share=0.2) == 1.0  # fast: the interval
-    assert next_wait(1.0, took=2.0, max_db_share=0.2) == pytest.approx(8.0)  # 2 of 10 s
-    assert next_wait(1.0, took=2.0, max_db_share=1.0) == 1.0  # no limit
-    took, wait = 3.0, next_wait(0.5, took=3.0, max_db_share=0.25)
-    assert took / (took + wait) == pytest.approx(0.25)
+def test_views_pause_after_each_operation_to_keep_to_their_share_of_the_database() -> None:
+    assert pause_after(0.002, max_db_share=0.05) == pytest.approx(0.038)  # 2 of 40 ms
+    assert pause_after(2.0, max_db_share=1.0) == 0.0  # no limit
+    took, pause = 0.003, pause_after(0.003, max_db_share=0.25)
+    assert took / (took + pause) == pytest.approx(0.25)
+
+
+def test_a_flush_writes_in_turns_between_batch_writes() -> None:
+    """Every database operation of a flush waits while a batch write runs."""
+    turns, store = Turns(patience=60), MemoryStore()
+    views = ViewUpdater(store, SinkMetrics(), flush_seconds=60, max_pending=1000, turns=turns)
+    views.add([doc(i) for i in range(3)])
+    flushed = threading.Event()
+    with turns.batch():
+        threading.Thread(target=lambda: flushed.set() if views.flush() else None).start()
+        assert not flushed.wait(0.1)  # held back by the batch write
+        assert store.rollups == {}
+    assert flushed.wait(5)
+    assert sum(r["count"] for r in store.rollups.values()) == 3
