@@ -12,7 +12,7 @@ import httpx
 
 from iotpipe.errors import ServiceFailed
 
-__all__ = ["free_port", "stop", "wait_http"]
+__all__ = ["free_port", "stop", "wait_http", "wait_sink_assigned"]
 
 
 def stop(process: subprocess.Popen[Any], grace: float = 20) -> None:
@@ -52,3 +52,19 @@ def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
             pass
         time.sleep(0.2)
     raise ServiceFailed(f"{url} not ready after {timeout:.0f}s; see {log}")
+
+
+def wait_sink_assigned(health_url: str, timeout: float = 60) -> bool:
+    """Until the sink at ``health_url`` (its /healthz) has joined its group and holds
+    partitions; False if ``timeout`` passed. It answers /healthz before that: readings
+    sent while it prepares the database and joins wait for it (about a second), a
+    start-up wait that a latency measured from the first reading would count."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(health_url, timeout=1).json().get("assigned_partitions", 0) > 0:
+                return True
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.1)
+    return False

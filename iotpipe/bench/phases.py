@@ -161,9 +161,9 @@ def _collect(response: httpx.Response, ids: list[str]) -> None:
 def e2e_latencies(
     mongo_uri: str, database: str, ids: list[str], timeout: float = 120
 ) -> LatencyFigures:
-    """Accept (ingest_time) to stored (stored_time, stamped when the sink builds the
-    batch) per document; the caller adds the sink's mean batch write time to reach
-    "visible"."""
+    """Accept (ingest_time) to stored (stored_time, stamped when the sink hands the
+    document's batch to the database) per document; the caller adds the sink's mean
+    batch write time to reach "visible"."""
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri, tz_aware=True)
     readings = client[database]["readings"]
     deadline = time.monotonic() + timeout

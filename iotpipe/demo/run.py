@@ -29,7 +29,7 @@ from ingest.auth.keys import KeyStore
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.demo.fleet import FleetStats, make_fleet, run_device
-from iotpipe.processes import free_port, wait_http
+from iotpipe.processes import free_port, wait_http, wait_sink_assigned
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
 
@@ -64,21 +64,6 @@ def _sink_figures(metrics_url: str) -> tuple[int, int]:
         elif line.startswith("iotpipe_sink_consumer_lag{"):
             lag += float(line.rsplit(" ", 1)[1])
     return int(stored), int(lag)
-
-
-def _wait_assigned(health_url: str, timeout: float = 60) -> bool:
-    """Until the sink has joined its group and holds partitions (it answers /healthz
-    before: while it prepares the database and joins, readings would wait for it, and
-    that start-up wait, ~1 s, was the summary's p99)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(health_url, timeout=1).json().get("assigned_partitions", 0) > 0:
-                return True
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.1)
-    return False
 
 
 def _view(
@@ -167,7 +152,7 @@ def run_demo(*, duration: float | None, devices: int, interval: float) -> int:
     try:
         wait_http(f"{base_url}/readyz", ingest, workdir / "ingest.log")
         wait_http(f"http://127.0.0.1:{health}/healthz", sink, workdir / "sink.log")
-        if not _wait_assigned(f"http://127.0.0.1:{health}/healthz"):
+        if not wait_sink_assigned(f"http://127.0.0.1:{health}/healthz"):
             console.print("[yellow]the sink holds no partitions yet; starting anyway[/]")
         console.print(
             f"ingest on {base_url} (docs: {base_url}/docs), sink health on :{health}; "
