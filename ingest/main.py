@@ -79,4 +79,5 @@ def kafka_publisher(
         retry_after=settings.retry_after_seconds,
         poll_mode="thread" if settings.poll_mode == "thread" else "loop",
         poll_interval=settings.poll_interval_ms / 1000,
+        spin_below=settings.poll_spin_below,
     )
