@@ -35,7 +35,15 @@ class SinkMetrics:
             "iotpipe_sink_dead_letters", "Records sent to the DLQ.", ["reason"], registry=r
         )
         self.batch_seconds = Histogram(
-            "iotpipe_sink_batch_seconds", "Decode + write + commit time of one batch.", registry=r
+            "iotpipe_sink_batch_seconds",
+            "From a batch's first record decoded to its offsets committed (its wait for the "
+            "write before it included).",
+            registry=r,
+        )
+        self.write_seconds = Histogram(
+            "iotpipe_sink_write_seconds",
+            "From a batch handed to the database (its stored_time) to its offsets committed.",
+            registry=r,
         )
         self.lag = Gauge(
             "iotpipe_sink_consumer_lag",

@@ -75,6 +75,7 @@ class _Prepared:
 
     batch: list[Message]
     started: float  # when its first record was decoded
+    handed: float = 0.0  # when it was handed to the database (stored_time)
     documents: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     sources: dict[str, list[Message]] = field(default_factory=lambda: defaultdict(list))
     dead: list[DeadLetter] = field(default_factory=list)
@@ -225,6 +226,7 @@ class SinkRunner:
     def _stamp(prepared: _Prepared) -> dict[str, list[dict[str, Any]]]:
         """``stored_time``: when the batch is handed to the database."""
         stored = datetime.now(UTC)
+        prepared.handed = time.perf_counter()
         for documents in prepared.documents.values():
             for document in documents:
                 document["stored_time"] = stored
@@ -267,7 +269,9 @@ class SinkRunner:
             self._retrying("writing dead letters", partial(self._dlq.send, dead))
         self._commit(prepared.batch)
         self._metrics.consumed.inc(len(prepared.batch))
-        self._metrics.batch_seconds.observe(time.perf_counter() - prepared.started)
+        done = time.perf_counter()
+        self._metrics.batch_seconds.observe(done - prepared.started)
+        self._metrics.write_seconds.observe(done - prepared.handed)
         self.batches += 1
 
     def _refused(self, message: Message, why: str) -> DeadLetter:

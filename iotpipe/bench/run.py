@@ -260,12 +260,19 @@ def _end_to_end(
         sink_metrics = metrics(f"{health}/metrics")
     count = sink_metrics.get("iotpipe_sink_batch_seconds_count", 0.0)
     mean_batch_ms = 1000 * sink_metrics.get("iotpipe_sink_batch_seconds_sum", 0.0) / max(count, 1)
+    # stored_time is stamped when a batch is handed to the database, so a document is
+    # visible one write (and commit) later: the mean of those is added. (The batch's own
+    # time, first record decoded to commit, also holds the wait for the write before it,
+    # which stored_time already counts.)
+    writes = sink_metrics.get("iotpipe_sink_write_seconds_count", 0.0)
+    mean_write_ms = 1000 * sink_metrics.get("iotpipe_sink_write_seconds_sum", 0.0) / max(writes, 1)
     run.figures["e2e"] = {
         "peak_readings_per_s": peak,
         "rate_readings_per_s": achieved,
         "accepted": len(ids),
         "stored": latencies.samples,
-        "p50_ms": latencies.p50_ms + mean_batch_ms,
-        "p99_ms": latencies.p99_ms + mean_batch_ms,
+        "p50_ms": latencies.p50_ms + mean_write_ms,
+        "p99_ms": latencies.p99_ms + mean_write_ms,
+        "mean_write_ms": mean_write_ms,
         "mean_batch_ms": mean_batch_ms,
     }

@@ -358,3 +358,11 @@ def test_stored_time_is_when_the_batch_is_handed_to_the_database(serde: Contract
     second = {d["stored_time"] for d in stored.values() if offset_of(d) >= 5}
     assert len(second) == 1  # one stamp per batch
     assert second.pop() >= store.released_at[0]  # not when it was decoded, but handed over
+    # The write time runs from the hand-over; the batch time from its first record decoded,
+    # so it also holds the second batch's wait (>= 50 ms) for the first write.
+    registry = runner._metrics.registry
+    writes = registry.get_sample_value("iotpipe_sink_write_seconds_sum")
+    batches = registry.get_sample_value("iotpipe_sink_batch_seconds_sum")
+    assert registry.get_sample_value("iotpipe_sink_write_seconds_count") == 2
+    assert writes is not None and batches is not None
+    assert batches - writes >= 0.04
