@@ -3,12 +3,12 @@ benchmark's bare server so both run the same server stack."""
 
 from __future__ import annotations
 
-import gc
 import logging
 from typing import Any
 
 from ingest.settings import IngestSettings
 from ingest.wire import PROTOCOL
+from iotpipe.runtime import tune_gc
 
 __all__ = ["tune_runtime", "uvicorn_options"]
 
@@ -42,9 +42,4 @@ def tune_runtime(settings: IngestSettings) -> None:
                 logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
             )
             root.addHandler(handler)
-    if settings.gc_gen0_threshold:
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(settings.gc_gen0_threshold, older, oldest)
-    if settings.gc_freeze:
-        gc.collect()  # what start-up left as garbage is freed, not frozen
-        gc.freeze()
+    tune_gc(settings.gc_gen0_threshold, freeze=settings.gc_freeze)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 from datetime import timedelta
@@ -15,6 +14,7 @@ from iotpipe.contract.catalog import Contract
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.endpoints import endpoint_settings, resolve_endpoints
 from iotpipe.logs import RepeatsDropped
+from iotpipe.runtime import tune_gc
 from sink.devices import start_devices_mirror
 from sink.dlq import DeadLetterWriter
 from sink.health import SinkMetrics, serve_health
@@ -82,12 +82,7 @@ def build_runner(settings: SinkSettings) -> tuple[SinkRunner, MongoStore, SinkMe
 
 def tune_runtime(settings: SinkSettings) -> None:
     """The garbage collector, once the sink is built (see the settings)."""
-    if settings.gc_gen0_threshold:
-        _, older, oldest = gc.get_threshold()
-        gc.set_threshold(settings.gc_gen0_threshold, older, oldest)
-    if settings.gc_freeze:
-        gc.collect()  # what start-up left as garbage is freed, not frozen
-        gc.freeze()
+    tune_gc(settings.gc_gen0_threshold, freeze=settings.gc_freeze)
 
 
 def run(settings: SinkSettings) -> int:
