@@ -3,6 +3,8 @@ process (``ingest.main:server_app``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi import FastAPI
 
@@ -20,7 +22,7 @@ from iotpipe.contract.serde import ContractSerde
 from iotpipe.endpoints import endpoint_settings, resolve_endpoints
 from iotpipe.redact import redact_logs
 
-__all__ = ["build_app", "kafka_publisher", "server_app"]
+__all__ = ["build_app", "ingest_producer_config", "kafka_publisher", "server_app"]
 
 
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -60,19 +62,25 @@ def server_app() -> FastAPI:
     return app
 
 
+def ingest_producer_config(settings: IngestSettings, kafka: str) -> dict[str, Any]:
+    """confluent-kafka's producer configuration as ingest's settings make it (also what
+    the bench's bare producer and stage costs use)."""
+    return producer_config(
+        kafka,
+        delivery_timeout_ms=settings.delivery_timeout_ms,
+        queue_max_records=settings.queue_max_records,
+        compression=settings.compression,
+        linger_ms=settings.linger_ms,
+    )
+
+
 def kafka_publisher(
     settings: IngestSettings, contract: Contract, kafka: str, registry: str
 ) -> KafkaPublisher:
     """The real publisher, configured from ingest's settings."""
     serde = ContractSerde(SchemaRegistryClient({"url": registry}), contract)
     return KafkaPublisher(
-        config=producer_config(
-            kafka,
-            delivery_timeout_ms=settings.delivery_timeout_ms,
-            queue_max_records=settings.queue_max_records,
-            compression=settings.compression,
-            linger_ms=settings.linger_ms,
-        ),
+        config=ingest_producer_config(settings, kafka),
         serde=serde,
         topic=settings.topic,
         registry_url=registry,

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pymongo import MongoClient
 
 from generated.models import SensorReading
-from ingest.publisher.kafka import producer_config
+from ingest.main import ingest_producer_config
 from ingest.settings import IngestSettings
 from iotpipe.bench.workload import readings
 from iotpipe.contract.catalog import TRACE_HEADER, Contract, new_traceparent
@@ -83,16 +83,7 @@ def bare_producer(  # noqa: PLR0917 - the stack's endpoints, what and where
     record's delivery report is taken (as ingest must, to answer for each record), and a
     failed one fails the run: ``flush`` alone also empties the queue of records that
     failed. Leaves ``count`` readings in ``topic`` (the sink phase consumes them)."""
-    settings = IngestSettings()
-    producer = Producer(
-        producer_config(
-            kafka,
-            delivery_timeout_ms=settings.delivery_timeout_ms,
-            queue_max_records=settings.queue_max_records,
-            compression=settings.compression,
-            linger_ms=settings.linger_ms,
-        )
-    )
+    producer = Producer(ingest_producer_config(IngestSettings(), kafka))
     client = SchemaRegistryClient({"url": registry})
     serde = ContractSerde(client, contract)
     encode: Callable[[BaseModel], bytes] = (

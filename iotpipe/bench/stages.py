@@ -29,7 +29,7 @@ from pymongo import MongoClient
 
 from ingest.api.body import parse_json
 from ingest.domain.accept import Policy, Receipt, accept_all
-from ingest.publisher.kafka import producer_config
+from ingest.main import ingest_producer_config
 from ingest.settings import IngestSettings
 from iotpipe.bench.workload import batch_body
 from iotpipe.contract.catalog import RECORD_TYPE_HEADER, TRACE_HEADER, Contract, new_traceparent
@@ -124,15 +124,7 @@ def stage_costs(endpoints: dict[str, str], topic: str, *, rounds: int = 10) -> d
 
 def _produce(kafka: str, topic: str, encoded: tuple[list[Any], list[bytes]], rounds: int) -> None:
     records, values = encoded
-    settings = IngestSettings()
-    config = producer_config(
-        kafka,
-        delivery_timeout_ms=settings.delivery_timeout_ms,
-        queue_max_records=settings.queue_max_records,
-        compression=settings.compression,
-        linger_ms=settings.linger_ms,
-    )
-    producer = Producer(config)
+    producer = Producer(ingest_producer_config(IngestSettings(), kafka))
     failures: list[str] = []
 
     def report(error: KafkaError | None, _message: Message) -> None:
