@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,3 +70,20 @@ def live_ingest(live_settings: tuple[IngestSettings, Contract, str, str]) -> Ite
     app = build_app(settings)
     with TestClient(app) as client:
         yield LiveIngest(app, client, settings.topic, contract, admin_key, device_key)
+
+
+def shipped_env(settings: IngestSettings, **extra: str) -> dict[str, str]:
+    """The environment for ``iotpipe ingest`` as shipped (a process of its own) on the
+    live test's Kafka, registry, topics and keys, plus ``extra`` settings."""
+    return {
+        **os.environ,
+        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": str(settings.kafka_bootstrap_servers),
+        "IOTPIPE_REGISTRY_URL": str(settings.registry_url),
+        "IOTPIPE_INGEST_TOPIC": settings.topic,
+        "IOTPIPE_INGEST_KEYS_FILE": str(settings.keys_file),
+        "IOTPIPE_INGEST_JOBS_TOPIC": settings.jobs_topic,
+        "IOTPIPE_INGEST_JOBS_SOURCE_URL": settings.jobs_source_url,
+        "IOTPIPE_INGEST_DEVICES_TOPIC": settings.devices_topic,
+        "IOTPIPE_INGEST_DEVICES_WAIT_SECONDS": "1",
+        **extra,
+    }

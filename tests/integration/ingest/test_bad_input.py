@@ -10,7 +10,6 @@ that only a missing timeout breaks), and memory growth must stay under a generou
 from __future__ import annotations
 
 import json
-import os
 import select
 import socket
 import subprocess
@@ -24,7 +23,7 @@ import pytest
 
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
-from tests.integration.ingest.conftest import DEVICE, LiveIngest
+from tests.integration.ingest.conftest import DEVICE, LiveIngest, shipped_env
 from tests.support import free_port, stop
 from tests.unit.ingest.conftest import reading
 
@@ -68,19 +67,11 @@ def server(
     """(port, pid, device key) of ``iotpipe ingest`` as shipped, on the test's topics."""
     settings, _, _, device_key = live_settings
     port = free_port()
-    env = {
-        **os.environ,
-        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": str(settings.kafka_bootstrap_servers),
-        "IOTPIPE_REGISTRY_URL": str(settings.registry_url),
-        "IOTPIPE_INGEST_TOPIC": settings.topic,
-        "IOTPIPE_INGEST_KEYS_FILE": str(settings.keys_file),
-        "IOTPIPE_INGEST_JOBS_TOPIC": settings.jobs_topic,
-        "IOTPIPE_INGEST_JOBS_SOURCE_URL": settings.jobs_source_url,
-        "IOTPIPE_INGEST_DEVICES_TOPIC": settings.devices_topic,
-        "IOTPIPE_INGEST_DEVICES_WAIT_SECONDS": "1",
-        "IOTPIPE_INGEST_MAX_BODY_BYTES": str(LIMIT),
-        "IOTPIPE_INGEST_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
-    }
+    env = shipped_env(
+        settings,
+        IOTPIPE_INGEST_MAX_BODY_BYTES=str(LIMIT),
+        IOTPIPE_INGEST_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT),
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "iotpipe", "ingest", "--port", str(port)],
         env=env,

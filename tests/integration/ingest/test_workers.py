@@ -19,6 +19,7 @@ import pytest
 
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
+from tests.integration.ingest.conftest import shipped_env
 from tests.support import free_port, stop
 from tests.unit.ingest.conftest import reading
 
@@ -46,26 +47,11 @@ class Served:
         return found
 
 
-def _env(settings: IngestSettings, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": str(settings.kafka_bootstrap_servers),
-        "IOTPIPE_REGISTRY_URL": str(settings.registry_url),
-        "IOTPIPE_INGEST_TOPIC": settings.topic,
-        "IOTPIPE_INGEST_KEYS_FILE": str(settings.keys_file),
-        "IOTPIPE_INGEST_JOBS_TOPIC": settings.jobs_topic,
-        "IOTPIPE_INGEST_JOBS_SOURCE_URL": settings.jobs_source_url,
-        "IOTPIPE_INGEST_DEVICES_TOPIC": settings.devices_topic,
-        "IOTPIPE_INGEST_DEVICES_WAIT_SECONDS": "1",
-        "IOTPIPE_INGEST_PORT": str(port),
-    }
-
-
 def _start(settings: IngestSettings, admin_key: str, device_key: str) -> Served:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "iotpipe", "ingest", "--workers", "2"],
-        env=_env(settings, port),
+        env=shipped_env(settings, IOTPIPE_INGEST_PORT=str(port)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -162,7 +148,7 @@ def test_a_port_another_server_answers_on_is_refused(
         port = first.base.rsplit(":", 1)[1]
         second = subprocess.run(
             [sys.executable, "-m", "iotpipe", "ingest", "--workers", "2"],
-            env=_env(settings, int(port)),
+            env=shipped_env(settings, IOTPIPE_INGEST_PORT=str(int(port))),
             capture_output=True,
             text=True,
             timeout=60,
