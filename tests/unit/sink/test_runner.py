@@ -6,7 +6,8 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -268,12 +269,25 @@ def started(runner: SinkRunner) -> threading.Thread:
     return thread
 
 
+@contextmanager
+def running(runner: SinkRunner, store: HeldStore, releases: int = 5) -> Iterator[None]:
+    """The runner on a thread of its own for the block; then stopped, with the held
+    store let go (``releases`` writes) so that it can finish."""
+    thread = started(runner)
+    try:
+        yield
+    finally:
+        runner.stop.set()
+        for _ in range(releases):
+            store.go.release()
+        thread.join(10)
+
+
 def test_what_arrives_during_a_write_is_written_next_in_one_batch(serde: ContractSerde) -> None:
     records = messages(serde, [reading(i) for i in range(40)])
     consumer, store = FakeConsumer(records[:10]), HeldStore()
     runner = runner_for(consumer, serde, store, FakeDeadLetters())
-    thread = started(runner)
-    try:
+    with running(runner, store):
         assert store.entered.acquire(timeout=5)  # the first write is under way, held
         consumer.messages.extend(records[10:])
         wait_until(lambda: consumer.position == 40)  # consumed and decoded meanwhile
@@ -284,11 +298,6 @@ def test_what_arrives_during_a_write_is_written_next_in_one_batch(serde: Contrac
         assert store.entered.acquire(timeout=5)
         store.go.release()
         wait_until(lambda: consumer.committed.get(("sensor-data", 0)) == 40)
-    finally:
-        runner.stop.set()
-        for _ in range(5):
-            store.go.release()
-        thread.join(10)
     assert store.writes == [list(range(10)), list(range(10, 40))]
     assert len(store.collections["readings"]) == 40
 
@@ -297,8 +306,7 @@ def test_a_slow_write_holds_back_at_most_one_batch_in_memory(serde: ContractSerd
     records = messages(serde, [reading(i) for i in range(200)])
     consumer, store = FakeConsumer(records[:1]), HeldStore()
     runner = runner_for(consumer, serde, store, FakeDeadLetters())  # batches of 50
-    thread = started(runner)
-    try:
+    with running(runner, store, releases=10):
         assert store.entered.acquire(timeout=5)
         consumer.messages.extend(records[1:])
         wait_until(lambda: consumer.position == 51)
@@ -308,11 +316,6 @@ def test_a_slow_write_holds_back_at_most_one_batch_in_memory(serde: ContractSerd
             store.go.release()
             time.sleep(0.01)
         wait_until(lambda: consumer.committed.get(("sensor-data", 0)) == 200)
-    finally:
-        runner.stop.set()
-        for _ in range(10):
-            store.go.release()
-        thread.join(10)
     assert max(len(w) for w in store.writes) == 50
     assert sorted(o for w in store.writes for o in w) == list(range(200))
 
@@ -339,8 +342,7 @@ def test_stored_time_is_when_the_batch_is_handed_to_the_database(serde: Contract
     records = messages(serde, [reading(i) for i in range(20)])
     consumer, store = FakeConsumer(records[:5]), HeldStore()
     runner = runner_for(consumer, serde, store, FakeDeadLetters())
-    thread = started(runner)
-    try:
+    with running(runner, store):
         assert store.entered.acquire(timeout=5)
         consumer.messages.extend(records[5:])
         wait_until(lambda: consumer.position == 20)  # decoded while the first write waits
@@ -349,11 +351,6 @@ def test_stored_time_is_when_the_batch_is_handed_to_the_database(serde: Contract
         assert store.entered.acquire(timeout=5)
         store.go.release()
         wait_until(lambda: consumer.committed.get(("sensor-data", 0)) == 20)
-    finally:
-        runner.stop.set()
-        for _ in range(5):
-            store.go.release()
-        thread.join(10)
     stored = store.collections["readings"]
     second = {d["stored_time"] for d in stored.values() if offset_of(d) >= 5}
     assert len(second) == 1  # one stamp per batch
