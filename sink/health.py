@@ -17,7 +17,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["SinkMetrics", "serve_health"]
+__all__ = ["REBALANCE_KINDS", "SinkMetrics", "serve_health"]
+
+REBALANCE_KINDS = ("assigned", "revoked", "lost")
 
 
 class SinkMetrics:
@@ -49,6 +51,51 @@ class SinkMetrics:
             "iotpipe_sink_consumer_lag",
             "Records behind the end, per partition.",
             ["partition"],
+            registry=r,
+        )
+        # The group: this member's share of the partitions and how often it changes.
+        self.assigned = Gauge(
+            "iotpipe_sink_assigned_partitions",
+            "Partitions this sink holds in its consumer group.",
+            registry=r,
+        )
+        self.rebalances = Counter(
+            "iotpipe_sink_rebalances",
+            "Rebalance events that changed this sink's partitions, by kind (assigned, "
+            "revoked: handed to another member; lost: taken without a hand-over).",
+            ["kind"],
+            registry=r,
+        )
+        self.rebalance_partitions = Counter(
+            "iotpipe_sink_rebalance_partitions",
+            "Partitions moved by rebalances, by kind (assigned, revoked, lost).",
+            ["kind"],
+            registry=r,
+        )
+        for kind in REBALANCE_KINDS:  # present at 0, so rate() sees the first one
+            self.rebalances.labels(kind)
+            self.rebalance_partitions.labels(kind)
+        # The cluster, from its metadata (sink.cluster).
+        self.brokers_up = Gauge(
+            "iotpipe_sink_kafka_brokers_up",
+            "Kafka brokers the cluster metadata lists (0 when none answers).",
+            registry=r,
+        )
+        self.under_replicated = Gauge(
+            "iotpipe_sink_topic_under_replicated_partitions",
+            "Partitions of the sink's topics with fewer in-sync replicas than replicas.",
+            ["topic"],
+            registry=r,
+        )
+        self.offline_partitions = Gauge(
+            "iotpipe_sink_topic_offline_partitions",
+            "Partitions of the sink's topics without a leader (neither readable nor writable).",
+            ["topic"],
+            registry=r,
+        )
+        self.cluster_metadata_errors = Counter(
+            "iotpipe_sink_cluster_metadata_errors",
+            "Cluster metadata reads that failed (no broker answered in time).",
             registry=r,
         )
         self.paused = Gauge("iotpipe_sink_paused", "1 while consumption is paused.", registry=r)

@@ -110,6 +110,9 @@ class SinkRunner:
         self._throttle = Throttled()
         self._paused = False
         self._assigned: set[tuple[str, int]] = set()
+        # Revoked or lost, not assigned again since: offsets not ours to commit.
+        self._gone: set[tuple[str, int]] = set()
+        self._cooperative = settings.assignment_strategy == "cooperative-sticky"
         self.stop = threading.Event()
         self.batches = 0
         self._linger = settings.batch_max_seconds
@@ -123,20 +126,61 @@ class SinkRunner:
         }
 
     # -- kafka callbacks -----------------------------------------------------------------
+    # Cooperative rebalancing (the default, partition.assignment.strategy
+    # cooperative-sticky): each callback gets only the partitions that move, and the
+    # member keeps consuming the others meanwhile. Called from poll/consume on this
+    # thread. A revoked or lost partition's records already in hand are still written,
+    # but their offsets are not committed (see _commit): its new owner reads them again
+    # from the last commit, and stores nothing twice (writes are idempotent by event_id).
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned |= {(p.topic, p.partition) for p in partitions}
-        log.info("assigned %s", sorted(p.partition for p in partitions))
+        if not partitions:
+            return  # the second round of a cooperative rebalance, nothing for us
+        keys = {(p.topic, p.partition) for p in partitions}
+        if self._paused:  # they must not flow while we wait for the database or registry
+            if self._cooperative:
+                consumer.incremental_assign(partitions)
+            else:
+                consumer.assign(partitions)
+            consumer.pause(partitions)
+        self._assigned |= keys
+        self._gone -= keys
+        self._moved("assigned", partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned -= {(p.topic, p.partition) for p in partitions}
-        log.info("revoked %s", sorted(p.partition for p in partitions))
+        self._let_go("revoked", partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._let_go("lost", partitions)
+
+    def _let_go(self, kind: str, partitions: list[TopicPartition]) -> None:
+        if not partitions:
+            return
+        keys = {(p.topic, p.partition) for p in partitions}
+        self._assigned -= keys
+        self._gone |= keys
+        for topic, number in keys:
+            if topic == self._settings.topic:
+                self._metrics.lag.remove(str(number))  # its new owner reports it
+        self._moved(kind, partitions)
+
+    def _moved(self, kind: str, partitions: list[TopicPartition]) -> None:
+        self._metrics.rebalances.labels(kind).inc()
+        self._metrics.rebalance_partitions.labels(kind).inc(len(partitions))
+        self._metrics.assigned.set(len(self._assigned))
+        log.info(
+            "%s %s (holding %d)",
+            kind,
+            sorted(p.partition for p in partitions),
+            len(self._assigned),
+        )
 
     def on_stats(self, raw: str) -> None:
-        for topic in json.loads(raw).get("topics", {}).values():
-            for number, partition in topic.get("partitions", {}).items():
-                lag = partition.get("consumer_lag", -1)
-                if int(number) >= 0 and lag >= 0:
-                    self._metrics.lag.labels(number).set(lag)
+        """Consumer lag per partition this sink holds (librdkafka's statistics)."""
+        topic = json.loads(raw).get("topics", {}).get(self._settings.topic, {})
+        for number, partition in topic.get("partitions", {}).items():
+            lag = partition.get("consumer_lag", -1)
+            if (self._settings.topic, int(number)) in self._assigned and lag >= 0:
+                self._metrics.lag.labels(number).set(lag)
 
     # -- retry with pause ----------------------------------------------------------------
     def _retrying(self, what: str, action: Callable[[], T]) -> T:
@@ -289,7 +333,11 @@ class SinkRunner:
         for message in batch:
             key = (message.topic() or "", message.partition() or 0)
             ends[key] = max(ends.get(key, -1), (message.offset() or 0) + 1)
-        offsets = [TopicPartition(t, p, o) for (t, p), o in ends.items()]
+        offsets = [
+            TopicPartition(t, p, o) for (t, p), o in ends.items() if (t, p) not in self._gone
+        ]
+        if not offsets:
+            return
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
@@ -301,7 +349,10 @@ class SinkRunner:
         for note in self._retrying("preparing the database", self._store.prepare):
             log.warning("%s", note)
         self._consumer.subscribe(
-            [self._settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke
+            [self._settings.topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
         )
         log.info("consuming %s as group %s", self._settings.topic, self._settings.group_id)
         self.views.start()

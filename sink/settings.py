@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,6 +27,16 @@ class SinkSettings(BaseSettings):
     # after a kill); 10 s still rides out a long GC or a slow broker (heartbeats come
     # from librdkafka's own thread, every third of this).
     session_timeout_ms: int = Field(default=10_000, ge=6_000, le=300_000)
+    # How the group shares the partitions. cooperative-sticky: a member joining or
+    # leaving moves only the partitions that change owner, the others keep flowing (an
+    # eager strategy, range or roundrobin, stops every member for every rebalance). All
+    # members of a group must use the same kind (cooperative or eager): switching a
+    # running group means stopping all its sinks first (docs/operations-cluster.md).
+    assignment_strategy: Literal["cooperative-sticky", "range", "roundrobin"] = "cooperative-sticky"
+    # How often the sink reads the cluster's metadata for its /metrics (brokers up,
+    # under-replicated and offline partitions of its topics), off the consume loop.
+    # 0: never.
+    cluster_check_seconds: float = Field(default=15.0, ge=0)
     database: str = "iotpipe"
     # The device registry (openSenseMap boxes), mirrored into the collection "devices"
     # by a thread of its own (sink.devices); false: no mirror.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,21 +41,62 @@ class FakeMessage:
         return None
 
 
+Callback = Callable[[Any, list[TopicPartition]], None]
+
+
 @dataclass
 class FakeConsumer:
+    """Reads ``messages`` in order. Rebalances and statistics queued in ``events`` are
+    delivered at the start of the next poll/consume, on the caller's thread, as
+    librdkafka does: the callbacks get only the partitions that move (cooperative), and
+    when ``on_assign`` does not assign them itself the consumer does."""
+
     messages: list[FakeMessage]
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
     paused: bool = False
     pauses: int = 0
     closed: bool = False
     position: int = 0
+    events: list[tuple[str, Any]] = field(default_factory=list)
+    stats_cb: Callable[[str], None] | None = None
+    held: set[tuple[str, int]] | None = None  # None: partition 0 of sensor-data, always
+    assigned_by_app: list[list[TopicPartition]] = field(default_factory=list)
+    paused_partitions: list[tuple[str, int]] = field(default_factory=list)
+    _callbacks: dict[str, Callback] = field(default_factory=dict)
 
-    def subscribe(self, topics: list[str], **_callbacks: Any) -> None:
-        return None
+    def subscribe(self, topics: list[str], **callbacks: Callback) -> None:
+        self._callbacks = {name: cb for name, cb in callbacks.items() if cb is not None}
+
+    def rebalance(self, kind: str, partitions: list[int], topic: str = "sensor-data") -> None:
+        """Queue an ``assign``, ``revoke`` or ``lost`` of these partitions."""
+        self.events.append((kind, [TopicPartition(topic, p) for p in partitions]))
+
+    def _deliver(self) -> None:
+        while self.events:
+            kind, payload = self.events.pop(0)
+            if kind == "stats":
+                if self.stats_cb is not None:
+                    self.stats_cb(payload)
+                continue
+            keys = {(p.topic, p.partition) for p in payload}
+            if self.held is None:
+                self.held = set()
+            if kind == "assign":
+                before = len(self.assigned_by_app)
+                self._callbacks["on_assign"](self, payload)
+                if len(self.assigned_by_app) == before:
+                    self.held |= keys
+            else:
+                callback = self._callbacks.get("on_lost" if kind == "lost" else "on_revoke")
+                if callback is None:
+                    callback = self._callbacks["on_revoke"]
+                callback(self, payload)
+                self.held -= keys
 
     def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         """What is there (up to ``num_messages``); with nothing there, a short wait, as a
         real consumer waits for its timeout (tests append to ``messages`` meanwhile)."""
+        self._deliver()
         batch = [] if self.paused else self.messages[self.position : self.position + num_messages]
         self.position += len(batch)
         if not batch and timeout > 0:
@@ -66,11 +108,18 @@ class FakeConsumer:
         return batch[0] if batch else None
 
     def assignment(self) -> list[TopicPartition]:
-        return [TopicPartition("sensor-data", 0)]
+        if self.held is None:
+            return [TopicPartition("sensor-data", 0)]
+        return [TopicPartition(t, p) for t, p in sorted(self.held)]
 
-    def pause(self, _partitions: list[TopicPartition]) -> None:
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned_by_app.append(partitions)
+        self.held = (self.held or set()) | {(p.topic, p.partition) for p in partitions}
+
+    def pause(self, partitions: list[TopicPartition]) -> None:
         self.paused = True
         self.pauses += 1
+        self.paused_partitions.extend((p.topic, p.partition) for p in partitions)
 
     def resume(self, _partitions: list[TopicPartition]) -> None:
         self.paused = False

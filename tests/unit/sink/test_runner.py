@@ -80,7 +80,18 @@ def runner_for(
 
 def run_until_drained(runner: SinkRunner, consumer: FakeConsumer) -> None:
     def stop_when_done() -> None:
-        while consumer.position < len(consumer.messages) or consumer.paused:
+        """Once every record was read and its offset committed (not merely read: a write
+        still retrying when the stop comes is left for redelivery, as it should be)."""
+        ends: dict[tuple[str, int], int] = {}
+        for m in consumer.messages:
+            key = (m.topic(), m.partition())
+            ends[key] = max(ends.get(key, 0), m.offset() + 1)
+        deadline = time.monotonic() + 30
+        while (
+            consumer.position < len(consumer.messages)
+            or consumer.paused
+            or consumer.committed != ends
+        ) and time.monotonic() < deadline:
             threading.Event().wait(0.01)
         threading.Event().wait(0.05)
         runner.stop.set()
