@@ -19,6 +19,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY compose/local ./compose/local
+COPY compose/kafka-cluster.env ./compose/kafka-cluster.env
 COPY generated ./generated
 COPY iotpipe ./iotpipe
 COPY ingest ./ingest

@@ -12,7 +12,7 @@ import httpx
 
 from iotpipe.errors import ServiceFailed
 
-__all__ = ["free_port", "stop", "wait_http", "wait_sink_assigned"]
+__all__ = ["free_port", "free_port_block", "stop", "wait_http", "wait_sink_assigned"]
 
 
 def stop(process: subprocess.Popen[Any], grace: float = 20) -> None:
@@ -37,6 +37,15 @@ def free_port(preferred: int = 0) -> int:
                 continue
             return int(probe.getsockname()[1])
     raise ServiceFailed("no free port")
+
+
+def free_port_block(count: int) -> int:
+    """A loopback port p such that p .. p+count-1 are all free right now."""
+    for _ in range(200):
+        first = free_port()
+        if first + count <= 65536 and all(free_port(first + i) == first + i for i in range(count)):
+            return first
+    raise ServiceFailed(f"no {count} consecutive free ports found")
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:

@@ -28,8 +28,10 @@ __all__ = [
     "MANAGED_CONFIGS",
     "EnsureReport",
     "TopicAdmin",
+    "TopicSettings",
     "TopicSpec",
     "TopicState",
+    "cluster_topic_settings",
     "devices_topic_spec",
     "dlq_name",
     "ensure_topics",
@@ -58,6 +60,23 @@ class TopicSpec:
     partitions: int
     replication_factor: int
     configs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicSettings:
+    """Partitions and durability of the pipeline's topics on a cluster of a given size."""
+
+    partitions: int
+    replication_factor: int
+    min_insync_replicas: int
+
+
+def cluster_topic_settings(brokers: int) -> TopicSettings:
+    """The topic settings of ``compose/kafka-cluster.env`` (the source compose reads too)
+    for a cluster of ``brokers`` nodes: on 3, RF 3 and min.insync.replicas 2; on 1, 1 and 1."""
+    from iotpipe.cluster import load_profile  # noqa: PLC0415 - reads a file; only here
+
+    return TopicSettings(*load_profile().topic_numbers(brokers))
 
 
 @dataclass(frozen=True)

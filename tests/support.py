@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from iotpipe.contract.catalog import Contract
-from iotpipe.processes import stop
+from iotpipe.processes import free_port_block, stop
 
 __all__ = ["contract_on", "free_port", "run_cli", "sink_environment", "stop"]
 
 
 def free_port(span: int = 1) -> int:
     """A loopback port p such that p .. p+span-1 are all free right now."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port + span > 65535:
-            continue
-        if all(_free(port + i) for i in range(span)):
-            return port
-    raise RuntimeError("no free port range found")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    return free_port_block(span)
 
 
 def run_cli(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from iotpipe.stack.manager import Stack, StackStatus
-from iotpipe.stack.settings import SERVICES, ServiceName, StackSettings
+from iotpipe.stack.settings import MAX_BROKERS, SERVICES, StackSettings
 
 __all__ = ["stack_app"]
 
@@ -26,15 +25,13 @@ out = Console()
 err = Console(stderr=True)
 
 
-class Service(StrEnum):
-    kafka = "kafka"
-    registry = "registry"
-    mongodb = "mongodb"
-
-
 Services = Annotated[
-    list[Service] | None,
-    typer.Argument(help="Services to act on (default: all of kafka, registry, mongodb)."),
+    list[str] | None,
+    typer.Argument(
+        help="Services to act on: kafka (every Kafka node), kafka-<id> (one node of a "
+        "cluster), registry, mongodb (default: all).",
+        show_default=False,
+    ),
 ]
 StateDir = Annotated[
     Path | None,
@@ -47,31 +44,45 @@ StateDir = Annotated[
 ]
 
 
-def _stack(state_dir: Path | None, **ports: int | None) -> Stack:
+def _stack(state_dir: Path | None, **ports: int | None) -> Stack:  # ports and brokers
     given: dict[str, Any] = {k: v for k, v in ports.items() if v is not None}
     if state_dir is not None:
         given["state_dir"] = state_dir
     return Stack(StackSettings(**given), console=err)
 
 
-def _names(services: list[Service] | None) -> list[ServiceName]:
-    chosen = {s.value for s in services or []}
-    return [name for name in SERVICES if not chosen or name in chosen]
+def _names(services: list[str] | None) -> list[str]:
+    return list(services) if services else list(SERVICES)
 
 
-def _show(status: StackStatus) -> None:
+def _show(status: StackStatus, stack: Stack | None = None) -> None:
+    cluster = stack.cluster() if stack is not None else None
     table = Table(title=f"local stack ({status.state_dir})", title_justify="left")
     for column in ("service", "state", "pid", "endpoint"):
         table.add_column(column)
     for s in status.services:
-        state = "[green]healthy[/]" if s.healthy else f"[red]{s.problem}[/]"
-        table.add_row(s.name, state, str(s.pid or "-"), s.endpoint)
+        state = "[green]healthy[/]" if s.healthy else f"[red]{escape(s.problem or '')}[/]"
+        name = s.name
+        if cluster is not None and s.name.startswith("kafka") and cluster.controller is not None:
+            node_id = s.name.rpartition("-")[2] if "-" in s.name else "1"
+            if node_id == str(cluster.controller):
+                name += " (controller)"
+        table.add_row(name, state, str(s.pid or "-"), s.endpoint)
     out.print(table)
+    if cluster is not None:
+        colour = "green" if cluster.healthy else "red"
+        out.print(f"[{colour}]{escape(cluster.summary())}[/]", highlight=False)
+        shown = cluster.under_replicated[:10]
+        if shown:
+            listed = ", ".join(f"{topic}/{number}" for topic, number in shown)
+            more = len(cluster.under_replicated) - len(shown)
+            out.print(f"under-replicated: {escape(listed)}" + (f" and {more} more" if more else ""))
 
 
 @stack_app.command()
 def up(
     services: Services = None,
+    *,
     state_dir: StateDir = None,
     kafka_port: Annotated[
         int | None, typer.Option(help="Kafka broker port; the KRaft controller uses +1.")
@@ -80,14 +91,32 @@ def up(
         int | None, typer.Option(help="Registry HTTP port; its management port uses +1.")
     ] = None,
     mongodb_port: Annotated[int | None, typer.Option(help="FerretDB (MongoDB) port.")] = None,
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_BROKERS,
+            help="Kafka nodes (env IOTPIPE_BROKERS; default 1, or what this state folder "
+            "last ran with). Node i listens on the Kafka port + 2(i-1); topics get the "
+            "replication of compose/kafka-cluster.env (3 nodes: factor 3, min.insync 2).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Start the stack (or the named services); reuse what already runs; wait until healthy."""
+    """Start the stack (or the named services); reuse what already runs; wait until healthy.
+
+    With Kafka, also create the pipeline's topics (sensor-data, its DLQ, the device
+    registry and jobs topics) as compose/kafka-cluster.env says for this many brokers."""
     stack = _stack(
-        state_dir, kafka_port=kafka_port, registry_port=registry_port, mongodb_port=mongodb_port
+        state_dir,
+        kafka_port=kafka_port,
+        registry_port=registry_port,
+        mongodb_port=mongodb_port,
+        brokers=brokers,
     )
     began = time.monotonic()
     status = stack.up(_names(services))
-    _show(status)
+    _show(status, stack)
     err.print(f"up in {time.monotonic() - began:.1f}s; `iotpipe stack down` stops it.")
 
 
@@ -110,11 +139,12 @@ def status(
     ] = False,
 ) -> None:
     """Show each service's state; exit 3 unless every service is healthy."""
-    current = _stack(state_dir).status()
+    stack = _stack(state_dir)
+    current = stack.status()
     if as_json:
         typer.echo(json.dumps(current.endpoints()))
     else:
-        _show(current)
+        _show(current, stack if any(s.running for s in current.services) else None)
     if not current.healthy:
         raise typer.Exit(3)
 
@@ -128,7 +158,7 @@ def logs(
 ) -> None:
     """Print the end of the services' logs (and follow them with -f)."""
     stack = _stack(state_dir)
-    paths = {name: stack.log_path(name) for name in _names(services)}
+    paths = {name: stack.log_path(name) for name in stack.layout().expand(_names(services))}
     offsets: dict[str, int] = {}
     for name, path in paths.items():
         text = path.read_text(errors="replace") if path.exists() else ""

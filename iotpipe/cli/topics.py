@@ -49,13 +49,27 @@ def ensure(
     *,
     partitions: Annotated[
         int,
-        typer.Option(min=1, help="Partitions at least (the most sink members that share work)."),
+        typer.Option(
+            min=1,
+            envvar="IOTPIPE_TOPICS_PARTITIONS",
+            help="Partitions at least (the most sink members that share work).",
+        ),
     ] = DEFAULT_PARTITIONS,
     replication_factor: Annotated[
-        int, typer.Option(min=1, help="Copies of each partition (at most the broker count).")
+        int,
+        typer.Option(
+            min=1,
+            envvar="IOTPIPE_TOPICS_REPLICATION_FACTOR",
+            help="Copies of each partition (at most the broker count).",
+        ),
     ] = 1,
     min_insync_replicas: Annotated[
-        int, typer.Option(min=1, help="Replicas that must have a write before acks=all succeeds.")
+        int,
+        typer.Option(
+            min=1,
+            envvar="IOTPIPE_TOPICS_MIN_INSYNC_REPLICAS",
+            help="Replicas that must have a write before acks=all succeeds.",
+        ),
     ] = 1,
     retention_hours: Annotated[
         float, typer.Option(help="How long records are kept.")
@@ -71,7 +85,7 @@ def ensure(
     kafka_bootstrap_servers: KafkaServers = None,
 ) -> None:
     """Create sensor-data, its dead-letter topic and the device registry topic, or bring
-    them to these settings.
+    them to these settings (compose's cluster passes them in compose/kafka-cluster.env).
 
     Idempotent: missing topics are created, partitions grow, differing configs are set.
     Exit 1 if something cannot be made as asked (e.g. another replication factor)."""

@@ -14,7 +14,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,10 +23,11 @@ from rich.console import Console
 
 from iotpipe.errors import ServiceFailed, StackError
 from iotpipe.stack.assets import assets_dir
+from iotpipe.stack.cluster import ClusterStatus, ensure_cluster_topics, read_cluster
 from iotpipe.stack.install import Installer
 from iotpipe.stack.prereqs import Java, find_java
 from iotpipe.stack.process import PidRecord, is_alive, read_pidfile, spawn, terminate
-from iotpipe.stack.services import SERVICE_TABLE, LaunchContext, Service
+from iotpipe.stack.services import LaunchContext, Service, service_table
 from iotpipe.stack.settings import (
     LOOPBACK,
     SERVICES,
@@ -109,32 +110,56 @@ class Stack:
         return resolve_layout(self.settings)
 
     # -- commands ----------------------------------------------------------------------
-    def up(self, names: Sequence[ServiceName] = SERVICES) -> StackStatus:
+    def service_names(self) -> list[ServiceName]:
+        """This stack's services in start order: its Kafka node(s), registry, mongodb."""
+        return self.layout().service_names()
+
+    def pid(self, name: ServiceName) -> int | None:
+        """The live pid of one service (a node name for a single Kafka node)."""
+        record = self._running(name)
+        return record.pid if record is not None else None
+
+    def up(self, names: Iterable[str] = SERVICES) -> StackStatus:
+        """Start the named services ("kafka": every node) and wait until they answer; with
+        Kafka among them, make the pipeline's topics as the cluster profile says."""
         with self._locked():
             layout = self.layout()
             saved = load_layout(self.state_dir)
             if saved is not None and saved.ports() != layout.ports():
-                running = [n for n in SERVICES if self._running(n)]
+                running = [n for n in saved.service_names() if self._running(n)]
                 if running:
                     raise StackError(
                         f"the stack in {self.state_dir} already runs ({', '.join(running)}) "
-                        f"with other ports {saved.ports()}; run `iotpipe stack down` first"
+                        f"with another layout {saved.ports()}; run `iotpipe stack down` first"
                     )
+            chosen = layout.expand(names)  # an unknown name is refused before anything
             save_layout(self.state_dir, layout)
+            table = service_table(layout)
             started: dict[ServiceName, PidRecord] = {}
-            for name in names:
+            for name in chosen:
                 record = self._running(name)
                 if record is not None:
                     self._console.print(f"  {name:<9} already running (pid {record.pid}), reused")
                     continue
-                started[name] = self._start(SERVICE_TABLE[name], layout)
-            self._wait_ready(layout, names, started)
+                started[name] = self._start(table[name], layout)
+            self._wait_ready(layout, chosen, started)
+            if any(name.startswith("kafka") for name in started):
+                self._ensure_topics(layout)
         return self.status()
+
+    def _ensure_topics(self, layout: StackLayout) -> None:
+        for line in ensure_cluster_topics(layout):
+            self._console.print(f"  topics    {line}", highlight=False)
+
+    def cluster(self, timeout: float = 5.0) -> ClusterStatus:
+        """Brokers up, the active controller and under-replicated partitions, as Kafka
+        answers now (and the quorum state the nodes keep in their folders)."""
+        return read_cluster(self.layout(), self.state_dir, timeout=timeout)
 
     def _start(self, service: Service, layout: StackLayout) -> PidRecord:
         for port in service.ports(layout):
             _ensure_free(port, service.name)
-        data_dir = self.state_dir / service.name
+        data_dir = self.state_dir / service.name  # "kafka" alone, "kafka-<id>" in a cluster
         data_dir.mkdir(parents=True, exist_ok=True)
         ctx = LaunchContext(
             layout=layout,
@@ -166,9 +191,10 @@ class Stack:
     def _wait_ready(
         self,
         layout: StackLayout,
-        names: Sequence[ServiceName],
+        names: list[ServiceName],
         started: dict[ServiceName, PidRecord],
     ) -> None:
+        table = service_table(layout)
         begin = time.monotonic()
         deadline = begin + self.settings.start_timeout
         pending = list(names)
@@ -182,7 +208,7 @@ class Stack:
                             f"{name} exited during start-up; see {self.log_path(name)}:\n"
                             + _tail(self.log_path(name), 15)
                         )
-                    problems[name] = SERVICE_TABLE[name].probe(layout)
+                    problems[name] = table[name].probe(layout)
                     if problems[name] is None:
                         pending.remove(name)
                         self._console.print(
@@ -199,14 +225,22 @@ class Stack:
                 status.update(f"waiting for {', '.join(pending)} to answer...")
                 time.sleep(POLL_SECONDS)
 
-    def down(self, names: Sequence[ServiceName] = SERVICES, *, wipe: bool = False) -> list[str]:
-        """Stop the named services' recorded processes; with ``wipe`` delete their data."""
+    def down(self, names: Iterable[str] = SERVICES, *, wipe: bool = False) -> list[str]:
+        """Stop the named services' recorded processes ("kafka": every node, also nodes
+        of an earlier layout); with ``wipe`` delete their data."""
         stopped: list[str] = []
         with self._locked():
-            for name in names:
+            layout = self.layout()
+            names = list(names)
+            chosen = layout.expand(names)
+            if "kafka" in names:  # nodes a stack of another size left behind
+                chosen += [n for n in self._kafka_leftovers() if n not in chosen]
+            table = service_table(layout)
+            for name in chosen:
                 record = read_pidfile(self._pidfile(name))
                 if record is not None and is_alive(record):
-                    killed = terminate(record, grace=SERVICE_TABLE[name].stop_grace)
+                    grace = table[name].stop_grace if name in table else 30.0
+                    killed = terminate(record, grace=grace)
                     how = "killed after grace period" if killed else "stopped"
                     self._console.print(f"  {name:<9} {how} (pid {record.pid})")
                     stopped.append(name)
@@ -214,15 +248,25 @@ class Stack:
                 if wipe:
                     shutil.rmtree(self.state_dir / name, ignore_errors=True)
                     self.log_path(name).unlink(missing_ok=True)
-            if wipe and set(names) == set(SERVICES):
+            if wipe and set(names) >= set(SERVICES):
                 (self.state_dir / "stack.json").unlink(missing_ok=True)
         return stopped
+
+    def _kafka_leftovers(self) -> list[ServiceName]:
+        """Kafka node folders or pids from a layout with another broker count."""
+        found = {
+            path.stem if path.suffix == ".pid" else path.name
+            for folder in (self.state_dir, self.state_dir / "run")
+            if folder.is_dir()
+            for path in folder.iterdir()
+            if path.name == "kafka" or path.name.startswith("kafka-") or path.stem == "kafka"
+        }
+        return sorted(found)
 
     def status(self, *, probe: bool = True) -> StackStatus:
         layout = self.layout()
         services = []
-        for name in SERVICES:
-            service = SERVICE_TABLE[name]
+        for name, service in service_table(layout).items():
             record = self._running(name)
             if record is None:
                 problem: str | None = "not running"

@@ -10,13 +10,14 @@ from pathlib import Path
 from string import Template
 from typing import Protocol
 
+from iotpipe.cluster import load_profile
 from iotpipe.errors import ServiceFailed
 from iotpipe.stack.install import Installer
 from iotpipe.stack.prereqs import Java
 from iotpipe.stack.probes import probe_kafka, probe_mongodb, probe_registry
-from iotpipe.stack.settings import ServiceName, StackLayout
+from iotpipe.stack.settings import LOOPBACK, KafkaNode, ServiceName, StackLayout
 
-__all__ = ["SERVICE_TABLE", "Launch", "LaunchContext", "Service"]
+__all__ = ["Launch", "LaunchContext", "Service", "service_table"]
 
 
 @dataclass(frozen=True)
@@ -52,29 +53,42 @@ def _render(template: Path, target: Path, **values: object) -> Path:
 
 
 class Kafka:
-    name: ServiceName = "kafka"
+    """One KRaft node of the stack (broker and controller in one process)."""
+
     label = "Apache Kafka (KRaft)"
     stop_grace = 30.0  # controlled shutdown flushes logs
 
+    def __init__(self, node: KafkaNode) -> None:
+        self.node = node
+        self.name: ServiceName = node.name
+        if node.name != "kafka":
+            self.label = f"Apache Kafka (KRaft node {node.node_id})"
+
     def ports(self, layout: StackLayout) -> list[int]:
-        return [layout.kafka_port, layout.kafka_controller_port]
+        return [self.node.port, self.node.controller_port]
 
     def endpoint(self, layout: StackLayout) -> str:
-        return layout.kafka_bootstrap
+        return self.node.bootstrap
 
     def probe(self, layout: StackLayout) -> str | None:
-        return probe_kafka(layout.kafka_bootstrap)
+        # This node itself must answer (a metadata request sent to it alone).
+        return probe_kafka(self.node.bootstrap)
 
     def prepare(self, ctx: LaunchContext) -> Launch:
         java = ctx.java()  # before any download: a missing JDK is said at once
         libs = ctx.installer.kafka_libs()
         data = ctx.data_dir / "data"
+        nodes = ctx.layout.kafka_nodes
+        replication = load_profile().broker_properties(len(nodes))
         config = _render(
             ctx.assets / "kafka" / "server.properties",
             ctx.data_dir / "server.properties",
-            kafka_port=ctx.layout.kafka_port,
-            controller_port=ctx.layout.kafka_controller_port,
+            node_id=self.node.node_id,
+            voters=",".join(f"{n.node_id}@{LOOPBACK}:{n.controller_port}" for n in nodes),
+            kafka_port=self.node.port,
+            controller_port=self.node.controller_port,
             data_dir=data,
+            replication="\n".join(f"{key}={value}" for key, value in replication.items()),
         )
         classpath = f"{libs}/*"
         if not (data / "meta.properties").exists():
@@ -187,4 +201,8 @@ class MongoDB:
         )
 
 
-SERVICE_TABLE: dict[ServiceName, Service] = {s.name: s for s in (Kafka(), Registry(), MongoDB())}
+def service_table(layout: StackLayout) -> dict[ServiceName, Service]:
+    """The stack's services by name, in start order (Kafka's nodes first)."""
+    services: list[Service] = [*(Kafka(node) for node in layout.kafka_nodes)]
+    services += [Registry(), MongoDB()]
+    return {service.name: service for service in services}

@@ -73,3 +73,19 @@ def test_unknown_service_name_is_refused_with_the_choices(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "kafka" in result.stderr
     assert "registry" in result.stderr
+
+
+def test_an_unknown_node_or_colliding_ports_are_one_sentence(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path)
+    result = run_cli("stack", "up", "kafka-7", "--brokers", "3", env=env)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "no service 'kafka-7'" in result.stderr
+    assert "kafka-1, kafka-2, kafka-3" in result.stderr
+    result = run_cli(
+        "stack", "up", "--brokers", "3", "--kafka-port", "65534", "--state-dir",
+        str(tmp_path / "other"), env=env,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "outside 1-65535" in " ".join(result.stderr.split())

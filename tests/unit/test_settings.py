@@ -67,3 +67,50 @@ def test_corrupt_layout_is_a_clear_config_error(tmp_path: Path) -> None:
 def test_ports_out_of_range_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="kafka_port"):
         StackSettings(state_dir=tmp_path, kafka_port=70000)
+
+
+def test_a_cluster_numbers_its_nodes_and_spaces_their_ports(tmp_path: Path) -> None:
+    layout = StackLayout.from_settings(
+        StackSettings(state_dir=tmp_path, kafka_port=19092, brokers=3)
+    )
+    nodes = layout.kafka_nodes
+    assert [(n.node_id, n.name, n.port, n.controller_port) for n in nodes] == [
+        (1, "kafka-1", 19092, 19093),
+        (2, "kafka-2", 19094, 19095),
+        (3, "kafka-3", 19096, 19097),
+    ]
+    assert layout.kafka_bootstrap == "127.0.0.1:19092,127.0.0.1:19094,127.0.0.1:19096"
+    assert layout.service_names() == ["kafka-1", "kafka-2", "kafka-3", "registry", "mongodb"]
+    assert layout.expand(["mongodb", "kafka"]) == ["kafka-1", "kafka-2", "kafka-3", "mongodb"]
+    assert layout.expand(["kafka-2"]) == ["kafka-2"]
+    with pytest.raises(ConfigError, match=r"no service 'kafka-4'.*kafka-1, kafka-2, kafka-3"):
+        layout.expand(["kafka-4"])
+
+
+def test_one_broker_keeps_the_name_kafka(tmp_path: Path) -> None:
+    layout = StackLayout.from_settings(StackSettings(state_dir=tmp_path))
+    assert [n.name for n in layout.kafka_nodes] == ["kafka"]
+    assert layout.expand(["kafka"]) == ["kafka"]
+    with pytest.raises(ConfigError, match="no service 'kafka-1'"):
+        layout.expand(["kafka-1"])
+
+
+def test_a_layout_saved_before_clusters_reads_as_one_broker(tmp_path: Path) -> None:
+    (tmp_path / "stack.json").write_text(
+        '{"kafka_port": 9092, "kafka_controller_port": 9093, "registry_port": 8081,'
+        ' "registry_management_port": 8082, "mongodb_port": 27017, "cluster_id": "x"}'
+    )
+    layout = resolve_layout(StackSettings(state_dir=tmp_path))
+    assert layout.brokers == 1
+    assert resolve_layout(StackSettings(state_dir=tmp_path, brokers=3)).brokers == 3
+
+
+def test_ports_that_collide_in_a_cluster_are_refused(tmp_path: Path) -> None:
+    # node 2's broker port (9094) would be node 1's controller port
+    settings = StackSettings(
+        state_dir=tmp_path, kafka_port=9092, kafka_controller_port=9094, brokers=3
+    )
+    with pytest.raises(ConfigError, match="would both listen on port 9094"):
+        resolve_layout(settings)
+    with pytest.raises(ConfigError, match="outside 1-65535"):
+        resolve_layout(StackSettings(state_dir=tmp_path, kafka_port=65534, brokers=3))

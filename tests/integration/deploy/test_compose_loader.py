@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from iotpipe.cluster import load_profile
 from tests.integration.deploy.compose import (
     COMPOSE_FILES,
     COMPOSE_GO,
@@ -60,11 +61,24 @@ def test_compose_loads_the_file_as_written(name: str, composecheck: Path, tmp_pa
     assert services["ingest"]["ports"][0]["published"] == "8000-8009"
     assert services["ingest"]["build"]["context"] == str(COMPOSE_FILES[name].parent.parent)
     init = services["init"]["command"][0]
-    assert init.startswith("iotpipe schemas push && iotpipe topics ensure --partitions ")
+    if name == "single":
+        assert init.startswith("iotpipe schemas push && iotpipe topics ensure --partitions ")
     if name == "scale":
         assert (
             services["ingest"]["deploy"]["replicas"] == services["sink"]["deploy"]["replicas"] == 3
         )
+        # compose's loader reads kafka-cluster.env into the brokers' and init's environment:
+        # the same file `iotpipe stack up --brokers 3` renders (one source for both).
+        profile = load_profile().variables
+        for service in ("kafka-1", "kafka-2", "kafka-3"):
+            given = services[service]["environment"]
+            assert {k: given.get(k) for k in profile if k.startswith("KAFKA_")} == {
+                k: v for k, v in profile.items() if k.startswith("KAFKA_")
+            }
+        given = services["init"]["environment"]
+        assert {k: given.get(k) for k in profile if k.startswith("IOTPIPE_TOPICS_")} == {
+            k: v for k, v in profile.items() if k.startswith("IOTPIPE_TOPICS_")
+        }
 
 
 @pytest.mark.parametrize("name", sorted(COMPOSE_FILES))

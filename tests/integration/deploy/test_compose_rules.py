@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from iotpipe.cluster import load_profile, property_name
 from iotpipe.paths import REPO_DIR
 from tests.integration.deploy.compose import (
     COMPOSE_DIR,
@@ -35,9 +36,14 @@ def services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
+    """What the container gets: its env_file(s) (relative to compose/), then environment."""
     env = service.get("environment", {})
     assert isinstance(env, dict), "environment is written as a mapping"
-    return {str(k): str(v) for k, v in env.items()}
+    files = service.get("env_file", [])
+    merged: dict[str, str] = {}
+    for name in [files] if isinstance(files, str) else files:
+        merged |= env_example(COMPOSE_DIR / name)
+    return merged | {str(k): str(v) for k, v in env.items()}
 
 
 def one_shot(service: dict[str, Any]) -> bool:
@@ -250,7 +256,10 @@ def test_ingest_and_sink_scale_out_unchanged(compose: Compose) -> None:
 def test_both_files_configure_the_pipeline_with_the_same_variables() -> None:
     single, scale = (services(load(COMPOSE_FILES[n])) for n in ("single", "scale"))
     for service_name in PROJECT_SERVICES:
-        assert set(environment(single[service_name])) == set(environment(scale[service_name]))
+        # The cluster profile (env_file) is the scale file's own; the rest is shared.
+        assert set(single[service_name].get("environment", {})) == set(
+            scale[service_name].get("environment", {})
+        )
 
 
 def _endpoint_hosts(value: str) -> set[str]:
@@ -297,8 +306,24 @@ def test_scale_out_is_three_brokers_three_members_and_replicated_services(
     scale: dict[str, dict[str, Any]],
 ) -> None:
     assert len(_kafka_nodes({"services": scale})) == 3
-    init = " ".join(scale["init"]["command"])
-    assert "--partitions 12 --replication-factor 3 --min-insync-replicas 2" in init
+    # Topics as the local 3-broker stack makes them: one file, kafka-cluster.env.
+    assert "iotpipe topics ensure --retention-hours" in " ".join(scale["init"]["command"])
+    partitions, factor, insync = load_profile().topic_numbers(3)
+    assert (partitions, factor, insync) == (6, 3, 2)
+    assert {
+        k: v for k, v in environment(scale["init"]).items() if k.startswith("IOTPIPE_TOPICS_")
+    } == {
+        "IOTPIPE_TOPICS_PARTITIONS": str(partitions),
+        "IOTPIPE_TOPICS_REPLICATION_FACTOR": str(factor),
+        "IOTPIPE_TOPICS_MIN_INSYNC_REPLICAS": str(insync),
+    }
+    for env in _kafka_nodes({"services": scale}).values():
+        rendered = {
+            property_name(k): v
+            for k, v in env.items()
+            if k in load_profile().variables and k.startswith("KAFKA_")
+        }
+        assert rendered == load_profile().broker_properties(3)
     members = [n for n, s in scale.items() if "--replSet" in s.get("command", [])]
     assert members == ["mongo-1", "mongo-2", "mongo-3"]
     for member in members:
