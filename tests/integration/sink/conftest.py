@@ -55,11 +55,13 @@ class SinkWorld:
             }
         )
 
-    def produce(self, records: list[SensorReading]) -> None:
-        for record in records:
+    def produce(self, records: list[SensorReading], spread: int = 0) -> None:
+        """Keyed by device; with ``spread``, record i goes to partition i % spread."""
+        for i, record in enumerate(records):
             self.producer.produce(
                 self.topic,
                 key=record.device_id.encode(),
+                partition=i % spread if spread else -1,  # -1: the partitioner's choice
                 value=self.serde.encode(record, self.topic),
                 headers=self.serde.headers(record),
             )
@@ -89,14 +91,20 @@ class SinkWorld:
 
 
 @pytest.fixture
-def sink_world(endpoints: dict[str, str]) -> Iterator[SinkWorld]:
+def partitions() -> int:
+    """Partitions of the world's topic (a test parametrizes ``partitions`` for more)."""
+    return 3
+
+
+@pytest.fixture
+def sink_world(endpoints: dict[str, str], partitions: int) -> Iterator[SinkWorld]:
     tag = uuid.uuid4().hex[:8]
     topic = f"it-sink-{tag}"
     admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
     for name in (topic, f"{topic}.dlq"):
-        admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(
-            30
-        )
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[
+            name
+        ].result(30)
     contract = contract_on(topic)
     SchemaRegistry(endpoints["registry"]).push(contract)
     env = {
