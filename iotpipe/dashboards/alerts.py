@@ -1,15 +1,25 @@
 """Alert rules, in Grafana's file-provisioning format: a value out of its kind's range,
-and a device silent for longer than the configured minutes."""
+and a device silent for longer than the configured minutes (MongoDB); and the cluster's
+(Prometheus, from the sinks' /metrics): under-replicated and offline partitions,
+consumer lag high or growing, dead letters, a rebalance storm."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from iotpipe.dashboards.kinds import AlertSettings
-from iotpipe.dashboards.queries import FROM, MongoPanel, MongoQuery, in_range
+from iotpipe.dashboards import cluster
+from iotpipe.dashboards.kinds import AlertSettings, ClusterAlertSettings
+from iotpipe.dashboards.queries import FROM, PROMETHEUS, MongoPanel, MongoQuery, in_range
 from sink.documents import DEVICE_STATUS, ROLLUPS
 
-__all__ = ["OUT_OF_RANGE_WINDOW_SECONDS", "alert_queries", "alert_rules"]
+__all__ = [
+    "OUT_OF_RANGE_WINDOW_SECONDS",
+    "PromRule",
+    "alert_queries",
+    "alert_rules",
+    "cluster_rules",
+]
 
 FOLDER = "iotpipe"
 OUT_OF_RANGE_WINDOW_SECONDS = 600
@@ -56,6 +66,20 @@ def alert_queries(settings: AlertSettings) -> dict[str, tuple[MongoPanel, int]]:
     }
 
 
+def _threshold(above: float) -> dict[str, Any]:
+    return {
+        "refId": "B",
+        "datasourceUid": "__expr__",
+        "model": {
+            "refId": "B",
+            "type": "threshold",
+            "expression": "A",
+            "datasource": EXPRESSIONS,
+            "conditions": [{"evaluator": {"type": "gt", "params": [above]}}],
+        },
+    }
+
+
 def _rule(
     uid: str, title: str, query: MongoPanel, window: int, annotations: dict[str, str]
 ) -> dict[str, Any]:
@@ -71,17 +95,7 @@ def _rule(
                 "datasourceUid": model["datasource"]["uid"],  # type: ignore[index]
                 "model": model,
             },
-            {
-                "refId": "B",
-                "datasourceUid": "__expr__",
-                "model": {
-                    "refId": "B",
-                    "type": "threshold",
-                    "expression": "A",
-                    "datasource": EXPRESSIONS,
-                    "conditions": [{"evaluator": {"type": "gt", "params": [0]}}],
-                },
-            },
+            _threshold(0),
         ],
         "noDataState": "OK",  # no row means nothing is out of range / silent
         "execErrState": "Error",
@@ -90,6 +104,136 @@ def _rule(
         "labels": {"service": "iotpipe"},
         "isPaused": False,
     }
+
+
+@dataclass(frozen=True)
+class PromRule:
+    """A cluster alert: an instant PromQL query, firing while a series is above
+    ``above`` for ``pending`` (Grafana's "for")."""
+
+    uid: str
+    title: str
+    expr: str
+    above: float
+    pending: str
+    summary: str
+    description: str
+    dashboard: str = "iotpipe-cluster"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "title": self.title,
+            "condition": "B",
+            "data": [
+                {
+                    "refId": "A",
+                    "relativeTimeRange": {"from": 600, "to": 0},
+                    "datasourceUid": PROMETHEUS.uid,
+                    "model": {
+                        "refId": "A",
+                        "datasource": PROMETHEUS.to_json(),
+                        "expr": self.expr,
+                        "instant": True,
+                        "range": False,
+                        "intervalMs": 15000,
+                        "maxDataPoints": 43200,
+                    },
+                },
+                _threshold(self.above),
+            ],
+            # No series: no sink is scraped (or nothing happened); not this rule's alarm.
+            "noDataState": "OK",
+            "execErrState": "Error",
+            "for": self.pending,
+            "annotations": {
+                "summary": self.summary,
+                "description": f"{self.description} What to do: {RUNBOOK}.",
+                "__dashboardUid__": self.dashboard,
+            },
+            "labels": {"service": "iotpipe", "area": "cluster"},
+            "isPaused": False,
+        }
+
+
+RUNBOOK = "docs/operations-cluster.md"
+LAG_TOTAL = "sum(iotpipe_sink_consumer_lag)"
+DEAD_LETTERS = "iotpipe_sink_dead_letters_total"
+
+
+def cluster_rules(settings: ClusterAlertSettings) -> list[PromRule]:
+    lag_max, growing_min = settings.consumer_lag_max, settings.consumer_lag_growing_min
+    storm = settings.rebalances_per_10m_max
+    return [
+        PromRule(
+            "iotpipe-under-replicated-partitions",
+            "Under-replicated partitions",
+            cluster.UNDER_REPLICATED,
+            0,
+            "5m",
+            "{{ $labels.topic }}: {{ $values.A }} partitions with fewer in-sync replicas "
+            "than replicas for 5 minutes",
+            "A broker is down, slow or cut off: one more failure and writes to these "
+            "partitions stop (min.insync.replicas).",
+        ),
+        PromRule(
+            "iotpipe-offline-partitions",
+            "Offline partitions",
+            cluster.OFFLINE,
+            0,
+            "1m",
+            "{{ $labels.topic }}: {{ $values.A }} partitions without a leader",
+            "Records for these partitions cannot be written (ingest answers 503) and the "
+            "sink reads none.",
+        ),
+        PromRule(
+            "iotpipe-consumer-lag-high",
+            f"Consumer lag above {lag_max:,} for 10 minutes",
+            LAG_TOTAL,
+            lag_max,
+            "10m",
+            f"The sinks are {{{{ $values.A }}}} records behind (more than {lag_max:,} for "
+            "10 minutes)",
+            "Readings reach the database late. Settings: grafana/alert-settings.yaml "
+            "(cluster.consumer_lag_max).",
+        ),
+        PromRule(
+            "iotpipe-consumer-lag-growing",
+            "Consumer lag growing for 10 minutes",
+            # records per second, while the lag is above growing_min
+            f"deriv({LAG_TOTAL}[10m:1m]) and on() {LAG_TOTAL} > {growing_min}",
+            0,
+            "10m",
+            "Consumer lag grows by {{ $values.A }} records/s and has for 10 minutes",
+            "The sinks store less than ingest accepts: they fall further behind. "
+            f"Counted only above {growing_min:,} records behind "
+            "(cluster.consumer_lag_growing_min).",
+        ),
+        PromRule(
+            "iotpipe-dead-letters",
+            "Records sent to the dead-letter queue",
+            # A reason's counter is created by its first dead letter: a series that
+            # appeared in the window counts too (increase() cannot see its first value).
+            f"sum by (reason) (increase({DEAD_LETTERS}[5m])) > 0 or sum by (reason) "
+            f"({DEAD_LETTERS} unless {DEAD_LETTERS} offset 5m)",
+            0,
+            "0s",
+            "Records sent to the dead-letter queue in the last 5 minutes "
+            "(reason {{ $labels.reason }})",
+            "A record could not be decoded or stored; the partition kept flowing. "
+            "iotpipe dlq list shows them, iotpipe dlq replay sends them back.",
+        ),
+        PromRule(
+            "iotpipe-rebalance-storm",
+            f"More than {storm} rebalances in 10 minutes",
+            "sum(increase(iotpipe_sink_rebalances_total[10m]))",
+            storm,
+            "0s",
+            "{{ $values.A }} rebalance events of the sink group in 10 minutes",
+            "Sinks keep joining and leaving (crash loops, health-check restarts, sessions "
+            "expiring under load). Settings: cluster.rebalances_per_10m_max.",
+        ),
+    ]
 
 
 def alert_rules(settings: AlertSettings) -> dict[str, Any]:
@@ -127,6 +271,13 @@ def alert_rules(settings: AlertSettings) -> dict[str, Any]:
                         },
                     ),
                 ],
-            }
+            },
+            {
+                "orgId": 1,
+                "name": "iotpipe-cluster",
+                "folder": FOLDER,
+                "interval": "1m",
+                "rules": [r.to_json() for r in cluster_rules(settings.cluster)],
+            },
         ],
     }

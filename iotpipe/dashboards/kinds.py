@@ -13,7 +13,14 @@ from iotpipe.contract.catalog import Contract
 from iotpipe.errors import ContractError
 from iotpipe.paths import REPO_DIR
 
-__all__ = ["GRAFANA_DIR", "AlertSettings", "Range", "load_alert_settings", "sensor_kinds"]
+__all__ = [
+    "GRAFANA_DIR",
+    "AlertSettings",
+    "ClusterAlertSettings",
+    "Range",
+    "load_alert_settings",
+    "sensor_kinds",
+]
 
 GRAFANA_DIR = REPO_DIR / "grafana"
 
@@ -37,9 +44,19 @@ class Range:
 
 
 @dataclass(frozen=True)
+class ClusterAlertSettings:
+    """Thresholds of the cluster's alert rules (see docs/operations-cluster.md)."""
+
+    consumer_lag_max: int = 10_000  # records behind, all partitions, for 10 minutes
+    consumer_lag_growing_min: int = 1_000  # "growing" counts only above this many
+    rebalances_per_10m_max: int = 20  # rebalance events of all replicas in 10 minutes
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     silent_after_minutes: int
     ranges: list[Range]
+    cluster: ClusterAlertSettings = ClusterAlertSettings()
 
 
 def load_alert_settings(contract: Contract, path: Path | None = None) -> AlertSettings:
@@ -61,4 +78,22 @@ def load_alert_settings(contract: Contract, path: Path | None = None) -> AlertSe
     silent = int(data.get("silent_after_minutes", 15))
     if silent < 1:
         raise ContractError(f"{path.name}: silent_after_minutes must be at least 1")
-    return AlertSettings(silent, ranges)
+    return AlertSettings(silent, ranges, _cluster(path, data.get("cluster") or {}))
+
+
+def _cluster(path: Path, data: dict[str, Any]) -> ClusterAlertSettings:
+    defaults = ClusterAlertSettings()
+    known = set(defaults.__dataclass_fields__)
+    unknown = set(data) - known
+    if unknown:
+        raise ContractError(
+            f"{path.name}: cluster: unknown {', '.join(sorted(unknown))} "
+            f"(known: {', '.join(sorted(known))})"
+        )
+    values = {}
+    for name in known:
+        raw = data.get(name, getattr(defaults, name))
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+            raise ContractError(f"{path.name}: cluster: {name} must be a whole number >= 1")
+        values[name] = raw
+    return ClusterAlertSettings(**values)

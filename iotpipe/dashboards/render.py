@@ -10,6 +10,7 @@ import yaml
 from iotpipe.contract.catalog import Contract
 from iotpipe.dashboards.alerts import alert_rules
 from iotpipe.dashboards.board import Board
+from iotpipe.dashboards.cluster import cluster_health
 from iotpipe.dashboards.device import device_view
 from iotpipe.dashboards.fleet import fleet_overview
 from iotpipe.dashboards.kinds import GRAFANA_DIR, load_alert_settings, sensor_kinds
@@ -49,7 +50,12 @@ _Dumper.add_representer(str, _str)
 
 
 def boards(contract: Contract) -> list[Board]:
-    return [fleet_overview(sensor_kinds(contract)), device_view(), pipeline_health()]
+    return [
+        fleet_overview(sensor_kinds(contract)),
+        device_view(),
+        pipeline_health(),
+        cluster_health(),
+    ]
 
 
 def render(contract: Contract, grafana_dir: Path = GRAFANA_DIR) -> dict[Path, str]:

@@ -44,7 +44,7 @@ def test_committed_files_are_what_generation_gives() -> None:
     assert render.check(Contract.load()) == []
 
 
-def test_three_dashboards_load_as_grafana_dashboard_models() -> None:
+def test_the_dashboards_load_as_grafana_dashboard_models() -> None:
     uids = set()
     for path, raw in dashboards():
         model = Dashboard.from_json(raw)
@@ -57,7 +57,7 @@ def test_three_dashboards_load_as_grafana_dashboard_models() -> None:
             grid = panel["gridPos"]
             assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, (path.name, panel["title"])
             assert grid["h"] > 0
-    assert uids == {"iotpipe-fleet", "iotpipe-device", "iotpipe-pipeline"}
+    assert uids == {"iotpipe-fleet", "iotpipe-device", "iotpipe-pipeline", "iotpipe-cluster"}
 
 
 def test_every_query_uses_a_provisioned_datasource_of_its_type() -> None:
@@ -130,7 +130,8 @@ def test_alert_rules_file_reads_back_to_the_generated_queries() -> None:
     # Grafana expands $NAME from its environment: with any environment, nothing changes
     # but the $$ escapes.
     expanded = expand_provisioning(raw, {"match": "X", "labels": "Y", "__from": "Z"})
-    rules = yaml.safe_load(expanded)["groups"][0]["rules"]
+    groups = {g["name"]: g["rules"] for g in yaml.safe_load(expanded)["groups"]}
+    rules = groups["iotpipe"]
     assert {r["uid"] for r in rules} == {"iotpipe-value-out-of-range", "iotpipe-device-silent"}
     known = specs(Contract.load())
     for rule in rules:
