@@ -5,15 +5,26 @@ what each replica reports of the group and the cluster on /metrics."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
 
+from iotpipe.processes import free_port_block
+from iotpipe.stack.manager import Stack
+from iotpipe.stack.settings import StackSettings
+from sink.cluster import ClusterWatch
+from sink.health import SinkMetrics
 from tests.integration.sink.conftest import SinkWorld
 from tests.support import free_port
 
@@ -172,3 +183,58 @@ def test_a_sink_reports_the_brokers_and_no_under_replicated_partition_of_a_healt
         assert metric(samples, urp, topic=topic) == 0
         assert metric(samples, offline, topic=topic) == 0
     assert metric(samples, "iotpipe_sink_cluster_metadata_errors_total") == 0
+
+
+@pytest.fixture
+def three_brokers(tmp_path: Path) -> Iterator[Stack]:
+    """A private Kafka cluster of three nodes (no registry or database), wiped after."""
+    kafka = free_port_block(6)
+    stack = Stack(
+        StackSettings(
+            state_dir=tmp_path / "stack",
+            brokers=3,
+            kafka_port=kafka,
+            kafka_controller_port=kafka + 1,
+        ),
+        console=Console(stderr=True),
+    )
+    try:
+        stack.up(["kafka"])
+        yield stack
+    finally:
+        stack.down(wipe=True)
+
+
+@pytest.mark.timeout(420)
+def test_a_dead_broker_shows_as_under_replicated_partitions_until_it_returns(
+    three_brokers: Stack,
+) -> None:
+    bootstrap = three_brokers.layout().kafka_bootstrap
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topic = f"it-urp-{uuid.uuid4().hex[:8]}"
+    admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=3)])[topic].result(60)
+    metrics = SinkMetrics()
+    watch = ClusterWatch(admin, [topic], metrics, interval=1)
+    urp = "iotpipe_sink_topic_under_replicated_partitions"
+
+    def seen() -> tuple[float | None, float | None]:
+        watch.refresh()
+        registry = metrics.registry
+        return (
+            registry.get_sample_value("iotpipe_sink_kafka_brokers_up"),
+            registry.get_sample_value(urp, {"topic": topic}),
+        )
+
+    assert wait_until(lambda: seen() == (3, 0), 60, every=1), seen()
+    victim = three_brokers.pid("kafka-3")
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    # Fenced after its session times out; its replicas leave the ISRs of every partition
+    # (replication factor 3 on 3 brokers: all six hold one).
+    assert wait_until(lambda: seen() == (2, 6), 120, every=1), seen()
+    assert (
+        metrics.registry.get_sample_value("iotpipe_sink_topic_offline_partitions", {"topic": topic})
+        == 0
+    )
+    three_brokers.up(["kafka-3"])
+    assert wait_until(lambda: seen() == (3, 0), 180, every=1), seen()
