@@ -26,6 +26,10 @@ class MetadataSource(Protocol):
 
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> Any: ...
 
+    def poll(self, timeout: float = -1) -> int:
+        """Serves the client's queued log lines (handed to its Python logger only here)."""
+        ...
+
 
 @dataclass(frozen=True)
 class TopicHealth:
@@ -88,10 +92,12 @@ class ClusterWatch:
         try:
             metadata = self._source.list_topics(timeout=self._timeout)
         except KafkaException as exc:
+            self._source.poll(0)
             self._metrics.cluster_metadata_errors.inc()
             self._metrics.brokers_up.set(0)
             log.warning("cluster metadata unavailable: %s", exc)
             return None
+        self._source.poll(0)
         view = cluster_view(metadata, self._topics)
         self._metrics.brokers_up.set(len(view.brokers))
         for name, health in view.topics.items():

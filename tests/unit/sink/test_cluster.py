@@ -71,6 +71,9 @@ class Source:
             raise self.answer
         return self.answer
 
+    def poll(self, timeout: float = -1) -> int:
+        return 0
+
 
 def value(metrics: SinkMetrics, name: str, **labels: str) -> float | None:
     return metrics.registry.get_sample_value(name, labels)
