@@ -13,7 +13,7 @@ from iotpipe.paths import REPO_DIR
 __all__ = ["bench"]
 
 
-def bench(
+def bench(  # noqa: PLR0917 - typer options
     seconds: Annotated[float, typer.Option(help="Length of each load phase.")] = 10.0,
     prefill: Annotated[
         int, typer.Option(help="Readings for the producer, database and sink phases.")
@@ -29,10 +29,29 @@ def bench(
             "the first run builds them (minutes)."
         ),
     ] = True,
+    scale: Annotated[
+        bool,
+        typer.Option(
+            "--scale",
+            help="Instead: the scaling curve on a private 3-broker stack (sink for 1-3 "
+            "replicas, ingest for 1, 2 and one worker per core); writes scale.json and "
+            "scale.png. Uses --seconds, --prefill and --output.",
+        ),
+    ] = False,
+    stack_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="State folder of --scale's private stack (emptied first, deleted after) "
+            "[default: ~/.local/state/iotpipe/bench-scale-stack]."
+        ),
+    ] = None,
 ) -> None:
     """Measure ingest (single, batch, WebSocket), the sink and end to end against the bare
     producer, HTTP server and database and against the peers, in one run; print the table
-    with the targets' verdicts, write JSON and PNG."""
+    with the targets' verdicts, write JSON and PNG. With --scale: the scaling curve."""
+    if scale:
+        _scale(seconds=seconds, prefill=prefill, output=output, stack_dir=stack_dir)
+        return
     from iotpipe.bench import report  # noqa: PLC0415 - loads the benchmark only here
     from iotpipe.bench.run import PEERS, BenchPlan, run_bench  # noqa: PLC0415
 
@@ -42,4 +61,29 @@ def bench(
     result = report.summarize(run_bench(plan))
     Console().print(report.table(result))
     data, chart = report.write(result, output)
+    Console(stderr=True).print(f"wrote {data} and {chart}")
+
+
+def _scale(*, seconds: float, prefill: int, output: Path, stack_dir: Path | None) -> None:
+    import os  # noqa: PLC0415
+
+    from iotpipe.bench import scale_report  # noqa: PLC0415 - loads the benchmark only here
+    from iotpipe.bench.scale import (  # noqa: PLC0415
+        build_plan,
+        default_scale_state_dir,
+        run_scale,
+    )
+    from iotpipe.topics import cluster_topic_settings  # noqa: PLC0415
+
+    brokers = 3
+    plan = build_plan(
+        seconds=seconds,
+        prefill=prefill,
+        cores=os.cpu_count() or 1,
+        brokers=brokers,
+        topics=cluster_topic_settings(brokers),
+    )
+    result = scale_report.summarize(run_scale(plan, stack_dir or default_scale_state_dir()))
+    Console().print(scale_report.table(result))
+    data, chart = scale_report.write(result, output)
     Console(stderr=True).print(f"wrote {data} and {chart}")
