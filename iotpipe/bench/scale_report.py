@@ -14,10 +14,33 @@ from rich.table import Table
 
 from iotpipe.results import pyplot
 
-__all__ = ["SATURATED", "curve", "reading", "summarize", "table", "write"]
+__all__ = [
+    "SATURATED",
+    "curve",
+    "per_core",
+    "pipeline_cores",
+    "reading",
+    "summarize",
+    "table",
+    "write",
+]
 
 SATURATED = 0.9  # a machine whose busy cores reach this share of its cores is CPU-bound
 NOT_GROUPS = {"machine", "steal"}  # keys of a point's cpu that are not process groups
+NOT_PIPELINE = NOT_GROUPS | {"other", "wrk", "bench"}  # not the pipeline's own processes
+
+
+def pipeline_cores(cpu: dict[str, float]) -> float:
+    """Cores the pipeline's own processes used (Kafka, registry, database, sink, ingest):
+    not the load generator, the bench itself or other work on the machine."""
+    return sum(v for k, v in cpu.items() if k not in NOT_PIPELINE)
+
+
+def per_core(rate: float, cpu: dict[str, float]) -> float | None:
+    """Throughput per core the pipeline used: what a point costs, which other work on a
+    shared machine changes much less than the throughput itself."""
+    used = pipeline_cores(cpu)
+    return round(rate / used) if used > 0 else None
 
 
 def reading(cpu: dict[str, float], cores: int) -> str:
@@ -54,6 +77,7 @@ def curve(result: dict[str, Any]) -> dict[str, Any]:
                 "docs_per_s": p["docs_per_s"],
                 "speedup": ratio(p["docs_per_s"], first_sink),
                 "vs_bare_db": ratio(p["docs_per_s"], db_limit),
+                "per_pipeline_core": per_core(p["docs_per_s"], p["cpu"]),
             }
             for p in sink
         ],
@@ -72,6 +96,10 @@ def curve(result: dict[str, Any]) -> dict[str, Any]:
                     if first is not None
                 },
                 "batch_vs_bare_producer": ratio(p["batch"]["readings_per_s"], producer_limit),
+                **{
+                    f"{kind}_per_pipeline_core": per_core(p[kind]["readings_per_s"], p[kind]["cpu"])
+                    for kind in ("batch", "single")
+                },
             }
             for p in ingest
         ],
@@ -108,25 +136,28 @@ def table(result: dict[str, Any]) -> Table:
         f"partitions, RF {plan['replication_factor']}, min.insync {plan['min_insync_replicas']}, "
         f"{result['machine']['cores']} cores"
     )
-    for column in ("point", "throughput", "speedup", "of limit", "CPU (cores)", "reading"):
+    columns = ("point", "throughput", "speedup", "of limit", "per pipeline core", "CPU (cores)",
+               "reading")  # fmt: skip
+    for column in columns:
         out.add_column(column, overflow="fold")
 
     def cpu(point: dict[str, float]) -> str:
         return " ".join(f"{k} {v:.2f}" for k, v in point.items() if k not in NOT_GROUPS and v)
 
     for name, label, unit in (
-        ("bare_producer", "bare producer (limit)", "readings"),
+        ("bare_producer", "bare producer, one process (limit)", "readings"),
         ("bare_db", "bare inserts (limit)", "docs"),
     ):
         value = _rate(found[f"{name}_{unit}_per_s"])
         out.add_row(
-            label, value, "", "", cpu(found[f"{name}_cpu"]), found.get(f"{name}_reading", "")
+            label, value, "", "", "", cpu(found[f"{name}_cpu"]), found.get(f"{name}_reading", "")
         )
     lines = result["curve"]
     for point, line in zip(result["sink"], lines["sink"], strict=True):
         out.add_row(
             f"sink x{point['replicas']}", _rate(point["docs_per_s"]), _x(line["speedup"]),
-            _x(line["vs_bare_db"]), cpu(point["cpu"]), point.get("reading", ""),
+            _x(line["vs_bare_db"]), _rate(line["per_pipeline_core"]), cpu(point["cpu"]),
+            point.get("reading", ""),
         )  # fmt: skip
     for point, line in zip(result["ingest"], lines["ingest"], strict=True):
         for kind, label in (("batch", f"batch {plan['batch_size']}"), ("single", "single")):
@@ -134,7 +165,8 @@ def table(result: dict[str, Any]) -> Table:
             limit = _x(line["batch_vs_bare_producer"]) if kind == "batch" else ""
             out.add_row(f"ingest {label}, {point['workers']} workers",
                         _rate(phase["readings_per_s"]), _x(line.get(f"{kind}_speedup")), limit,
-                        cpu(phase["cpu"]), phase.get("reading", ""))  # fmt: skip
+                        _rate(line[f"{kind}_per_pipeline_core"]), cpu(phase["cpu"]),
+                        phase.get("reading", ""))  # fmt: skip
     return out
 
 
@@ -152,8 +184,11 @@ def _chart(result: dict[str, Any], path: Path) -> None:
     found, cores = result["limits"], result["machine"]["cores"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     replicas = [p["replicas"] for p in result["sink"]]
-    left.plot(replicas, [p["docs_per_s"] for p in result["sink"]], marker="o", color="#3b7dd8",
-              label="sink (docs/s)")  # fmt: skip
+    rates = [p["docs_per_s"] for p in result["sink"]]
+    left.plot(replicas, rates, marker="o", color="#3b7dd8", label="sink (docs/s)")
+    for x, y in zip(replicas, rates, strict=True):
+        left.annotate(f"{y:,.0f}", (x, y), textcoords="offset points", xytext=(0, 6),
+                      ha="center", fontsize=8)  # fmt: skip
     left.axhline(found["bare_db_docs_per_s"], color="black", linestyle="--",
                  label="bare database inserts")  # fmt: skip
     left.set_xticks(replicas)
@@ -168,17 +203,24 @@ def _chart(result: dict[str, Any], path: Path) -> None:
         ("batch", f"batches of {result['plan']['batch_size']}", "#3b7dd8"),
         ("single", "single readings", "#d8553b"),
     ):
-        right.plot(workers, [p[kind]["readings_per_s"] for p in result["ingest"]], marker="o",
-                   color=color, label=label)  # fmt: skip
+        rates = [p[kind]["readings_per_s"] for p in result["ingest"]]
+        right.plot(workers, rates, marker="o", color=color, label=label)
+        for x, y in zip(workers, rates, strict=True):
+            right.annotate(f"{y:,.0f}", (x, y), textcoords="offset points", xytext=(0, 6),
+                           ha="center", fontsize=8)  # fmt: skip
     right.axhline(found["bare_producer_readings_per_s"], color="black", linestyle="--",
-                  label="bare producer (acks=all)")  # fmt: skip
+                  label="bare producer (one process, acks=all)")  # fmt: skip
     right.axvline(cores, color="grey", linestyle=":", label=f"{cores} cores")
     right.set_xticks(workers)
     right.set_xlabel("ingest workers")
     right.set_ylabel("readings accepted per second")
     right.set_title(f"ingest, {result['plan']['brokers']} brokers")
     right.set_yscale("log")
-    right.legend(loc="lower right", fontsize=8)
+    shown = [found["bare_producer_readings_per_s"]] + [
+        p[kind]["readings_per_s"] for p in result["ingest"] for kind in ("batch", "single")
+    ]
+    right.set_ylim(min(shown) * 0.7, max(shown) * 1.6)  # room for the labels
+    right.legend(loc="center right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -260,6 +260,18 @@ def test_the_curve_holds_speedups_over_the_first_point_and_shares_of_the_limits(
         (4, 1.35, 1.5),
     ]
     assert found["ingest"][1]["batch_vs_bare_producer"] == 0.3
+    # per core the pipeline used: the sink x2 used kafka 0.2 + database 0.95 + sink 1.2.
+    assert found["sink"][1]["per_pipeline_core"] == round(6000 / 2.35)
+    # ingest x1 batch: kafka 0.2 + database 0.5 + ingest 0.8 (wrk and the rest left out).
+    assert found["ingest"][0]["batch_per_pipeline_core"] == round(20_000 / 1.5)
+
+
+def test_per_core_leaves_out_the_load_generator_the_bench_and_other_work() -> None:
+    used = {"kafka": 0.5, "ingest": 1.0, "wrk": 0.3, "bench": 0.1, "other": 0.4,
+            "machine": 2.0, "steal": 0.1}  # fmt: skip
+    assert scale_report.pipeline_cores(used) == 1.5
+    assert scale_report.per_core(3000.0, used) == 2000
+    assert scale_report.per_core(3000.0, {"machine": 1.0, "other": 1.0}) is None
 
 
 def test_summarize_adds_a_reading_to_every_point_and_limit() -> None:
@@ -275,7 +287,7 @@ def test_the_table_has_a_row_per_limit_and_point() -> None:
     console = Console(record=True, width=250)
     console.print(scale_report.table(result))
     text = console.export_text()
-    for row in ("bare producer (limit)", "bare inserts (limit)", "sink x1", "sink x3",
+    for row in ("bare producer, one process (limit)", "bare inserts (limit)", "sink x1", "sink x3",
                 "ingest batch 1000, 4 workers", "ingest single, 2 workers"):  # fmt: skip
         assert row in text
     assert "6,000/s" in text
