@@ -23,7 +23,13 @@ from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.kafka_admin import KafkaTopicAdmin
 from iotpipe.processes import free_port, wait_http
-from iotpipe.topics import devices_topic_spec, ensure_topics, jobs_topic_spec, pipeline_topics
+from iotpipe.topics import (
+    cluster_topic_settings,
+    devices_topic_spec,
+    ensure_topics,
+    jobs_topic_spec,
+    pipeline_topics,
+)
 
 __all__ = ["Pipeline", "Proc"]
 
@@ -86,7 +92,9 @@ class Pipeline:
     name: str
     endpoints: dict[str, str]
     workdir: Path
-    devices: int = 4
+    brokers: int = 1  # the stack's size: the topics' replication follows it
+    ingest_workers: int | None = None  # None: ingest's default (one per core)
+    devices: int = 8
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     keys: dict[str, str] = field(default_factory=dict)
     ingest: Proc | None = None
@@ -101,6 +109,10 @@ class Pipeline:
         return f"{self.topic}.dlq"
 
     @property
+    def group_id(self) -> str:
+        return f"chaos-{self.name}-{self.tag}"
+
+    @property
     def database(self) -> str:
         return f"chaos_{self.name.replace('-', '_')}_{self.tag}"
 
@@ -110,13 +122,19 @@ class Pipeline:
         return self.ingest.ready_url.removesuffix("/readyz")
 
     def prepare(self) -> None:
-        """Topics (6 partitions and the DLQ), the contract's subjects, device keys."""
+        """Topics (6 partitions and the DLQ, replicated as the cluster profile says for
+        the stack's size), the contract's subjects, device keys."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         admin = KafkaTopicAdmin(self.endpoints["kafka"], timeout=60)
+        durability = cluster_topic_settings(self.brokers)
+        copies = {
+            "replication_factor": durability.replication_factor,
+            "min_insync_replicas": durability.min_insync_replicas,
+        }
         specs = [
-            *pipeline_topics(topic=self.topic, partitions=PARTITIONS),
-            devices_topic_spec(topic=f"{self.topic}-devices"),
-            jobs_topic_spec(topic=f"{self.topic}-jobs"),
+            *pipeline_topics(topic=self.topic, partitions=PARTITIONS, **copies),
+            devices_topic_spec(topic=f"{self.topic}-devices", **copies),
+            jobs_topic_spec(topic=f"{self.topic}-jobs", **copies),
         ]
         ensure_topics(admin, specs)
         SchemaRegistry(self.endpoints["registry"]).push(Contract.load().on_topic(self.topic))
@@ -146,7 +164,15 @@ class Pipeline:
         }
         log = self.workdir / "ingest.log"
         self.ingest = Proc(
-            ["ingest", "--port", str(port)], env, log, f"http://127.0.0.1:{port}/readyz"
+            [
+                "ingest",
+                "--port",
+                str(port),
+                *(["--workers", str(self.ingest_workers)] if self.ingest_workers else []),
+            ],
+            env,
+            log,
+            f"http://127.0.0.1:{port}/readyz",
         )
         return self.ingest.start()
 
@@ -157,7 +183,7 @@ class Pipeline:
             **self._env(),
             "IOTPIPE_SINK_TOPIC": self.topic,
             "IOTPIPE_SINK_DLQ_TOPIC": self.dlq_topic,
-            "IOTPIPE_SINK_GROUP_ID": f"chaos-{self.name}-{self.tag}",
+            "IOTPIPE_SINK_GROUP_ID": self.group_id,
             "IOTPIPE_SINK_DATABASE": self.database,
             "IOTPIPE_SINK_DEVICES_MIRROR": "false",
             "IOTPIPE_SINK_RETRY_MAX_SECONDS": "2",

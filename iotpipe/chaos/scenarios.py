@@ -1,5 +1,6 @@
-"""The six faults. Each runs while the load driver streams readings and returns its own
-checks (name -> held); the common counting and verdict are in :mod:`run`.
+"""The faults on a one-broker stack, and every scenario by name (the cluster's are in
+:mod:`iotpipe.chaos.cluster`). Each runs while the load driver streams readings and
+returns its own checks (name -> held); the common counting and verdict are in :mod:`run`.
 
 Pauses here only decide *when* a fault strikes; every check waits on a condition with a
 generous deadline, since this runs on small, busy machines.
@@ -7,62 +8,18 @@ generous deadline, since this runs on small, busy machines.
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
 
-from iotpipe.chaos.driver import LoadDriver
-from iotpipe.chaos.pipeline import PARTITIONS, Pipeline, Proc
+from iotpipe.chaos.cluster import CLUSTER_SCENARIOS
+from iotpipe.chaos.fault import Fault, Plan, Scenario, wait_for
+from iotpipe.chaos.pipeline import PARTITIONS, Proc
 from iotpipe.chaos.poison import PoisonProducer, dead_letters
-from iotpipe.stack.manager import Stack
 
-__all__ = ["SCENARIOS", "Fault", "Plan", "wait_for"]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How hard to push: the CI short form, or the full run (``nox -s chaos``)."""
-
-    short: bool = False
-
-    @property
-    def kills(self) -> int:
-        return 3 if self.short else 10
-
-    @property
-    def outage(self) -> float:
-        """Seconds a stopped service stays down."""
-        return 5.0 if self.short else 15.0
-
-    @property
-    def poison_rounds(self) -> int:
-        return 2 if self.short else 8
-
-
-@dataclass
-class Fault:
-    """What a scenario works with."""
-
-    stack: Stack
-    pipeline: Pipeline
-    driver: LoadDriver
-    plan: Plan
-    rng: random.Random
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, every: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(every)
+__all__ = ["SCENARIOS", "Fault", "Plan", "Scenario", "wait_for"]
 
 
 def sink_killed(f: Fault) -> dict[str, bool]:
@@ -70,9 +27,11 @@ def sink_killed(f: Fault) -> dict[str, bool]:
     sink = f.pipeline.sinks[0]
     for _ in range(f.plan.kills):
         time.sleep(f.rng.uniform(0.5, 3.0))
+        f.strike()
         sink.kill()
         time.sleep(f.rng.uniform(0.0, 1.0))
         sink.start()
+    f.lift()
     return {"sink alive at the end": sink.alive}
 
 
@@ -80,10 +39,12 @@ def kafka_restarted(f: Fault) -> dict[str, bool]:
     """Stop the broker during ingest; ingest must answer 503 + Retry-After, then recover."""
     ledger = f.driver.ledger
     before = ledger.statuses.get(503, 0)
+    f.strike()
     f.stack.down(["kafka"])
     answered_503 = wait_for(lambda: ledger.statuses.get(503, 0) > before, 60)
     time.sleep(f.plan.outage)
     f.stack.up(["kafka"])
+    f.lift()
     back = time.monotonic()
     recovered = wait_for(lambda: ledger.acknowledged_between(back, time.monotonic()) > 0, 120)
     return {
@@ -96,9 +57,11 @@ def kafka_restarted(f: Fault) -> dict[str, bool]:
 def database_restarted(f: Fault) -> dict[str, bool]:
     """Stop the database while the sink writes; it must wait, not die, and resume."""
     time.sleep(f.rng.uniform(1.0, 3.0))
+    f.strike()
     f.stack.down(["mongodb"])
     time.sleep(f.plan.outage)
     f.stack.up(["mongodb"])
+    f.lift()
     time.sleep(f.rng.uniform(1.0, 3.0))
     return {"sink survived the outage": all(s.alive for s in f.pipeline.sinks)}
 
@@ -126,12 +89,14 @@ def registry_stopped(f: Fault) -> dict[str, bool]:
     accepted too; after the registry is back, both still are. (A schema id that could not
     be looked up at all answers 503 with Retry-After: tests/integration/ingest/test_produce.py.)"""
     ledger = f.driver.ledger
+    f.strike()
     f.stack.down(["registry"])
     down = time.monotonic()
     time.sleep(f.plan.outage)
     served = ledger.acknowledged_between(down, time.monotonic()) > 0
     first_event = _device_event(f)
     f.stack.up(["registry"])
+    f.lift()
     recovered = wait_for(lambda: _device_event(f).status_code == 202, 120, every=1.0)
     return {
         "readings acknowledged while the registry was down": served,
@@ -147,9 +112,11 @@ def poison_injected(f: Fault) -> dict[str, bool]:
     endpoints = f.pipeline.endpoints
     poison = PoisonProducer(endpoints["kafka"], endpoints["registry"], f.pipeline.topic)
     devices = sorted(f.pipeline.keys)
+    f.strike()
     for i in range(f.plan.poison_rounds):
         poison.inject(devices[i % len(devices)])
         time.sleep(f.rng.uniform(0.2, 1.0))
+    f.lift()
     injected = sum(poison.produced.values())
     last = time.monotonic()
     ledger = f.driver.ledger
@@ -178,20 +145,23 @@ def group_member_killed(f: Fault) -> dict[str, bool]:
 
     shared = wait_for(lambda: assigned(first) > 0 and assigned(second) > 0, 120, every=1.0)
     time.sleep(f.rng.uniform(1.0, 3.0))
+    f.strike()
     second.kill()
-    # The group notices a SIGKILLed member after the session timeout (45 s by default).
+    # The group notices a SIGKILLed member after the sink's session timeout (10 s).
     took_over = wait_for(lambda: assigned(first) == PARTITIONS, 150, every=1.0)
+    f.lift()
     return {
         "both members had partitions": shared,
         f"the survivor took all {PARTITIONS} partitions": took_over,
     }
 
 
-SCENARIOS: dict[str, Callable[[Fault], dict[str, bool]]] = {
-    "sink-killed": sink_killed,
-    "kafka-restarted": kafka_restarted,
-    "database-restarted": database_restarted,
-    "registry-stopped": registry_stopped,
-    "poison": poison_injected,
-    "group-member-killed": group_member_killed,
+SCENARIOS: dict[str, Scenario] = {
+    "sink-killed": Scenario(sink_killed),
+    "kafka-restarted": Scenario(kafka_restarted),
+    "database-restarted": Scenario(database_restarted),
+    "registry-stopped": Scenario(registry_stopped),
+    "poison": Scenario(poison_injected),
+    "group-member-killed": Scenario(group_member_killed),
+    **CLUSTER_SCENARIOS,
 }
