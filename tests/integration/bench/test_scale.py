@@ -49,6 +49,7 @@ def test_the_short_scale_run_measures_every_point_and_tears_its_stack_down(
     assert [p["replicas"] for p in sink] == [1, 2, 3]
     for point in sink:
         assert point["stored"] == point["expected"] == PREFILL, point
+        assert 0 <= point["uncommitted"] <= PREFILL
         assert point["docs_per_s"] > 0
         assert set(point["cpu"]) == GROUPS | {"sink"}
         assert point["reading"]
