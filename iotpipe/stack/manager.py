@@ -15,6 +15,7 @@ import shutil
 import socket
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -236,13 +237,21 @@ class Stack:
             if "kafka" in names:  # nodes a stack of another size left behind
                 chosen += [n for n in self._kafka_leftovers() if n not in chosen]
             table = service_table(layout)
+            records = {name: read_pidfile(self._pidfile(name)) for name in chosen}
+            live = {n: r for n, r in records.items() if r is not None and is_alive(r)}
+            # All at once: the last Kafka node stopped alone has no controller quorum left
+            # for its controlled shutdown and would wait out its whole grace period.
+            with ThreadPoolExecutor(max_workers=max(1, len(live))) as pool:
+                futures = {
+                    name: pool.submit(
+                        terminate, record, grace=table[name].stop_grace if name in table else 30.0
+                    )
+                    for name, record in live.items()
+                }
             for name in chosen:
-                record = read_pidfile(self._pidfile(name))
-                if record is not None and is_alive(record):
-                    grace = table[name].stop_grace if name in table else 30.0
-                    killed = terminate(record, grace=grace)
-                    how = "killed after grace period" if killed else "stopped"
-                    self._console.print(f"  {name:<9} {how} (pid {record.pid})")
+                if name in futures:
+                    how = "killed after grace period" if futures[name].result() else "stopped"
+                    self._console.print(f"  {name:<9} {how} (pid {live[name].pid})")
                     stopped.append(name)
                 self._pidfile(name).unlink(missing_ok=True)
                 if wipe:
