@@ -24,15 +24,14 @@ from typing import Any
 from rich.console import Console
 
 from iotpipe.chaos.driver import LoadDriver
-from iotpipe.chaos.fault import Fault, Plan
+from iotpipe.chaos.fault import Fault, Plan, wait_for
 from iotpipe.chaos.peak import measure_peak
-from iotpipe.chaos.pipeline import Pipeline
+from iotpipe.chaos.pipeline import PARTITIONS, Pipeline
 from iotpipe.chaos.scenarios import SCENARIOS
 from iotpipe.chaos.stack import private_stack
 from iotpipe.chaos.verdict import FaultTimes, ScenarioResult, drain, judge
 from iotpipe.chaos.watch import KafkaWatch, LagSampler
 from iotpipe.errors import ConfigError
-from iotpipe.processes import wait_sink_assigned
 from iotpipe.stack.manager import Stack
 
 __all__ = ["machine", "run_chaos", "run_scenario"]
@@ -62,7 +61,7 @@ def run_scenario(
         pipeline.start_ingest()
         for _ in range(spec.sinks):
             pipeline.new_sink().start()
-        assigned = wait_sink_assigned(pipeline.sinks[0].ready_url, timeout=120)
+        assigned = wait_for(lambda: _all_assigned(pipeline), 120, every=0.5)
         watch = KafkaWatch(endpoints["kafka"], pipeline.topic, pipeline.group_id)
         driver = LoadDriver(pipeline.base_url, pipeline.keys)
         try:
@@ -86,7 +85,7 @@ def run_scenario(
         finally:
             ledger = driver.finish(drain_seconds=DRAIN_SECONDS)
         checks = {
-            "sinks held partitions before the stream": assigned,
+            "every sink replica held partitions before the stream": assigned,
             "pipeline flowing before the fault": flowing,
             **checks,
         }
@@ -118,6 +117,13 @@ def run_scenario(
         pipeline.close()
         if watch is not None:
             watch.close()
+
+
+def _all_assigned(pipeline: Pipeline) -> bool:
+    """Every sink replica holds partitions and together they hold all (the group settled:
+    a peak probe during a rebalance would measure the rebalance)."""
+    counts = [int(s.health().get("assigned_partitions", 0)) for s in pipeline.sinks]
+    return all(counts) and sum(counts) == PARTITIONS
 
 
 def machine() -> dict[str, Any]:
