@@ -97,8 +97,9 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def chaos(session: nox.Session) -> None:
-    """The fault-injection suite (``iotpipe chaos``), full form, on a private stack of its
-    own (never the one ``nox -s tests`` uses); ``-- --short`` for the CI form."""
+    """The fault-injection suite (``iotpipe chaos``), full form, on private stacks of its
+    own (one broker, then three; never the one ``nox -s tests`` uses); ``-- --short`` for
+    the short form, ``-- --ci --short`` for what CI runs (docs/reliability.md)."""
     _install(session)
     session.run("iotpipe", "chaos", *session.posargs)
 
