@@ -99,6 +99,12 @@ class SinkMetrics:
             registry=r,
         )
         self.paused = Gauge("iotpipe_sink_paused", "1 while consumption is paused.", registry=r)
+        self.commit_failures = Counter(
+            "iotpipe_sink_commit_failures",
+            "Offset commits Kafka refused (in a rebalance); retried until they succeed or "
+            "the partition moves.",
+            registry=r,
+        )
         self.views_pending = Gauge(
             "iotpipe_sink_views_pending", "Stored readings not yet in the rollups.", registry=r
         )

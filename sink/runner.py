@@ -66,6 +66,7 @@ _WRITE_WATCH_SECONDS = 0.005
 # With nothing in hand, how long one wait for the first record lasts (then the loop looks
 # at the stop flag again).
 _IDLE_POLL_SECONDS = 0.1
+_OWED_RETRY_SECONDS = 1.0  # between attempts to commit offsets a refused commit left
 
 
 @dataclass
@@ -112,6 +113,10 @@ class SinkRunner:
         self._assigned: set[tuple[str, int]] = set()
         # Revoked or lost, not assigned again since: offsets not ours to commit.
         self._gone: set[tuple[str, int]] = set()
+        # Offsets a refused commit left owed (e.g. ILLEGAL_GENERATION in a rebalance, for a
+        # partition this member keeps): sent again with the next commit, or when idle.
+        self._owed: dict[tuple[str, int], int] = {}
+        self._owed_retry_at = 0.0
         self._cooperative = settings.assignment_strategy == "cooperative-sticky"
         self.stop = threading.Event()
         self.batches = 0
@@ -158,6 +163,8 @@ class SinkRunner:
         keys = {(p.topic, p.partition) for p in partitions}
         self._assigned -= keys
         self._gone |= keys
+        for key in keys:
+            self._owed.pop(key, None)  # its new owner re-reads from the last commit
         for topic, number in keys:
             if topic == self._settings.topic:
                 self._metrics.lag.remove(str(number))  # its new owner reports it
@@ -329,20 +336,33 @@ class SinkRunner:
         return DeadLetter(message, error)
 
     def _commit(self, batch: list[Message]) -> None:
-        ends: dict[tuple[str, int], int] = {}
+        """Commit the ends of ``batch`` (written: durable) and anything owed before."""
+        ends = dict(self._owed)
         for message in batch:
             key = (message.topic() or "", message.partition() or 0)
             ends[key] = max(ends.get(key, -1), (message.offset() or 0) + 1)
-        offsets = [
-            TopicPartition(t, p, o) for (t, p), o in ends.items() if (t, p) not in self._gone
-        ]
-        if not offsets:
+        held = {key: end for key, end in ends.items() if key not in self._gone}
+        if not held:
+            self._owed.clear()
             return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in held.items()]
         try:
             self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
-            # Partitions revoked meanwhile: their new owner re-reads, idempotently.
-            self._throttle.warn("commit", f"commit failed (partitions moved?): {exc}")
+            # A rebalance under way (a revoked partition's new owner re-reads, idempotently;
+            # one this member keeps is committed again with the next commit or when idle,
+            # else its lag would never return to zero on a partition with no new record).
+            self._owed = held
+            self._owed_retry_at = time.monotonic() + _OWED_RETRY_SECONDS
+            self._metrics.commit_failures.inc()
+            self._throttle.warn("commit", f"commit failed (rebalance?), retried: {exc}")
+            return
+        self._owed.clear()
+
+    def _settle_owed(self) -> None:
+        """Idle: commit what a refused commit left owed (at most once a second)."""
+        if self._owed and time.monotonic() >= self._owed_retry_at:
+            self._commit([])
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> None:
@@ -383,6 +403,8 @@ class SinkRunner:
                 batch = [m for m in self._next(room, in_flight) if self._usable(m)]
                 if batch:
                     pending = self._prepare(batch, pending)
+                elif in_flight is None and pending is None:
+                    self._settle_owed()
             if in_flight is not None:
                 self._finish(*in_flight)
             if pending is not None:  # decoded already: written and committed too

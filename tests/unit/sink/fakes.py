@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 
 @dataclass
@@ -59,6 +59,7 @@ class FakeConsumer:
     position: int = 0
     events: list[tuple[str, Any]] = field(default_factory=list)
     stats_cb: Callable[[str], None] | None = None
+    refuse_commits: int = 0  # the next N commits fail with ILLEGAL_GENERATION
     held: set[tuple[str, int]] | None = None  # None: partition 0 of sensor-data, always
     assigned_by_app: list[list[TopicPartition]] = field(default_factory=list)
     paused_partitions: list[tuple[str, int]] = field(default_factory=list)
@@ -132,6 +133,9 @@ class FakeConsumer:
                 return
 
     def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        if self.refuse_commits > 0:  # as Kafka does in a rebalance
+            self.refuse_commits -= 1
+            raise KafkaException(KafkaError(KafkaError.ILLEGAL_GENERATION))
         for tp in offsets:
             self.committed[(tp.topic, tp.partition)] = tp.offset
 

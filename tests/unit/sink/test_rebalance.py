@@ -175,3 +175,26 @@ def test_partitions_assigned_while_paused_are_paused_at_once(serde: ContractSerd
         runner.stop.set()
         thread.join(10)
     assert len(store.collections["readings"]) == 4
+
+
+def test_a_commit_refused_in_a_rebalance_is_made_later_for_a_partition_kept(
+    serde: ContractSerde,
+) -> None:
+    """Kafka refuses a commit during a rebalance (ILLEGAL_GENERATION). For a partition
+    this member keeps and that gets no new record, nothing would commit it again: its lag
+    would stay above zero for good. The owed offsets are committed when idle."""
+    consumer, store = FakeConsumer(spread(serde, 12, 2)), MemoryStore()
+    consumer.refuse_commits = 1
+    runner = runner_for(consumer, serde, store, FakeDeadLetters())
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        wait_until(
+            lambda: consumer.committed == {("sensor-data", 0): 6, ("sensor-data", 1): 6},
+            timeout=10,
+        )
+    finally:
+        runner.stop.set()
+        thread.join(10)
+    assert sample(runner, "iotpipe_sink_commit_failures_total") == 1
+    assert len(store.collections["readings"]) == 12
