@@ -50,9 +50,10 @@ from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.errors import ConfigError, ServiceFailed
 from iotpipe.kafka_admin import KafkaTopicAdmin
-from iotpipe.processes import free_port, free_port_block, wait_http
+from iotpipe.processes import free_port, wait_http
 from iotpipe.stack.manager import Stack
-from iotpipe.stack.settings import StackSettings, default_state_dir
+from iotpipe.stack.private import private_stack as fresh_stack
+from iotpipe.stack.settings import default_state_dir
 from iotpipe.topics import TopicSettings, ensure_topics, pipeline_topics
 
 __all__ = [
@@ -162,31 +163,8 @@ def default_scale_state_dir() -> Path:
 
 
 def private_stack(state_dir: Path, *, brokers: int) -> Stack:
-    """A fresh stack of ``brokers`` Kafka nodes in ``state_dir`` (emptied first) on ports
-    free right now: a block of two per node for Kafka, three more for the others."""
-    if state_dir.expanduser().resolve() == default_state_dir().expanduser().resolve():
-        raise ConfigError(f"{state_dir} is the local stack's folder; --scale needs its own")
-    if state_dir.exists():
-        Stack(StackSettings(state_dir=state_dir), console=console).down(wipe=True)
-        shutil.rmtree(state_dir, ignore_errors=True)
-    kafka = free_port_block(2 * brokers)
-    ports: list[int] = []
-    while len(ports) < 3:  # registry, its management port, database
-        port = free_port()
-        if port not in ports and not kafka <= port < kafka + 2 * brokers:
-            ports.append(port)
-    return Stack(
-        StackSettings(
-            state_dir=state_dir,
-            brokers=brokers,
-            kafka_port=kafka,
-            kafka_controller_port=kafka + 1,
-            registry_port=ports[0],
-            registry_management_port=ports[1],
-            mongodb_port=ports[2],
-        ),
-        console=console,
-    )
+    """The scaling curve's stack of ``brokers`` Kafka nodes in ``state_dir``, emptied first."""
+    return fresh_stack(state_dir, brokers=brokers, console=console, user="--scale")
 
 
 def run_scale(plan: ScalePlan, state_dir: Path) -> dict[str, Any]:
