@@ -36,6 +36,16 @@ def _node_name(stack: Stack, broker_id: int) -> str:
     raise LookupError(f"no Kafka node with id {broker_id} in this stack")
 
 
+def _busiest_leader_process(f: Fault) -> tuple[int, int, str, int]:
+    """(partition, leader id, its node's service name, its pid) of the busiest partition."""
+    partition, leader = _busiest_leader(f)
+    name = _node_name(f.stack, leader)
+    pid = f.stack.pid(name)
+    if pid is None:
+        raise LookupError(f"{name} (broker {leader}) is not running")
+    return partition, leader, name, pid
+
+
 def _busiest_leader(f: Fault) -> tuple[int, int]:
     """(partition, leader id) of the partition holding most records, waiting for both."""
     found: list[tuple[int, int]] = []
@@ -63,11 +73,7 @@ def _acked_since(f: Fault, moment: float) -> bool:
 def leader_killed(f: Fault) -> dict[str, bool]:
     """SIGKILL the broker leading the busiest partition; another replica takes over the
     lead; the broker comes back on its data and catches up."""
-    partition, leader = _busiest_leader(f)
-    name = _node_name(f.stack, leader)
-    pid = f.stack.pid(name)
-    if pid is None:
-        raise LookupError(f"{name} (broker {leader}) is not running")
+    partition, leader, name, pid = _busiest_leader_process(f)
     f.strike()
     killed = time.monotonic()
     os.kill(pid, signal.SIGKILL)
@@ -106,11 +112,7 @@ def rolling_restart(f: Fault) -> dict[str, bool]:
 def broker_hung(f: Fault) -> dict[str, bool]:
     """SIGSTOP the busiest partition's leader (hung, not dead: its connections stay open)
     past the controller's 9 s session timeout, then SIGCONT."""
-    partition, leader = _busiest_leader(f)
-    name = _node_name(f.stack, leader)
-    pid = f.stack.pid(name)
-    if pid is None:
-        raise LookupError(f"{name} (broker {leader}) is not running")
+    partition, leader, _, pid = _busiest_leader_process(f)
     f.strike()
     hung = time.monotonic()
     os.kill(pid, signal.SIGSTOP)
