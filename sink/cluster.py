@@ -9,14 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaException
 
+from iotpipe.kafka_health import ClusterView, cluster_view
 from sink.health import SinkMetrics
 
-__all__ = ["ClusterView", "ClusterWatch", "MetadataSource", "cluster_view"]
+__all__ = ["ClusterWatch", "MetadataSource"]
 
 log = logging.getLogger("iotpipe.sink.cluster")
 
@@ -29,38 +29,6 @@ class MetadataSource(Protocol):
     def poll(self, timeout: float = -1) -> int:
         """Serves the client's queued log lines (handed to its Python logger only here)."""
         ...
-
-
-@dataclass(frozen=True)
-class TopicHealth:
-    partitions: int
-    under_replicated: tuple[int, ...]  # partitions whose ISR is smaller than their replicas
-    offline: tuple[int, ...]  # partitions without a leader
-
-
-@dataclass(frozen=True)
-class ClusterView:
-    brokers: tuple[int, ...]  # the brokers the metadata lists (registered and up)
-    topics: dict[str, TopicHealth]
-    missing: tuple[str, ...] = ()  # topics the cluster does not know
-
-
-def cluster_view(metadata: Any, topics: Iterable[str]) -> ClusterView:
-    """Brokers and per-topic partition health from a ``ClusterMetadata``."""
-    found: dict[str, TopicHealth] = {}
-    missing = []
-    for name in topics:
-        topic = metadata.topics.get(name)
-        if topic is None or topic.error is not None or not topic.partitions:
-            missing.append(name)
-            continue
-        partitions = sorted(topic.partitions.values(), key=lambda p: p.id)
-        found[name] = TopicHealth(
-            partitions=len(partitions),
-            under_replicated=tuple(p.id for p in partitions if len(p.isrs) < len(p.replicas)),
-            offline=tuple(p.id for p in partitions if p.leader < 0),
-        )
-    return ClusterView(tuple(sorted(metadata.brokers)), found, tuple(missing))
 
 
 class ClusterWatch:

@@ -10,22 +10,16 @@ log (``__cluster_metadata-0/quorum-state``): the leader with the highest epoch.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from confluent_kafka.admin import AdminClient
 
 from iotpipe.errors import KafkaAdminError, KafkaUnavailable
+from iotpipe.kafka_health import cluster_view
+from iotpipe.stack.probes import quiet_admin
 from iotpipe.stack.settings import StackLayout
 
 __all__ = ["ClusterStatus", "ensure_cluster_topics", "quorum_leader", "read_cluster"]
-
-_quiet = logging.getLogger("iotpipe.stack.cluster.rdkafka")
-_quiet.addHandler(logging.NullHandler())
-_quiet.propagate = False
 
 
 @dataclass(frozen=True)
@@ -75,36 +69,21 @@ def quorum_leader(state_dir: Path, layout: StackLayout) -> int | None:
     return None if best is None else best[1]
 
 
-def _admin(layout: StackLayout, timeout: float) -> AdminClient:
-    config: dict[str, Any] = {
-        "bootstrap.servers": layout.kafka_bootstrap,
-        "socket.connection.setup.timeout.ms": int(timeout * 1000),
-        "logger": _quiet,
-        "log_level": 0,
-    }
-    return AdminClient(config)
-
-
 def read_cluster(layout: StackLayout, state_dir: Path, *, timeout: float = 5.0) -> ClusterStatus:
     expected = layout.brokers
     try:
-        metadata = _admin(layout, timeout).list_topics(timeout=timeout)
+        metadata = quiet_admin(layout.kafka_bootstrap, timeout).list_topics(timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - KafkaException and friends: nobody answered
         return ClusterStatus(expected, problem=f"no metadata from {layout.kafka_bootstrap}: {exc}")
-    under: list[tuple[str, int]] = []
-    offline: list[tuple[str, int]] = []
-    for name, topic in metadata.topics.items():
-        for number, partition in topic.partitions.items():
-            if partition.leader < 0:
-                offline.append((name, number))
-            elif len(partition.isrs) < len(partition.replicas):
-                under.append((name, number))
+    view = cluster_view(metadata)
+    offline = view.offline()
     return ClusterStatus(
         expected,
-        brokers=sorted(metadata.brokers),
+        brokers=list(view.brokers),
         controller=quorum_leader(state_dir, layout),
-        under_replicated=sorted(under),
-        offline=sorted(offline),
+        # An offline partition is listed as offline only (it has no leader to lag behind).
+        under_replicated=[key for key in view.under_replicated() if key not in offline],
+        offline=offline,
     )
 
 

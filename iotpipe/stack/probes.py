@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-__all__ = ["probe_kafka", "probe_mongodb", "probe_registry"]
+__all__ = ["probe_kafka", "probe_mongodb", "probe_registry", "quiet_admin"]
 
 # librdkafka reports every refused connection; while a broker starts that is expected.
 _quiet = logging.getLogger("iotpipe.stack.probe.kafka")
@@ -23,9 +23,19 @@ _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
 
 
+def quiet_admin(bootstrap: str, timeout: float) -> AdminClient:
+    """An AdminClient that keeps librdkafka's connection notices to itself."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "socket.connection.setup.timeout.ms": int(timeout * 1000),
+        "logger": _quiet,
+        "log_level": 0,
+    }
+    return AdminClient(config)
+
+
 def probe_kafka(bootstrap: str, timeout: float = 2.0) -> str | None:
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _quiet, "log_level": 0}
-    admin = AdminClient(config)
+    admin = quiet_admin(bootstrap, timeout)
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - KafkaException and friends: not ready

@@ -14,7 +14,8 @@ from confluent_kafka.admin._metadata import (
     TopicMetadata,
 )
 
-from sink.cluster import ClusterWatch, cluster_view
+from iotpipe.kafka_health import cluster_view
+from sink.cluster import ClusterWatch
 from sink.health import SinkMetrics
 from sink.main import consumer_config
 from sink.settings import SinkSettings
