@@ -18,11 +18,9 @@ resource that saturates. Nothing here asserts a timing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import shutil
-import signal
 import tempfile
 import time
 import uuid
@@ -43,7 +41,7 @@ from ingest.main import ingest_producer_config
 from ingest.settings import IngestSettings
 from iotpipe.bench import limits, phases, world
 from iotpipe.bench.cpu import CpuMeter, Group
-from iotpipe.bench.processes import serve
+from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import batch_body, single_body
 from iotpipe.bench.wrk import WrkResult, find_wrk, run_wrk
 from iotpipe.contract.catalog import Contract
@@ -69,6 +67,7 @@ __all__ = [
 console = Console(stderr=True)
 
 SINK_REPLICAS = (1, 2, 3)
+_WRITTEN_READINGS = 'iotpipe_sink_written_total{collection="readings"}'
 BATCH_SIZE = 1000
 BATCH_CONNECTIONS = 8  # as many as 4 workers can each hold two of
 SINGLE_CONNECTIONS = 32
@@ -177,24 +176,8 @@ def run_scale(plan: ScalePlan, state_dir: Path) -> dict[str, Any]:
         return _ScaleRun(plan, stack, endpoints).run()
     finally:
         console.print("tearing the private stack down...")
-        _kill_kafka(stack)
         stack.down(wipe=True)
         shutil.rmtree(state_dir, ignore_errors=True)
-
-
-def _kill_kafka(stack: Stack, timeout: float = 30) -> None:
-    """SIGKILL the private stack's Kafka nodes (their data is wiped next): a controlled
-    shutdown of the last node of a cluster waits out its whole grace period, with no
-    quorum left to hand its partitions to."""
-    names = [node.name for node in stack.layout().kafka_nodes]
-    for name in names:
-        pid = stack.pid(name)
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while any(stack.pid(name) is not None for name in names) and time.monotonic() < deadline:
-        time.sleep(0.2)
 
 
 # -- one run -------------------------------------------------------------------------------
@@ -345,10 +328,10 @@ class _ScaleRun:
             meter = self._meter(Group("sink", lambda: [p.pid for p in processes]))
             meter.start()
             launched = time.monotonic()
-            metrics = [url.replace("/healthz", "/metrics") for url in health]
+            metric_urls = [url.replace("/healthz", "/metrics") for url in health]
 
             def drained() -> bool:
-                return _written(metrics) >= plan.prefill
+                return _written(metric_urls) >= plan.prefill
 
             ready = _all_assigned(health, plan.partitions, drained=drained)
             ready_after = None if ready is None else round(time.monotonic() - launched, 2)
@@ -447,17 +430,12 @@ def _all_assigned(
     return None
 
 
-def _written(metrics: list[str]) -> int:
+def _written(urls: list[str]) -> int:
     """Readings the replicas have stored, from their metrics (each insert of a reading
     counts once on the replica that made it; a re-read one counts as a duplicate instead):
     asking the database would compete with the writes measured, and the group's committed
     offsets may stay behind after a rebalance (see ``uncommitted``)."""
-    total = 0.0
-    for url in metrics:
-        for line in httpx.get(url, timeout=5).text.splitlines():
-            if line.startswith('iotpipe_sink_written_total{collection="readings"}'):
-                total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+    return int(sum(metrics(url).get(_WRITTEN_READINGS, 0.0) for url in urls))
 
 
 def _assigned(client: httpx.Client, url: str) -> int:
