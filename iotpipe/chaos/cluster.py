@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from iotpipe.chaos.fault import Fault, Scenario, wait_for
-from iotpipe.chaos.pipeline import PARTITIONS, Proc
+from iotpipe.chaos.pipeline import PARTITIONS, spread
 from iotpipe.stack.manager import Stack
 
 __all__ = ["CLUSTER_SCENARIOS"]
@@ -133,30 +133,20 @@ def broker_hung(f: Fault) -> dict[str, bool]:
     }
 
 
-def _assigned(proc: Proc) -> int:
-    return int(proc.health().get("assigned_partitions", 0))
-
-
-def _spread(members: list[Proc]) -> bool:
-    """Every live member holds partitions, and together all of them."""
-    counts = [_assigned(p) for p in members]
-    return all(counts) and sum(counts) == PARTITIONS
-
-
 def sink_replica_churn(f: Fault) -> dict[str, bool]:
     """Three sink replicas in one group: SIGKILL one (no goodbye: the group notices after
     the 10 s session timeout), then a fourth joins mid-stream."""
     sinks = list(f.pipeline.sinks)
-    shared = wait_for(lambda: _spread(sinks), 120, every=1.0)
+    shared = wait_for(lambda: spread(sinks), 120, every=1.0)
     victim = f.rng.choice(sinks)
     survivors = [s for s in sinks if s is not victim]
     f.strike()
     victim.kill()
-    took_over = wait_for(lambda: _spread(survivors), 120, every=1.0)
+    took_over = wait_for(lambda: spread(survivors), 120, every=1.0)
     time.sleep(f.rng.uniform(1.0, 3.0))
     fourth = f.pipeline.new_sink().start()
     members = [*survivors, fourth]
-    rebalanced = wait_for(lambda: _spread(members), 120, every=1.0)
+    rebalanced = wait_for(lambda: spread(members), 120, every=1.0)
     f.lift()
     return {
         "three replicas shared the partitions": shared,

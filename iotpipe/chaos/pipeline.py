@@ -31,7 +31,7 @@ from iotpipe.topics import (
     pipeline_topics,
 )
 
-__all__ = ["Pipeline", "Proc"]
+__all__ = ["Pipeline", "Proc", "spread"]
 
 PARTITIONS = 6
 
@@ -83,6 +83,16 @@ class Proc:
         except (httpx.HTTPError, ValueError):
             return {}
         return body
+
+    def assigned(self) -> int:
+        """Partitions this sink holds now (0 when it does not answer)."""
+        return int(self.health().get("assigned_partitions", 0))
+
+
+def spread(sinks: list[Proc]) -> bool:
+    """Every sink holds partitions and together all of them: the group has settled."""
+    counts = [sink.assigned() for sink in sinks]
+    return all(counts) and sum(counts) == PARTITIONS
 
 
 @dataclass

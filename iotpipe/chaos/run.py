@@ -26,7 +26,7 @@ from rich.console import Console
 from iotpipe.chaos.driver import LoadDriver
 from iotpipe.chaos.fault import Fault, Plan, wait_for
 from iotpipe.chaos.peak import measure_peak
-from iotpipe.chaos.pipeline import PARTITIONS, Pipeline
+from iotpipe.chaos.pipeline import Pipeline, spread
 from iotpipe.chaos.scenarios import SCENARIOS
 from iotpipe.chaos.stack import private_stack
 from iotpipe.chaos.verdict import FaultTimes, ScenarioResult, drain, judge
@@ -61,7 +61,7 @@ def run_scenario(
         pipeline.start_ingest()
         for _ in range(spec.sinks):
             pipeline.new_sink().start()
-        assigned = wait_for(lambda: _all_assigned(pipeline), 120, every=0.5)
+        assigned = wait_for(lambda: spread(pipeline.sinks), 120, every=0.5)
         watch = KafkaWatch(endpoints["kafka"], pipeline.topic, pipeline.group_id)
         driver = LoadDriver(pipeline.base_url, pipeline.keys)
         try:
@@ -117,13 +117,6 @@ def run_scenario(
         pipeline.close()
         if watch is not None:
             watch.close()
-
-
-def _all_assigned(pipeline: Pipeline) -> bool:
-    """Every sink replica holds partitions and together they hold all (the group settled:
-    a peak probe during a rebalance would measure the rebalance)."""
-    counts = [int(s.health().get("assigned_partitions", 0)) for s in pipeline.sinks]
-    return all(counts) and sum(counts) == PARTITIONS
 
 
 def machine() -> dict[str, Any]:

@@ -16,7 +16,7 @@ import httpx
 
 from iotpipe.chaos.cluster import CLUSTER_SCENARIOS
 from iotpipe.chaos.fault import Fault, Plan, Scenario, wait_for
-from iotpipe.chaos.pipeline import PARTITIONS, Proc
+from iotpipe.chaos.pipeline import PARTITIONS
 from iotpipe.chaos.poison import PoisonProducer, dead_letters
 
 __all__ = ["SCENARIOS", "Fault", "Plan", "Scenario", "wait_for"]
@@ -139,16 +139,12 @@ def poison_injected(f: Fault) -> dict[str, bool]:
 def group_member_killed(f: Fault) -> dict[str, bool]:
     """Two sinks in one group; SIGKILL one mid-stream; the other takes its partitions."""
     first, second = f.pipeline.sinks[0], f.pipeline.new_sink().start()
-
-    def assigned(proc: Proc) -> int:
-        return int(proc.health().get("assigned_partitions", 0))
-
-    shared = wait_for(lambda: assigned(first) > 0 and assigned(second) > 0, 120, every=1.0)
+    shared = wait_for(lambda: first.assigned() > 0 and second.assigned() > 0, 120, every=1.0)
     time.sleep(f.rng.uniform(1.0, 3.0))
     f.strike()
     second.kill()
     # The group notices a SIGKILLed member after the sink's session timeout (10 s).
-    took_over = wait_for(lambda: assigned(first) == PARTITIONS, 150, every=1.0)
+    took_over = wait_for(lambda: first.assigned() == PARTITIONS, 150, every=1.0)
     f.lift()
     return {
         "both members had partitions": shared,
