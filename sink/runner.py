@@ -163,9 +163,8 @@ class SinkRunner:
         keys = {(p.topic, p.partition) for p in partitions}
         self._assigned -= keys
         self._gone |= keys
-        for key in keys:
-            self._owed.pop(key, None)  # its new owner re-reads from the last commit
         for topic, number in keys:
+            self._owed.pop((topic, number), None)  # its new owner re-reads from the last commit
             if topic == self._settings.topic:
                 self._metrics.lag.remove(str(number))  # its new owner reports it
         self._moved(kind, partitions)

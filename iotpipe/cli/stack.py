@@ -57,16 +57,16 @@ def _names(services: list[str] | None) -> list[str]:
 
 def _show(status: StackStatus, stack: Stack | None = None) -> None:
     cluster = stack.cluster() if stack is not None else None
+    controller = None
+    if cluster is not None:
+        nodes = {node.node_id: node.name for node in status.layout.kafka_nodes}
+        controller = nodes.get(cluster.controller) if cluster.controller is not None else None
     table = Table(title=f"local stack ({status.state_dir})", title_justify="left")
     for column in ("service", "state", "pid", "endpoint"):
         table.add_column(column)
     for s in status.services:
         state = "[green]healthy[/]" if s.healthy else f"[red]{escape(s.problem or '')}[/]"
-        name = s.name
-        if cluster is not None and s.name.startswith("kafka") and cluster.controller is not None:
-            node_id = s.name.rpartition("-")[2] if "-" in s.name else "1"
-            if node_id == str(cluster.controller):
-                name += " (controller)"
+        name = f"{s.name} (controller)" if s.name == controller else s.name
         table.add_row(name, state, str(s.pid or "-"), s.endpoint)
     out.print(table)
     if cluster is not None:
