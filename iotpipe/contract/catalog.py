@@ -61,9 +61,10 @@ _random_bits = random.Random().getrandbits  # noqa: S311 - identifiers, not secr
 DLQ_HEADER_PREFIX = "iotpipe-dlq-"
 DLQ_HEADERS: dict[str, str] = {
     "version": "Format version of these headers: 1.",
-    "reason": "Why: missing-record-type, unknown-record-type, unknown-schema, "
-    "schema-mismatch, invalid, undecodable, empty-value, or refused (decoded, but the "
-    "database would not store the document).",
+    "reason": "Why: unknown-record-type (the writer schema is not a record type of the "
+    "contract), record-type-mismatch (the optional iotpipe-record-type header names another "
+    "type than the writer schema), unknown-schema, schema-mismatch, invalid, undecodable, "
+    "empty-value, or refused (decoded, but the database would not store the document).",
     "error-class": "Class of the error raised while decoding.",
     "error-message": "The error's message (at most 1000 characters).",
     "schema-id": "Schema id read from the value's Confluent frame, if it has one.",

@@ -13,8 +13,11 @@ from the registry, reader = today's schema), so a record written by an older or 
 producer still decodes into today's model. Either way the result is validated by the
 generated Pydantic model (the contract's rules).
 
-Records of several types share a topic; each carries the ``iotpipe-record-type`` header,
-which names the type to decode it as.
+Records of several types share a topic; the type to decode a record as is the writer
+schema's full name (the schema the frame's id names), so a producer that follows the
+Confluent wire format alone is read like ours. Our producers also set the
+``iotpipe-record-type`` header; it is optional, and when present it must agree with the
+writer schema (a record whose header names another type is a dead letter).
 """
 
 from __future__ import annotations
@@ -89,17 +92,23 @@ class ContractSerde:
         # Encoding: the frame (magic byte + schema id) per subject, once looked up.
         self._frames: dict[str, bytes] = {}
         self._frames_lock = threading.Lock()
-        # Decoding: the reader schema per record type, and per (type, writer schema id)
-        # how to read the body: the generated decoder, or fastavro (writer, reader).
+        # Decoding: the reader schema per record type; the record type a name (full name
+        # or alias) stands for; and per writer schema id, its record type and how to read
+        # the body: the generated decoder, or fastavro (writer, reader).
         self._readers: dict[str, Any] = {}
-        self._plans: dict[tuple[str, int], _Plan] = {}
+        self._names: dict[str, str] = {}
+        self._plans: dict[int, _Plan] = {}
         # Per model class: its record type and the header naming it (looked up once per
         # class, not for every record).
         self._by_class: dict[type[BaseModel], tuple[RecordType, bytes]] = {}
         for record_type in contract.record_types:
-            self._readers[record_type.fullname] = parse_schema(
-                json.loads(record_type.schema_str), named_schemas={}
-            )
+            schema = json.loads(record_type.schema_str)
+            self._readers[record_type.fullname] = parse_schema(schema, named_schemas={})
+            self._names[record_type.fullname] = record_type.fullname
+            for alias in schema.get("aliases", ()):
+                self._names.setdefault(
+                    _fullname(alias, schema.get("namespace")), record_type.fullname
+                )
 
     def _lookup(self, record: BaseModel) -> tuple[RecordType, bytes]:
         cls = type(record)
@@ -171,55 +180,85 @@ class ContractSerde:
         return bytes(buf)
 
     def decode(self, value: bytes | None, headers: Headers | None, topic: str = TOPIC) -> BaseModel:
-        """Decode one Kafka value; DecodeError for a dead letter, RegistryUnavailable to retry."""
-        type_name = _header(headers, RECORD_TYPE_HEADER)
-        if type_name is None:
-            raise DecodeError(f"no {RECORD_TYPE_HEADER} header", reason="missing-record-type")
-        reader = self._readers.get(type_name)
-        if reader is None:
-            raise DecodeError(f"unknown record type {type_name!r}", reason="unknown-record-type")
+        """Decode one Kafka value; DecodeError for a dead letter, RegistryUnavailable to retry.
+
+        The record type is the writer schema's (named by the frame's schema id); the
+        ``iotpipe-record-type`` header, when present, must name the same type."""
         if value is None:
             raise DecodeError("empty value (tombstone)", reason="empty-value")
-        try:
-            return self._models[type_name].model_validate(self._body(type_name, reader, value))
-        except DecodeError:
-            raise
-        except Exception as exc:
-            raise _decode_failure(type_name, exc) from exc
-
-    def decode_plan(self, type_name: str, value: bytes) -> str:
-        """How a value would be read: ``generated`` (its writer schema is the one the codec
-        was generated from) or ``resolved`` (fastavro, writer schema -> today's schema)."""
-        self._body(type_name, self._readers[type_name], value)
-        plan = self._plans[(type_name, int.from_bytes(value[1:_FRAME], "big"))]
-        return "generated" if plan.codec is not None else "resolved"
-
-    def _body(self, type_name: str, reader: Any, value: bytes) -> dict[str, Any]:
-        """The Avro body of a framed value (magic byte 0, 4-byte schema id), as a dict."""
         if len(value) < _FRAME or value[0] != 0:
             raise DecodeError(
-                f"{type_name}: not in the registry's wire format (magic byte 0 + schema id)",
+                "not in the registry's wire format (magic byte 0 + 4-byte schema id)",
                 reason="undecodable",
             )
         schema_id = int.from_bytes(value[1:_FRAME], "big")
-        plan = self._plans.get((type_name, schema_id))
+        plan = self._plans.get(schema_id)
         if plan is None:
-            plan = self._plans[(type_name, schema_id)] = self._plan(type_name, reader, schema_id)
-        if plan.codec is not None:
-            return plan.codec.decode(value, _FRAME)
-        data = schemaless_reader(io.BytesIO(value[_FRAME:]), plan.writer, reader)
-        return cast(dict[str, Any], data)
+            plan = self._plan_for(schema_id)
+        type_name = plan.type_name
+        if headers:
+            named = _header(headers, RECORD_TYPE_HEADER)
+            if named is not None and self._names.get(named, named) != type_name:
+                raise DecodeError(
+                    f"the {RECORD_TYPE_HEADER} header names {named!r}, but the writer schema "
+                    f"(id {schema_id}) is {type_name}",
+                    reason="record-type-mismatch",
+                )
+        try:
+            body: Any
+            if plan.codec is not None:
+                body = plan.codec.decode(value, _FRAME)
+            else:
+                body = schemaless_reader(io.BytesIO(value[_FRAME:]), plan.writer, plan.reader)
+            return self._models[type_name].model_validate(body)
+        except Exception as exc:
+            raise _decode_failure(type_name, exc) from exc
 
-    def _plan(self, type_name: str, reader: Any, schema_id: int) -> _Plan:
-        """The writer schema's layout is the one the codec was generated from: the codec
-        reads it (the registry may have rewritten the text: Apicurio drops ``"default":
-        null``); otherwise fastavro resolves it to today's schema."""
-        writer_text = self._registry.get_schema(schema_id).schema_str or ""
-        writer = json.loads(writer_text)
-        codec = self._codecs[type_name]
+    def decode_plan(self, value: bytes) -> tuple[str, str]:
+        """How a value would be read: its record type, and ``generated`` (its writer schema
+        is the one the codec was generated from) or ``resolved`` (fastavro, writer schema
+        -> today's schema)."""
+        plan = self._plan_for(int.from_bytes(value[1:_FRAME], "big"))
+        return plan.type_name, "generated" if plan.codec is not None else "resolved"
+
+    def _plan_for(self, schema_id: int) -> _Plan:
+        """The writer schema with this id, from the registry (cached): which record type
+        it is, and how to read its bodies. Its layout is the one the codec was generated
+        from: the codec reads it (the registry may have rewritten the text: Apicurio drops
+        ``"default": null``); otherwise fastavro resolves it to today's schema."""
+        what = f"decoding schema id {schema_id}"
+        try:
+            writer_text = self._registry.get_schema(schema_id).schema_str or ""
+        except Exception as exc:
+            raise _decode_failure(what, exc) from exc
+        try:
+            writer = json.loads(writer_text)
+            name = _fullname(writer["name"], writer.get("namespace"))
+        except (ValueError, TypeError, KeyError) as exc:
+            message = f"{what}: the writer schema is not an Avro record ({exc!r})"[:400]
+            raise DecodeError(message, reason="unknown-record-type") from exc
+        type_name = self._names.get(name)
+        if type_name is None:
+            known = ", ".join(sorted(self._models))
+            raise DecodeError(
+                f"{what}: the writer schema is {name}, not a record type of the contract ({known})",
+                reason="unknown-record-type",
+            )
         if layout(writer) == self._layouts[type_name]:
-            return _Plan(codec=codec)
-        return _Plan(writer=parse_schema(writer, named_schemas={}))
+            plan = _Plan(type_name, codec=self._codecs[type_name])
+        else:
+            try:
+                parsed = parse_schema(writer, named_schemas={})
+            except Exception as exc:
+                raise _decode_failure(type_name, exc) from exc
+            plan = _Plan(type_name, writer=parsed, reader=self._readers[type_name])
+        self._plans[schema_id] = plan
+        return plan
+
+
+def _fullname(name: str, namespace: str | None) -> str:
+    """An Avro name made full: a dotted name is already; else prefixed by the namespace."""
+    return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
 def _codec(record_type: RecordType) -> Codec:
@@ -281,13 +320,18 @@ def _as_datum(value: Any) -> Any:
 
 
 class _Plan:
-    """How to read bodies written with one schema id: a generated codec, or fastavro."""
+    """Bodies written with one schema id: their record type, and how to read them (a
+    generated codec, or fastavro from the writer schema to the reader's)."""
 
-    __slots__ = ("codec", "writer")
+    __slots__ = ("codec", "reader", "type_name", "writer")
 
-    def __init__(self, *, codec: Codec | None = None, writer: Any = None) -> None:
+    def __init__(
+        self, type_name: str, *, codec: Codec | None = None, writer: Any = None, reader: Any = None
+    ) -> None:
+        self.type_name = type_name
         self.codec = codec
         self.writer = writer
+        self.reader = reader
 
 
 def _decode_failure(type_name: str, exc: Exception) -> ContractError:  # noqa: PLR0911 - per cause

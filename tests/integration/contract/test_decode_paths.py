@@ -37,7 +37,7 @@ def test_both_decoding_paths_against_the_registry(endpoints: dict[str, str]) -> 
     record_type = contract.by_name("SensorReading")
     stored = client.get_schema(int.from_bytes(value[1:5], "big")).schema_str or ""
     assert canonical_json(json.loads(stored)) != record_type.schema_str  # rewritten...
-    assert serde.decode_plan(record_type.fullname, value) == "generated"  # ...same layout
+    assert serde.decode_plan(value) == (record_type.fullname, "generated")  # ...same layout
     assert serde.decode(value, headers, topic) == reading
 
     older = json.loads(record_type.schema_str)
@@ -48,7 +48,7 @@ def test_both_decoding_paths_against_the_registry(endpoints: dict[str, str]) -> 
         body, parse_schema(older), reading.model_dump(exclude={"quality", "metadata"})
     )
     framed = b"\x00" + older_id.to_bytes(4, "big") + body.getvalue()
-    assert serde.decode_plan(record_type.fullname, framed) == "resolved"
+    assert serde.decode_plan(framed) == (record_type.fullname, "resolved")
     assert serde.decode(framed, headers, topic) == reading.model_copy(
         update={"quality": None, "metadata": {}}
     )

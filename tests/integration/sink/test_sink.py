@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import threading
@@ -10,7 +11,15 @@ import time
 import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.schema_registry import (
+    Schema,
+    SchemaRegistryClient,
+    topic_record_subject_name_strategy,
+)
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
+from iotpipe.contract.catalog import Contract
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
 from tests.integration.sink.conftest import SinkWorld
@@ -113,10 +122,16 @@ def test_poison_message_goes_to_dlq_and_the_rest_lands(sink_world: SinkWorld) ->
         ("iotpipe-record-type", b"dev.iotpipe.SensorReading")
     ]
     real = sink_world.serde.encode(good[0], sink_world.topic)
+    foreign = {"type": "record", "name": "Other", "namespace": "com.example", "fields": []}
+    foreign_id = SchemaRegistryClient({"url": sink_world.endpoints["registry"]}).register_schema(
+        f"{sink_world.topic}-com.example.Other", Schema(json.dumps(foreign), "AVRO")
+    )
     poisons: list[tuple[bytes, list[tuple[str, str | bytes | None]]]] = [
         (b"\x00\x7f\xff\xff\xf0junk", header),  # a schema id no registry has
         (real[:12], header),  # truncated: the Avro body ends early
-        (b"not even framed", []),  # no record type header at all
+        (b"not even framed", []),  # not the Confluent wire format
+        (b"\x00" + foreign_id.to_bytes(4, "big"), []),  # a registered schema, not ours
+        (real, [("iotpipe-record-type", b"dev.iotpipe.DeviceEvent")]),  # header disagrees
     ]
     for value, headers in poisons:
         sink_world.producer.produce(sink_world.topic, key=b"dev-1", value=value, headers=headers)
@@ -125,8 +140,10 @@ def test_poison_message_goes_to_dlq_and_the_rest_lands(sink_world: SinkWorld) ->
     assert sink_world.wait_for(20) == 20
     letters = dead_letters(sink_world)
     assert sorted(letter["iotpipe-dlq-reason"] for letter in letters) == [
-        "missing-record-type",
+        "record-type-mismatch",
         "undecodable",
+        "undecodable",
+        "unknown-record-type",
         "unknown-schema",
     ]
     for letter in letters:
@@ -143,14 +160,49 @@ def test_poison_message_goes_to_dlq_and_the_rest_lands(sink_world: SinkWorld) ->
     # and the sink dead-letters them once more, counting the attempt.
     plain = run_cli("dlq", "replay", env=sink_world.env)
     assert "replayed 0 dead letters" in plain.stderr
-    assert "3 still do not decode" in plain.stderr
+    assert "5 still do not decode" in plain.stderr
     forced = run_cli("dlq", "replay", "--force", env=sink_world.env)
-    assert "replayed 3 dead letters" in forced.stderr
+    assert "replayed 5 dead letters" in forced.stderr
     deadline = time.monotonic() + 30
-    while len(letters := dead_letters(sink_world)) < 6 and time.monotonic() < deadline:
+    while len(letters := dead_letters(sink_world)) < 10 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert sorted(letter["iotpipe-dlq-attempts"] for letter in letters) == ["1"] * 3 + ["2"] * 3
+    assert sorted(letter["iotpipe-dlq-attempts"] for letter in letters) == ["1"] * 5 + ["2"] * 5
     assert sink_world.stored() == 20
+
+
+def test_a_plain_confluent_producer_is_stored_like_ours(sink_world: SinkWorld) -> None:
+    """An integrator's producer: confluent-kafka's own AvroSerializer on the registered
+    SensorReading schema, the Confluent wire format and nothing else (none of our headers).
+    The sink takes the record type from the writer schema and stores the readings exactly
+    as it stores ours."""
+    ours = [sink_world.reading(i, "ours") for i in range(5)]
+    theirs = [sink_world.reading(i, "theirs") for i in range(5)]
+    serializer = AvroSerializer(
+        SchemaRegistryClient({"url": sink_world.endpoints["registry"]}),
+        Contract.load().by_name("SensorReading").schema_str,
+        conf={
+            "subject.name.strategy": topic_record_subject_name_strategy,
+            "auto.register.schemas": False,
+        },
+    )
+    for reading in theirs:
+        value = serializer(
+            reading.model_dump(), SerializationContext(sink_world.topic, MessageField.VALUE)
+        )
+        sink_world.producer.produce(sink_world.topic, key=reading.device_id.encode(), value=value)
+    sink_world.produce(ours)
+    sink_world.start_sink()
+    assert sink_world.wait_for(10) == 10
+    readings = sink_world.mongo[sink_world.database]["readings"]
+    mine = {d["value"]: d for d in readings.find({"device_id": "ours"}, {"_id": 0})}
+    other = {d["value"]: d for d in readings.find({"device_id": "theirs"}, {"_id": 0})}
+    assert sorted(other) == sorted(mine) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    varying = {"device_id", "event_id", "stored_time", "ingest_time", "source"}  # source: p:offset
+    for value, doc in other.items():
+        assert {k: v for k, v in doc.items() if k not in varying} == {
+            k: v for k, v in mine[value].items() if k not in varying
+        }
+    assert dead_letters(sink_world) == []
 
 
 def test_db_setup_reports_what_the_server_supports(sink_world: SinkWorld) -> None:

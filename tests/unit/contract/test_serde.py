@@ -57,9 +57,13 @@ def test_without_registration_an_unknown_schema_is_an_error() -> None:
 def test_decode_failures_are_dead_letters_with_a_reason(serde: ContractSerde) -> None:
     reading = SensorReading.model_validate(example("SensorReading"))
     value = serde.encode(reading)
+    foreign = {"type": "record", "name": "Other", "namespace": "com.example", "fields": []}
+    foreign_id = serde._registry.register_schema(
+        "sensor-data-com.example.Other", Schema(json.dumps(foreign), "AVRO")
+    )
     cases: list[tuple[bytes | None, list[tuple[str, str | bytes | None]], str]] = [
-        (value, [], "missing-record-type"),
-        (value, [(RECORD_TYPE_HEADER, b"dev.iotpipe.Nope")], "unknown-record-type"),
+        (value, [(RECORD_TYPE_HEADER, b"dev.iotpipe.Nope")], "record-type-mismatch"),
+        (b"\x00" + foreign_id.to_bytes(4, "big"), [], "unknown-record-type"),
         (b"not avro at all", serde.headers(reading), "undecodable"),
         (value[:9], serde.headers(reading), "undecodable"),
         (None, serde.headers(reading), "empty-value"),
@@ -70,11 +74,25 @@ def test_decode_failures_are_dead_letters_with_a_reason(serde: ContractSerde) ->
         assert caught.value.reason == reason, (data, headers)
 
 
-def test_a_reading_sent_as_a_device_event_does_not_decode(serde: ContractSerde) -> None:
+def test_the_record_type_comes_from_the_writer_schema_not_a_header(serde: ContractSerde) -> None:
+    """A producer that follows the Confluent wire format alone (no iotpipe header) is read
+    like ours: the frame's schema id names the writer schema, whose full name is the type."""
+    for record in (
+        SensorReading.model_validate(example("SensorReading")),
+        DeviceEvent.model_validate(example("DeviceEvent")),
+    ):
+        assert serde.decode(serde.encode(record), None) == record
+        assert serde.decode(serde.encode(record), [("traceparent", b"00-ab-cd-01")]) == record
+
+
+def test_a_header_naming_another_type_than_the_writer_schema_is_a_dead_letter(
+    serde: ContractSerde,
+) -> None:
     value = serde.encode(SensorReading.model_validate(example("SensorReading")))
     with pytest.raises(DecodeError) as caught:
         serde.decode(value, [(RECORD_TYPE_HEADER, b"dev.iotpipe.DeviceEvent")])
-    assert caught.value.reason == "schema-mismatch"
+    assert caught.value.reason == "record-type-mismatch"
+    assert "dev.iotpipe.SensorReading" in str(caught.value)
     assert len(str(caught.value)) < 300
 
 
@@ -117,7 +135,7 @@ def test_the_generated_decoder_reads_its_own_schema_and_fastavro_resolves_others
     reading = SensorReading.model_validate(example("SensorReading"))
     value = serde.encode(reading)
     headers = serde.headers(reading)
-    assert serde.decode_plan("dev.iotpipe.SensorReading", value) == "generated"
+    assert serde.decode_plan(value) == ("dev.iotpipe.SensorReading", "generated")
     assert serde.decode(value, headers) == reading
 
     # An older SensorReading without quality and metadata, registered under its own subject.
@@ -129,6 +147,6 @@ def test_the_generated_decoder_reads_its_own_schema_and_fastavro_resolves_others
     datum = reading.model_dump(exclude={"quality", "metadata"})
     schemaless_writer(body, parse_schema(older), datum)
     framed = b"\x00" + older_id.to_bytes(4, "big") + body.getvalue()
-    assert serde.decode_plan("dev.iotpipe.SensorReading", framed) == "resolved"
+    assert serde.decode_plan(framed) == ("dev.iotpipe.SensorReading", "resolved")
     decoded = serde.decode(framed, headers)
     assert decoded == reading.model_copy(update={"quality": None, "metadata": {}})
