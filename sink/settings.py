@@ -31,7 +31,7 @@ class SinkSettings(BaseSettings):
     # leaving moves only the partitions that change owner, the others keep flowing (an
     # eager strategy, range or roundrobin, stops every member for every rebalance). All
     # members of a group must use the same kind (cooperative or eager): switching a
-    # running group means stopping all its sinks first (docs/operations-cluster.md).
+    # running group means stopping all its sinks first (docs/operations/cluster.md).
     assignment_strategy: Literal["cooperative-sticky", "range", "roundrobin"] = "cooperative-sticky"
     # How often the sink reads the cluster's metadata for its /metrics (brokers up,
     # under-replicated and offline partitions of its topics), off the consume loop.

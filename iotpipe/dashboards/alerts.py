@@ -156,7 +156,7 @@ class PromRule:
         }
 
 
-RUNBOOK = "docs/operations-cluster.md"
+RUNBOOK = "docs/operations/cluster.md"
 LAG_TOTAL = "sum(iotpipe_sink_consumer_lag)"
 DEAD_LETTERS = "iotpipe_sink_dead_letters_total"
 

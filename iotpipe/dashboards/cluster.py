@@ -1,7 +1,7 @@
 """The cluster, for its operator: Kafka brokers and partition health of the sink's
 topics, the sink replicas' consumer group (partitions per replica, rebalances, lag per
 partition) and dead letters; all from the sinks' /metrics (Prometheus scrapes every
-replica). What each panel means and what to do: docs/operations-cluster.md."""
+replica). What each panel means and what to do: docs/operations/cluster.md."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def cluster_health() -> Board:
         "iotpipe-cluster",
         "iotpipe / Cluster",
         "Kafka brokers and partition health, the sink replicas' consumer group and dead "
-        "letters (Prometheus, every sink replica). See docs/operations-cluster.md.",
+        "letters (Prometheus, every sink replica). See docs/operations/cluster.md.",
     )
     stats = [
         ("Brokers up", BROKERS_UP, "Kafka brokers in the cluster metadata the sinks read."),

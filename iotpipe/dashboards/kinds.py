@@ -45,7 +45,7 @@ class Range:
 
 @dataclass(frozen=True)
 class ClusterAlertSettings:
-    """Thresholds of the cluster's alert rules (see docs/operations-cluster.md)."""
+    """Thresholds of the cluster's alert rules (see docs/operations/cluster.md)."""
 
     consumer_lag_max: int = 10_000  # records behind, all partitions, for 10 minutes
     consumer_lag_growing_min: int = 1_000  # "growing" counts only above this many

@@ -67,7 +67,7 @@ def test_each_cluster_rule_queries_prometheus_for_sink_metrics_and_waits_its_tim
         for metric in metrics:
             assert metric in exported, f"{uid}: {metric}"
         assert rule["annotations"]["__dashboardUid__"] == "iotpipe-cluster"
-        assert "docs/operations-cluster.md" in rule["annotations"]["description"]
+        assert "docs/operations/cluster.md" in rule["annotations"]["description"]
 
 
 def test_cluster_thresholds_come_from_the_alert_settings() -> None:
