@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest import errors
 from ingest.api.context import ADMIN_ROLE, IngestContext
+from ingest.api.docs import install_docs
 from ingest.api.forward import JobsForwarder
 from ingest.api.health import health_router
 from ingest.api.hot import IngestApp, PublishRoute
@@ -98,6 +99,8 @@ def create_app(
         title="iotpipe ingest",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # install_docs: the pages' assets served locally, not from a CDN
+        redoc_url=None,
         description="Validates sensor readings and device events against the Avro "
         "contract and produces them to Kafka. Responses say 202 only once Kafka has "
         "acknowledged every accepted record.",
@@ -134,6 +137,7 @@ def create_app(
         model=contract.by_name("SensorReading").model(),
     )
     app.include_router(opensensemap_router())
+    install_docs(app)
     errors.install(app)
 
     app.add_middleware(RequestCounter, metrics=metrics)
