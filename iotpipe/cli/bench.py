@@ -42,7 +42,7 @@ def bench(  # noqa: PLR0917 - typer options
         Path | None,
         typer.Option(
             help="State folder of --scale's private stack (emptied first, deleted after) "
-            "[default: ~/.local/state/iotpipe/bench-scale-stack]."
+            "(default: ~/.local/state/iotpipe/bench-scale-stack)."
         ),
     ] = None,
 ) -> None:

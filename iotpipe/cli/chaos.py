@@ -29,7 +29,9 @@ def chaos(  # noqa: PLR0917 - Typer options
     ] = False,
     state_dir: Annotated[
         Path | None,
-        typer.Option(help="The private stacks' folder, emptied first [state/iotpipe/chaos-stack]."),
+        typer.Option(
+            help="The private stacks' folder, emptied first (default: state/iotpipe/chaos-stack)."
+        ),
     ] = None,
     output: Annotated[
         Path, typer.Option(help="Folder for latest.json and latest.md (the table).")

@@ -70,10 +70,10 @@ def revoke_key(
 
 
 def ingest(
-    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8000].")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: 8000).")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes [default: one per core].")
+        int | None, typer.Option(help="Worker processes (default: one per core).")
     ] = None,
     kafka_bootstrap_servers: KafkaServers = None,
     registry_url: RegistryUrl = None,

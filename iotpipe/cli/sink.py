@@ -22,8 +22,12 @@ db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 
 
 def sink(
-    group_id: Annotated[str | None, typer.Option(help="Consumer group [iotpipe-sink].")] = None,
-    health_port: Annotated[int | None, typer.Option(help="/healthz port [9108]; 0: off.")] = None,
+    group_id: Annotated[
+        str | None, typer.Option(help="Consumer group (default: iotpipe-sink).")
+    ] = None,
+    health_port: Annotated[
+        int | None, typer.Option(help="/healthz port (default: 9108); 0: off.")
+    ] = None,
     kafka_bootstrap_servers: KafkaServers = None,
     registry_url: RegistryUrl = None,
     mongodb_uri: MongoUri = None,
