@@ -45,8 +45,8 @@ class IngestSettings(BaseSettings):
     # Python's garbage collector runs its youngest generation after this many net
     # container allocations (Python's default: 700). A 1,000-record request allocates
     # tens of thousands, and each collection that reaches the oldest generation walks
-    # the whole heap: 50,000 took 30 % more readings/s through ingest (README,
-    # Performance). 0 keeps Python's default.
+    # the whole heap: 50,000 took 30 % more readings/s through ingest
+    # (docs/performance.md). 0 keeps Python's default.
     gc_gen0_threshold: int = Field(default=50_000, ge=0)
     # Move what exists once the app is built (FastAPI's, Pydantic's and the contract's
     # objects, most of the heap) out of the collector's reach: its full collections

@@ -78,8 +78,10 @@ def ingest(
     kafka_bootstrap_servers: KafkaServers = None,
     registry_url: RegistryUrl = None,
 ) -> None:
-    """Serve the ingest API (uvicorn). Endpoints default to the local stack; see the README
-    for IOTPIPE_INGEST_* and IOTPIPE_KAFKA_BOOTSTRAP_SERVERS / IOTPIPE_REGISTRY_URL."""
+    """Serve the ingest API (uvicorn). Endpoints default to the local stack.
+
+    Settings: IOTPIPE_INGEST_*, IOTPIPE_KAFKA_BOOTSTRAP_SERVERS and IOTPIPE_REGISTRY_URL
+    (docs/operations/ingest.md)."""
     from ingest.settings import IngestSettings  # noqa: PLC0415
     from ingest.workers import serve  # noqa: PLC0415
 
