@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import random
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from iotpipe.chaos.verdict import FaultTimes, ScenarioResult, drain, judge
 from iotpipe.chaos.watch import KafkaWatch, LagSampler
 from iotpipe.errors import ConfigError
 from iotpipe.stack.manager import Stack
+from iotpipe.terminal import make_console
 
 __all__ = ["machine", "run_chaos", "run_scenario"]
 
@@ -155,7 +155,7 @@ def run_chaos(
                 results.append(
                     run_scenario(stack, name, plan, state_dir / "pipelines", console=console)
                 )
-                _wide(stderr=True).print(table(results[-1:]))
+                make_console(stderr=True).print(table(results[-1:]))
         finally:
             stack.down(wipe=False)
     output.mkdir(parents=True, exist_ok=True)
@@ -174,11 +174,5 @@ def run_chaos(
         + "\n"
     )
     (output / "latest.md").write_text(markdown(results))
-    _wide(stderr=False).print(table(results))
+    make_console(stderr=False).print(table(results))
     return results
-
-
-def _wide(*, stderr: bool) -> Console:
-    """The terminal's width, or 200 columns in a log (rich would squeeze to 80)."""
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 200)

@@ -10,7 +10,6 @@ import os
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from iotpipe.cli.bench import bench
@@ -25,6 +24,7 @@ from iotpipe.cli.soak import soak
 from iotpipe.cli.stack import stack_app
 from iotpipe.cli.topics import topics_app
 from iotpipe.errors import IotpipeError
+from iotpipe.terminal import make_console
 
 __all__ = ["app", "main"]
 
@@ -72,7 +72,7 @@ def main() -> None:
     except IotpipeError as exc:
         if os.environ.get("IOTPIPE_DEBUG"):
             raise
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
+        make_console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from iotpipe.paths import REPO_DIR
+from iotpipe.terminal import make_console
 
 __all__ = ["bench"]
 
@@ -59,9 +59,9 @@ def bench(  # noqa: PLR0917 - typer options
         seconds=seconds, prefill=prefill, e2e_seconds=e2e_seconds, peers=PEERS if peers else ()
     )
     result = report.summarize(run_bench(plan))
-    Console().print(report.table(result))
+    make_console().print(report.table(result))
     data, chart = report.write(result, output)
-    Console(stderr=True).print(f"wrote {data} and {chart}")
+    make_console(stderr=True).print(f"wrote {data} and {chart}")
 
 
 def _scale(*, seconds: float, prefill: int, output: Path, stack_dir: Path | None) -> None:
@@ -84,6 +84,6 @@ def _scale(*, seconds: float, prefill: int, output: Path, stack_dir: Path | None
         topics=cluster_topic_settings(brokers),
     )
     result = scale_report.summarize(run_scale(plan, stack_dir or default_scale_state_dir()))
-    Console().print(scale_report.table(result))
+    make_console().print(scale_report.table(result))
     data, chart = scale_report.write(result, output)
-    Console(stderr=True).print(f"wrote {data} and {chart}")
+    make_console(stderr=True).print(f"wrote {data} and {chart}")

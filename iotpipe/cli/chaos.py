@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from iotpipe.paths import REPO_DIR
+from iotpipe.terminal import make_console
 
 __all__ = ["chaos"]
 
@@ -48,7 +48,7 @@ def chaos(  # noqa: PLR0917 - Typer options
 
     names = scenario or [n for n, s in SCENARIOS.items() if s.ci or not ci]
     if list_:
-        console = Console()
+        console = make_console()
         for name, spec in SCENARIOS.items():
             where = "CI and full" if spec.ci else "full only"
             console.print(
@@ -62,6 +62,6 @@ def chaos(  # noqa: PLR0917 - Typer options
         names=names,
         state_dir=state_dir or default_chaos_state_dir(),
         output=output,
-        console=Console(stderr=True),
+        console=make_console(stderr=True),
     )
     raise typer.Exit(0 if all(r.passed for r in results) else 1)

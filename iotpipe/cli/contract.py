@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from iotpipe.cli.options import RegistryUrl
@@ -18,11 +17,12 @@ from iotpipe.contract.codegen import generate
 from iotpipe.contract.registry import CheckResult, SchemaRegistry
 from iotpipe.endpoints import EndpointSettings, resolve_endpoints
 from iotpipe.paths import REPO_DIR
+from iotpipe.terminal import make_console
 
 __all__ = ["codegen", "schemas_app"]
 
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
 schemas_app = typer.Typer(
     help="Register the Avro contract in the schema registry and check changes against it.",
     no_args_is_help=True,

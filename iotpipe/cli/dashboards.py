@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -14,10 +13,11 @@ from iotpipe.cli.options import MongoUri
 from iotpipe.contract.catalog import Contract
 from iotpipe.endpoints import endpoint_settings, resolve_endpoints
 from iotpipe.paths import REPO_DIR
+from iotpipe.terminal import make_console
 
 __all__ = ["dashboards_app"]
 
-err = Console(stderr=True)
+err = make_console(stderr=True)
 dashboards_app = typer.Typer(
     help="Grafana dashboards and alert rules generated from the contract.",
     no_args_is_help=True,
@@ -96,7 +96,7 @@ def queries(
             str(len(outcome.rows)),
             f"[red]{escape(problems)}[/]" if problems else "[green]ok[/]",
         )
-    Console().print(table)
+    make_console().print(table)
     client.close()
     if any(o.problems for o in outcomes):
         raise typer.Exit(1)

@@ -13,20 +13,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
 from iotpipe.cli.options import KafkaServers
 from iotpipe.devices.topic import DEVICES_TOPIC
+from iotpipe.terminal import make_console
 
 if TYPE_CHECKING:
     from iotpipe.devices.boxes import Box
 
 __all__ = ["devices_app"]
 
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
 devices_app = typer.Typer(
     help="The openSenseMap device registry (boxes and their sensors) that ingest follows.",
     no_args_is_help=True,

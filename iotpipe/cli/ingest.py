@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from iotpipe.cli.options import KafkaServers, RegistryUrl
+from iotpipe.terminal import make_console
 
 __all__ = ["ingest", "keys_app"]
 
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
 keys_app = typer.Typer(help="Per-device API keys for ingest (stored hashed).", no_args_is_help=True)
 
 KeysFile = Annotated[

@@ -13,17 +13,17 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from iotpipe.errors import IotpipeError
+from iotpipe.terminal import make_console
 
 __all__ = ["IngestRequestFailed", "jobs_app"]
 
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
 jobs_app = typer.Typer(
     help="Backfill jobs: pull a box's history from an openSenseMap-compatible API.",
     no_args_is_help=True,

@@ -8,15 +8,15 @@ import uuid
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from iotpipe.cli.options import KafkaServers, MongoUri, RegistryUrl
+from iotpipe.terminal import make_console
 
 __all__ = ["db_app", "dlq_app", "sink"]
 
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
 dlq_app = typer.Typer(help="Inspect and re-drive the dead-letter topic.", no_args_is_help=True)
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 

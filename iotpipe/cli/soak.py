@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from iotpipe.paths import REPO_DIR
+from iotpipe.terminal import make_console
 
 __all__ = ["soak"]
 
@@ -40,8 +39,8 @@ def soak(  # noqa: PLR0917 - Typer options
     )
     result = run_soak(plan)
     # A log (nox, CI, a file) gets the table at 120 columns, not rich's 80 that wraps it.
-    Console(width=None if sys.stdout.isatty() else 120).print(report.table(result))
+    make_console().print(report.table(result))
     data, chart = report.write(result, output)
-    Console(stderr=True).print(f"wrote {data} and {chart}")
+    make_console(stderr=True).print(f"wrote {data} and {chart}")
     if not result["verdict"]["passed"]:
         raise typer.Exit(1)

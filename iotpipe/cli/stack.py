@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from iotpipe.stack.manager import Stack, StackStatus
 from iotpipe.stack.settings import MAX_BROKERS, SERVICES, StackSettings
+from iotpipe.terminal import make_console
 
 __all__ = ["stack_app"]
 
@@ -21,8 +21,8 @@ stack_app = typer.Typer(
     help="Run Kafka, the schema registry and FerretDB locally as processes (no Docker).",
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
 
 
 Services = Annotated[

@@ -6,13 +6,13 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from iotpipe.cli.options import KafkaServers
 from iotpipe.contract.catalog import TOPIC
 from iotpipe.devices.topic import DEVICES_TOPIC
+from iotpipe.terminal import make_console
 from iotpipe.topics import (
     DEFAULT_PARTITIONS,
     DEFAULT_RETENTION_HOURS,
@@ -23,8 +23,8 @@ from iotpipe.topics import (
 
 __all__ = ["topics_app"]
 
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
 topics_app = typer.Typer(
     help="Create and inspect the pipeline's Kafka topics (sensor-data and its dead letters).",
     no_args_is_help=True,

@@ -15,27 +15,31 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from pymongo import MongoClient
-from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
 from ingest.auth.keys import KeyStore
+from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.demo.fleet import FleetStats, make_fleet, run_device
+from iotpipe.demo.view import LOG_SECONDS, Meter, live_view, log_line
 from iotpipe.processes import free_port, wait_http, wait_sink_assigned
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
+from iotpipe.terminal import make_console
+from sink.settings import SinkSettings
 
 __all__ = ["run_demo"]
 
-console = Console()
+console = make_console()
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -66,28 +70,6 @@ def _sink_figures(metrics_url: str) -> tuple[int, int]:
     return int(stored), int(lag)
 
 
-def _view(
-    stats: FleetStats, rates: tuple[float, float], stored: int, lag: int, elapsed: float
-) -> Group:
-    head = Table.grid(padding=(0, 3))
-    head.add_row(
-        f"[bold]{elapsed:5.0f}s[/]",
-        f"accepted/s [green]{rates[0]:7.1f}[/]",
-        f"stored/s [cyan]{rates[1]:7.1f}[/]",
-        f"lag [yellow]{max(lag, 0)}[/]",
-        f"sent {stats.sent}",
-        f"acknowledged {stats.acknowledged}",
-        f"stored {stored}",
-        f"rejected {stats.rejected}",
-    )
-    devices = Table(
-        "device", "last sensor", "value", title="last value per device", title_justify="left"
-    )
-    for device, (sensor, value) in sorted(stats.last_value.items()):
-        devices.add_row(device, sensor, f"{value:.2f}")
-    return Group(head, devices)
-
-
 async def _simulate(
     base_url: str,
     keys: dict[str, str],
@@ -108,29 +90,50 @@ async def _simulate(
         for d in make_fleet(keys)
     ]
     began = time.monotonic()
-    previous = (began, 0, 0)
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
+    meter = Meter(began)
+    live = Live(console=console, refresh_per_second=4) if console.is_terminal else None
+    logged = 0.0
+    with live or nullcontext():
         while not stop.is_set():
             await asyncio.sleep(1.0)
             now = time.monotonic()
-            stored, lag = await asyncio.to_thread(_sink_figures, metrics_url)
-            span = max(now - previous[0], 1e-6)
-            rates = ((stats.acknowledged - previous[1]) / span, (stored - previous[2]) / span)
-            previous = (now, stats.acknowledged, stored)
-            live.update(_view(stats, rates, stored, lag, now - began))
-            if duration is not None and now - began >= duration:
-                stop.set()
+            elapsed = now - began
             failed = [t for t in tasks if t.done() and t.exception() is not None]
             if failed:
                 stop.set()
                 console.print(f"[red]a device stopped: {failed[0].exception()!r}[/]")
+            if _ends(duration, elapsed):
+                stop.set()
+            if live is None and elapsed - logged < LOG_SECONDS and not stop.is_set():
+                continue  # off a terminal: a line every LOG_SECONDS, and the last one
+            stored, lag = await asyncio.to_thread(_sink_figures, metrics_url)
+            snapshot = meter.snapshot(
+                now,
+                sent=stats.sent,
+                acknowledged=stats.acknowledged,
+                rejected=stats.rejected,
+                stored=stored,
+                lag=lag,
+            )
+            if live is not None:
+                live.update(live_view(snapshot, stats.last_value, height=console.height))
+            else:
+                logged = elapsed
+                console.print(log_line(snapshot), markup=False, highlight=False, soft_wrap=True)
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _ends(duration: float | None, elapsed: float) -> bool:
+    return duration is not None and elapsed >= duration
+
+
 def run_demo(*, duration: float | None, devices: int, interval: float) -> int:
-    stack = Stack(StackSettings(), console=Console(stderr=True))
+    stack = Stack(StackSettings(), console=make_console(stderr=True))
     endpoints = stack.up().endpoints()
-    SchemaRegistry(endpoints["registry"]).push(Contract.load())
+    # The topic and database ingest and the sink take from the environment (the demo's
+    # test gives them ones of its own; a user has the defaults).
+    topic, database = IngestSettings().topic, SinkSettings().database
+    SchemaRegistry(endpoints["registry"]).push(Contract.load().on_topic(topic))
     workdir = stack.state_dir.parent / "demo"
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "keys.json").unlink(missing_ok=True)
@@ -148,7 +151,7 @@ def run_demo(*, duration: float | None, devices: int, interval: float) -> int:
     sink = _start(["sink"], env, workdir / "sink.log")
     base_url = f"http://127.0.0.1:{port}"
     mongo: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"], tz_aware=True)
-    readings = mongo["iotpipe"]["readings"]
+    readings = mongo[database]["readings"]
     try:
         wait_http(f"{base_url}/readyz", ingest, workdir / "ingest.log")
         wait_http(f"http://127.0.0.1:{health}/healthz", sink, workdir / "sink.log")

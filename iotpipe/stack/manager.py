@@ -28,6 +28,7 @@ from iotpipe.stack.cluster import ClusterStatus, ensure_cluster_topics, read_clu
 from iotpipe.stack.install import Installer
 from iotpipe.stack.prereqs import Java, find_java
 from iotpipe.stack.process import PidRecord, is_alive, read_pidfile, spawn, terminate
+from iotpipe.stack.progress import HEARTBEAT_SECONDS
 from iotpipe.stack.services import LaunchContext, Service, service_table
 from iotpipe.stack.settings import (
     LOOPBACK,
@@ -39,6 +40,7 @@ from iotpipe.stack.settings import (
     resolve_layout,
     save_layout,
 )
+from iotpipe.terminal import make_console
 
 __all__ = ["ServiceStatus", "Stack", "StackStatus"]
 
@@ -87,7 +89,7 @@ class Stack:
     ) -> None:
         self.settings = settings
         self.state_dir = settings.state_dir.expanduser().resolve()
-        self._console = console or Console(stderr=True)
+        self._console = console or make_console(stderr=True)
 
     # -- paths -------------------------------------------------------------------------
     def log_path(self, name: ServiceName) -> Path:
@@ -200,6 +202,7 @@ class Stack:
         deadline = begin + self.settings.start_timeout
         pending = list(names)
         problems: dict[ServiceName, str | None] = {}
+        beat = 0.0
         with self._console.status("waiting for services to answer...") as status:
             while pending:
                 for name in list(pending):
@@ -223,7 +226,12 @@ class Stack:
                         f"not ready after {self.settings.start_timeout:.0f}s ({why}); "
                         f"logs are in {self.state_dir / 'logs'}"
                     )
-                status.update(f"waiting for {', '.join(pending)} to answer...")
+                waiting = f"waiting for {', '.join(pending)} to answer"
+                status.update(f"{waiting}...")
+                waited = time.monotonic() - begin
+                if not self._console.is_terminal and waited - beat >= HEARTBEAT_SECONDS:
+                    beat = waited  # a log gets a line now and then instead of a spinner
+                    self._console.print(f"  {waiting} ({waited:.0f}s)", highlight=False)
                 time.sleep(POLL_SECONDS)
 
     def down(self, names: Iterable[str] = SERVICES, *, wipe: bool = False) -> list[str]:
