@@ -31,7 +31,8 @@ def generate(
     ] = False,
 ) -> None:
     """Write grafana/dashboards/*.json and grafana/provisioning/alerting/ from the contract
-    and grafana/alert-settings.yaml."""
+    and grafana/alert-settings.yaml, and a picture of each dashboard's layout
+    (docs/operations/dashboards/<uid>.svg)."""
     from iotpipe.dashboards import render  # noqa: PLC0415 - the SDK loads only here
 
     contract = Contract.load()
@@ -39,12 +40,16 @@ def generate(
         stale = render.check(contract)
         if stale:
             err.print(
-                f"[red]grafana/ is stale[/] ({len(stale)} files); run `iotpipe dashboards generate`"
+                f"[red]grafana/ or the dashboard pictures are stale[/] ({len(stale)} files); "
+                "run `iotpipe dashboards generate`"
             )
             for path in stale:
                 err.print(f"  {escape(str(path.relative_to(REPO_DIR)))}")
             raise typer.Exit(1)
-        err.print("grafana/ dashboards and alert rules are up to date with the contract")
+        err.print(
+            "grafana/ dashboards, alert rules and the dashboard pictures are up to date "
+            "with the contract"
+        )
         return
     written = render.write(contract)
     err.print(
