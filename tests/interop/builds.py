@@ -1,0 +1,97 @@
+"""Builds for the interop tests, made once per content of their inputs and kept under
+``~/.cache/iotpipe/interop/<name>/<fingerprint>``: a Maven project's classpath, a Node
+folder's ``node_modules`` (``npm ci`` from its lock). A missing toolchain skips the test
+that needs it, saying which; a build that fails fails it, with the tool's output."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from iotpipe.errors import PrerequisiteMissing
+from iotpipe.stack.assets import fingerprint
+from iotpipe.stack.install import build_once
+from iotpipe.stack.prereqs import find_java, find_maven
+from iotpipe.stack.settings import StackSettings
+
+__all__ = ["interop_cache", "java_or_skip", "maven_build", "node_modules", "run"]
+
+
+def interop_cache() -> Path:
+    return StackSettings().cache_dir / "interop"
+
+
+def run(cmd: Sequence[str | Path], *, cwd: Path | None = None, timeout: float = 600) -> str:
+    """``cmd``'s stdout; its whole output in the failure if it exits non-zero."""
+    done = subprocess.run(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(
+            f"{' '.join(map(str, cmd))} exited {done.returncode}\n{done.stdout}\n{done.stderr}",
+            pytrace=False,
+        )
+    return done.stdout
+
+
+def java_or_skip() -> Path:
+    try:
+        return find_java().executable
+    except PrerequisiteMissing as exc:
+        pytest.skip(f"no Java here: {exc}")
+
+
+def maven_build(project: Path) -> str:
+    """The runtime classpath of the Maven project in ``project`` (compiled classes, then
+    its dependencies from Maven Central), built once for its pom and sources."""
+    try:
+        mvn = find_maven()
+    except PrerequisiteMissing as exc:
+        pytest.skip(f"no Maven here: {exc}")
+    inputs = [project / "pom.xml", *sorted(p for p in (project / "src").rglob("*") if p.is_file())]
+    m2 = StackSettings().cache_dir / "m2"
+
+    def build(out: Path) -> None:
+        run(
+            [mvn, "-B", "-q", "-f", project / "pom.xml", f"-Dmaven.repo.local={m2}",
+             f"-Dbuild.dir={out}", "compile", "dependency:build-classpath",
+             f"-Dmdep.outputFile={out / 'classpath.txt'}"],
+        )  # fmt: skip
+
+    built = _build_once(project.name, fingerprint(*inputs), build)
+    return f"{built / 'classes'}:{(built / 'classpath.txt').read_text().strip()}"
+
+
+def node_modules(project: Path) -> Path:
+    """``project``'s ``node_modules`` (``npm ci`` from its ``package-lock.json``), installed
+    once for that lock into the cache; the returned folder holds ``node_modules``."""
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        pytest.skip("no Node.js here (node and npm are needed)")
+    inputs = [project / "package.json", project / "package-lock.json"]
+
+    def install(out: Path) -> None:
+        for file in inputs:
+            shutil.copy(file, out / file.name)
+        run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error",
+             "--cache", interop_cache() / "npm"], cwd=out)  # fmt: skip
+
+    return _build_once(project.name, fingerprint(*inputs), install)
+
+
+def _build_once(name: str, key: str, build: Callable[[Path], None]) -> Path:
+    """``interop/<name>/<key>``, built once; the builds of older inputs are removed."""
+    folder = build_once(interop_cache() / name / key, build)
+    for stale in folder.parent.iterdir():
+        if stale.name != key and not stale.name.startswith("."):  # another's build under way
+            shutil.rmtree(stale, ignore_errors=True)
+    return folder
