@@ -50,18 +50,24 @@ def json_schema(record_type: RecordType, example: dict[str, Any]) -> dict[str, A
 
 
 def _headers(record_type: RecordType) -> dict[str, Any]:
+    """Kafka headers ingest adds, none of them required: the value alone (its schema id)
+    says what the record is, so a producer that writes no headers is read the same."""
     return {
         "type": "object",
-        "required": [RECORD_TYPE_HEADER],
+        "description": "Optional extras; a record is read from its value alone. The record "
+        "type is the full name of the writer schema that the value's schema id names.",
         "properties": {
             RECORD_TYPE_HEADER: {
                 "type": "string",
                 "const": record_type.fullname,
-                "description": "Avro full name of the record type; consumers route by it.",
+                "description": "Optional: the Avro full name of the record type, as ingest "
+                "writes it. The writer schema decides; when present, this header must name "
+                "the same type (the sink dead-letters a record whose header disagrees).",
             },
             TRACE_HEADER: {
                 "type": "string",
-                "description": "W3C Trace Context of the request that produced the record.",
+                "description": "Optional: the W3C Trace Context of the request that produced "
+                "the record.",
             },
         },
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from iotpipe.contract.catalog import COMPATIBILITY, RECORD_TYPE_HEADER, Contract
+from iotpipe.contract.catalog import COMPATIBILITY, RECORD_TYPE_HEADER, TRACE_HEADER, Contract
 from iotpipe.paths import REPO_DIR
 
 GENERATED = REPO_DIR / "generated"
@@ -68,9 +68,11 @@ def test_asyncapi_describes_topic_messages_keys_and_headers() -> None:
         assert message["payload"]["schemaFormat"].startswith("application/vnd.apache.avro")
         assert message["payload"]["schema"] == record_type.schema
         assert message["bindings"]["kafka"]["key"]["type"] == "string"
-        assert message["headers"]["properties"][RECORD_TYPE_HEADER]["const"] == (
-            record_type.fullname
-        )
+        headers = message["headers"]
+        assert headers["properties"][RECORD_TYPE_HEADER]["const"] == record_type.fullname
+        # Optional extras: the writer schema's full name is the record type.
+        assert set(headers["properties"]) == {RECORD_TYPE_HEADER, TRACE_HEADER}
+        assert "required" not in headers
     assert {op["action"] for op in doc["operations"].values()} == {"send", "receive"}
     dlq = doc["channels"]["sensorDataDlq"]
     assert dlq["address"] == "sensor-data.dlq"
