@@ -13,7 +13,7 @@ from iotpipe.cli.options import RegistryUrl
 from iotpipe.contract.baseline import contract_at
 from iotpipe.contract.catalog import Contract, schemas_dir
 from iotpipe.contract.codegen import check as codegen_check
-from iotpipe.contract.codegen import generate
+from iotpipe.contract.codegen import generate, write_reference
 from iotpipe.contract.registry import CheckResult, SchemaRegistry
 from iotpipe.endpoints import EndpointSettings, resolve_endpoints
 from iotpipe.paths import REPO_DIR
@@ -40,20 +40,37 @@ def codegen(
     output: Annotated[Path, typer.Option(help="The generated/ folder to write or check.")] = (
         REPO_DIR / "generated"
     ),
+    docs: Annotated[
+        Path | None,
+        typer.Option(
+            help="The docs site's reference folder to write or check (default: "
+            "docs/reference/ of the checkout; outside a checkout, none)."
+        ),
+    ] = None,
 ) -> None:
-    """Generate models, JSON Schemas, examples and AsyncAPI from schemas/*.avsc."""
+    """Generate models, JSON Schemas, examples, AsyncAPI and OpenAPI from schemas/*.avsc and
+    ingest's code, and the docs site's reference pages of the schemas and the HTTP API."""
     contract = Contract.load()
+    if docs is None and (REPO_DIR / "mkdocs.yml").exists():
+        docs = REPO_DIR / "docs" / "reference"
     if check:
-        stale = codegen_check(output, contract)
+        stale = codegen_check(output, contract, docs)
         if stale:
-            err.print(f"[red]generated/ is stale[/] ({len(stale)} files); run `iotpipe codegen`:")
+            err.print(
+                f"[red]generated/ or the reference pages are stale[/] ({len(stale)} files); "
+                "run `iotpipe codegen`:"
+            )
             for name in stale:
                 err.print(f"  {escape(name)}")
             raise typer.Exit(1)
-        err.print(f"generated/ is up to date with {len(contract.record_types)} schemas")
+        what = "generated/ and the reference pages are" if docs else "generated/ is"
+        err.print(f"{what} up to date with {len(contract.record_types)} schemas")
         return
     files = generate(output, contract)
     err.print(f"wrote {len(files)} files under {output}")
+    if docs is not None:
+        pages = write_reference(docs, output, contract)
+        err.print(f"wrote {len(pages)} reference pages under {docs}")
 
 
 @schemas_app.command()

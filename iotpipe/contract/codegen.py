@@ -8,7 +8,10 @@ Steps, all deterministic (no timestamps, sorted output):
 3. ``generated/codecs/<schema>.py``: a specialised Avro encoder and decoder per record
    type (``iotpipe.contract.codecs``), byte for byte what fastavro writes and reads;
 4. published artifacts for integrators (``iotpipe.contract.publish``): JSON Schema and an
-   example per record type, and an AsyncAPI 3.0 document of the Kafka topics.
+   example per record type, and an AsyncAPI 3.0 document of the Kafka topics;
+5. ``generated/openapi.json``: ingest's OpenAPI document (``iotpipe.reference.openapi``);
+6. with ``docs``, the docs site's reference pages (``iotpipe.reference.pages``): the
+   schemas and the HTTP API.
 ``--check`` generates into a temporary folder and names every file that differs.
 """
 
@@ -29,8 +32,9 @@ from iotpipe.contract.catalog import CODECS_PACKAGE, MODELS_PACKAGE, Contract, m
 from iotpipe.contract.codecs import render_codec_module
 from iotpipe.contract.rules import collect_rules, render_rules_module, type_overrides
 from iotpipe.errors import BuildFailed, ConfigError
+from iotpipe.reference.pages import stale_pages, write_pages
 
-__all__ = ["check", "generate"]
+__all__ = ["check", "generate", "write_reference"]
 
 RULES_MODULE = f"{MODELS_PACKAGE}.rules"
 BASE_CLASS = "iotpipe.contract.base.ContractModel"
@@ -135,8 +139,19 @@ def generate(target: Path, contract: Contract | None = None) -> list[Path]:
         + "]\n"
     )
     _codecs(target / "codecs", contract)
-    _publish(target)
+    _run_module(target, "iotpipe.contract.publish", str(target), what="publishing the contract")
+    _run_module(
+        target,
+        "iotpipe.reference.openapi",
+        str(target / "openapi.json"),
+        what="writing ingest's OpenAPI document",
+    )
     return sorted(p for p in target.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def write_reference(docs: Path, generated: Path, contract: Contract | None = None) -> list[Path]:
+    """Write the docs site's reference pages into ``docs`` from a ``generated`` folder."""
+    return write_pages(docs, generated, contract or Contract.load())
 
 
 def codec_header(source: str) -> str:
@@ -171,27 +186,31 @@ def _codecs(folder: Path, contract: Contract) -> None:
     )
 
 
-def _publish(target: Path) -> None:
-    """Run the publish step against the models just written (not the installed ones)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            [str(target.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
-    }
+def _run_module(target: Path, module: str, *args: str, what: str) -> None:
+    """Run ``python -m module`` against the models just written into ``target`` (not the
+    installed ones): its parent is the working directory, which ``-m`` puts first on the
+    path (ahead of PYTHONPATH too, so a checkout's own generated/ would win from its root),
+    and no ``IOTPIPE_*`` variable changes a default that ends up in a document."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOTPIPE_")}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(target.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "iotpipe.contract.publish", str(target)],
+        [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
         env=env,
+        cwd=target.parent,
         check=False,
     )
     if done.returncode != 0:
-        raise BuildFailed(f"publishing the contract failed:\n{done.stderr.strip()[-3000:]}")
+        raise BuildFailed(f"{what} failed:\n{done.stderr.strip()[-3000:]}")
 
 
-def check(current: Path, contract: Contract | None = None) -> list[str]:
-    """Regenerate into a temporary folder; the relative paths that differ from ``current``."""
+def check(current: Path, contract: Contract | None = None, docs: Path | None = None) -> list[str]:
+    """Regenerate into a temporary folder; the relative paths that differ from ``current``,
+    then, with ``docs``, the reference pages there that differ (``docs/<name>``)."""
+    contract = contract or Contract.load()
     with tempfile.TemporaryDirectory(prefix="iotpipe-codegen-") as tmp:
         fresh_root = Path(tmp) / "generated"
         generate(fresh_root, contract)
@@ -204,6 +223,8 @@ def check(current: Path, contract: Contract | None = None) -> list[str]:
         ]
         stale += [f"{rel} (missing)" for rel in sorted(fresh - existing)]
         stale += [f"{rel} (not generated from the schemas)" for rel in sorted(existing - fresh)]
+        if docs is not None:
+            stale += [f"{docs.name}/{page}" for page in stale_pages(docs, fresh_root, contract)]
     return stale
 
 

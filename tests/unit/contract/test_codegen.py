@@ -45,10 +45,14 @@ def test_check_follows_a_schema_change(tmp_path: Path) -> None:
     schema = json.loads(reading.read_text())
     next(f for f in schema["fields"] if f["name"] == "unit")["rules"]["maxLength"] = 16
     reading.write_text(json.dumps(schema))
-    # The codec remembers the schema text it was generated from (rules included).
+    # The codec remembers the schema text it was generated from (rules included); the
+    # JSON Schema and ingest's OpenAPI document describe the models just generated (they
+    # described the committed ones when codegen ran from the checkout's root).
     assert check(GENERATED, Contract.load(schemas)) == [
         "codecs/sensor_reading.py",
+        "jsonschema/dev.iotpipe.SensorReading.json",
         "models/rules.py",
+        "openapi.json",
     ]
 
 
