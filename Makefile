@@ -4,7 +4,7 @@ PYTHON ?= python3
 BOOT   := .venv/.bootstrapped
 NOX    := .venv/bin/nox
 
-.PHONY: demo test lint typecheck contract check dev clean
+.PHONY: demo test lint typecheck contract check dev clean docs docs-build
 
 demo: $(BOOT)      ## Run the demo on the local stack (no Docker)
 	$(NOX) -s demo
@@ -22,6 +22,12 @@ contract: $(BOOT)  ## generated/ is current; schemas compatible with the previou
 	$(NOX) -s contract
 
 check: lint typecheck contract test
+
+docs: $(BOOT)        ## Serve the docs site on http://127.0.0.1:8000, rebuilt on change
+	$(NOX) -s docs -- serve
+
+docs-build: $(BOOT)  ## Build the docs site into site/, strictly (a warning fails it)
+	$(NOX) -s docs
 
 dev: $(BOOT)       ## Install iotpipe itself into .venv (then: . .venv/bin/activate)
 	.venv/bin/uv pip install --python .venv/bin/python -e '.[dev]'

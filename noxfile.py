@@ -5,6 +5,7 @@ nox -s lint        ruff check + ruff format --check
 nox -s typecheck   mypy --strict
 nox -s demo        brings the local stack up and shows it healthy
 nox -s fuzz        schemathesis with many examples + the bad-input cases
+nox -s docs        the docs site, strictly built into site/ (``-- serve`` to serve it)
 """
 
 from __future__ import annotations
@@ -78,6 +79,20 @@ _REGISTRY_UP = (
     "s = Stack(StackSettings()).status(); "
     "print('up' if any(x.name == 'registry' and x.running for x in s.services) else 'down')"
 )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site (MkDocs, Material): a strict build into site/ (a warning fails it);
+    ``-- serve`` serves it on 127.0.0.1:8000 and rebuilds on change (more arguments go to
+    ``mkdocs serve``, e.g. ``-- serve -a 127.0.0.1:8001``). The CLI page is written from
+    the code at each build (mkdocs_hooks.py), hence the project in this env."""
+    session.install("-e", ".[docs]")
+    env = {"NO_MKDOCS_2_WARNING": "1"}  # Material's banner about its successor
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", "-a", "127.0.0.1:8000", *session.posargs[1:], env=env)
+    else:
+        session.run("mkdocs", "build", "--strict", "--clean", *session.posargs, env=env)
 
 
 @nox.session
