@@ -153,6 +153,7 @@ def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
     doc = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
+    doc["info"]["license"] = {"name": "Apache-2.0", "identifier": "Apache-2.0"}  # pyproject's
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     template = "#/components/schemas/{model}"
     for model in [t.model() for t in contract.record_types] + [errors.Problem]:
@@ -173,6 +174,9 @@ def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
             if (path, method) in admin:  # derived from the code, so the doc cannot drift
                 operation["x-iotpipe-role"] = "admin"
                 operation.setdefault("security", [{"bearer": []}, {"apiKey": []}])
+            # The rest take no key (publishing and openSenseMap's routes declare theirs):
+            # an empty list says so, where no list would leave it unsaid.
+            operation.setdefault("security", [])
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     doc["components"]["securitySchemes"] = {

@@ -5,9 +5,10 @@ that needs it, saying which; a build that fails fails it, with the tool's output
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,24 +19,34 @@ from iotpipe.stack.install import build_once
 from iotpipe.stack.prereqs import find_java, find_maven
 from iotpipe.stack.settings import StackSettings
 
-__all__ = ["interop_cache", "java_or_skip", "maven_build", "node_modules", "run"]
+__all__ = ["interop_cache", "java_or_skip", "maven_build", "node_project", "run"]
 
 
 def interop_cache() -> Path:
     return StackSettings().cache_dir / "interop"
 
 
-def run(cmd: Sequence[str | Path], *, cwd: Path | None = None, timeout: float = 600) -> str:
-    """``cmd``'s stdout; its whole output in the failure if it exits non-zero."""
+def run(
+    cmd: Sequence[str | Path],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+    check: bool = True,
+) -> str:
+    """``cmd``'s stdout (UTF-8); with ``check``, a non-zero exit fails the test with the
+    whole output."""
     done = subprocess.run(
         [str(c) for c in cmd],
         cwd=cwd,
+        env=env,
         capture_output=True,
         encoding="utf-8",
         timeout=timeout,
         check=False,
+        stdin=subprocess.DEVNULL,
     )
-    if done.returncode != 0:
+    if check and done.returncode != 0:
         pytest.fail(
             f"{' '.join(map(str, cmd))} exited {done.returncode}\n{done.stdout}\n{done.stderr}",
             pytrace=False,
@@ -71,9 +82,10 @@ def maven_build(project: Path) -> str:
     return f"{built / 'classes'}:{(built / 'classpath.txt').read_text().strip()}"
 
 
-def node_modules(project: Path) -> Path:
-    """``project``'s ``node_modules`` (``npm ci`` from its ``package-lock.json``), installed
-    once for that lock into the cache; the returned folder holds ``node_modules``."""
+def node_project(project: Path) -> Path:
+    """A folder holding ``project``'s packages (``npm ci`` from its ``package-lock.json``,
+    installed once per lock) and a fresh copy of its scripts (``*.mjs``; ESM resolves
+    packages from the script's own folder), from which they run."""
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         pytest.skip("no Node.js here (node and npm are needed)")
@@ -85,7 +97,12 @@ def node_modules(project: Path) -> Path:
         run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error",
              "--cache", interop_cache() / "npm"], cwd=out)  # fmt: skip
 
-    return _build_once(project.name, fingerprint(*inputs), install)
+    folder = _build_once(project.name, fingerprint(*inputs), install)
+    for script in project.glob("*.mjs"):
+        partial = folder / f".{script.name}.{os.getpid()}"
+        shutil.copy(script, partial)
+        partial.replace(folder / script.name)  # whole, even with another session reading it
+    return folder
 
 
 def _build_once(name: str, key: str, build: Callable[[Path], None]) -> Path:
