@@ -94,11 +94,15 @@ def _strict(components: dict[str, Any]) -> dict[str, Any]:
     return closed
 
 
+@pytest.fixture(scope="module")
+def packages() -> Path:
+    return node_project(PROJECT)  # first: without Node.js, no ingest is started
+
+
 def test_generated_client_is_answered_as_the_document_declares(
-    served: tuple[str, str], tmp_path: Path
+    packages: Path, served: tuple[str, str], tmp_path: Path
 ) -> None:
     base, device_key = served
-    packages = node_project(PROJECT)
     work = tmp_path / "http-client"
     work.mkdir()
     for name in ("package.json", "tsconfig.json", "src/send.ts"):
