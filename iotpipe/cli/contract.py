@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from iotpipe.cli.options import RegistryUrl
 from iotpipe.contract.baseline import contract_at
-from iotpipe.contract.catalog import Contract, schemas_dir
+from iotpipe.contract.catalog import TOPIC, Contract, schemas_dir
 from iotpipe.contract.codegen import check as codegen_check
 from iotpipe.contract.codegen import generate, write_reference
 from iotpipe.contract.registry import CheckResult, SchemaRegistry
@@ -74,10 +74,20 @@ def codegen(
 
 
 @schemas_app.command()
-def push(registry_url: RegistryUrl = None) -> None:
+def push(
+    registry_url: RegistryUrl = None,
+    topic: Annotated[
+        str,
+        typer.Option(
+            help="The topic whose subjects (<topic>-<namespace.Name>) to register under "
+            "(default: sensor-data); a pipeline on a topic of its own, e.g. iotpipe chaos's.",
+            show_default=False,
+        ),
+    ] = TOPIC,
+) -> None:
     """Register every subject of the contract and set its compatibility level."""
     registry = _registry(registry_url)
-    for result in registry.push(Contract.load()):
+    for result in registry.push(Contract.load().on_topic(topic)):
         out.print(
             f"{result.subject}: id {result.schema_id}, version {result.version}, "
             f"{result.compatibility}"
