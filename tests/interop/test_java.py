@@ -1,5 +1,6 @@
-"""A Java consumer from Maven Central (kafka-clients + Apicurio's Avro deserializer, set to
-Confluent's framing with content ids) reads what our ingest produced, field for field.
+"""A Java consumer from Maven Central (kafka-clients + Apicurio's Avro deserializer 3.x,
+reading Confluent's framing with content ids) reads what our ingest produced, field for
+field.
 
 Records are posted through the real ingest app (real producer, real registry) on a topic
 of its own; ``tests/interop/java`` (the docs' Java example) prints each record as JSON,
@@ -16,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from iotpipe.bench.peers.kafka_connect import registry_v2_url
 from iotpipe.contract.registry import SchemaRegistry
 from tests.integration.ingest.conftest import DEVICE, LiveIngest, live_ingest, live_settings
 from tests.interop.builds import java_or_skip, maven_build, run
@@ -27,6 +27,7 @@ __all__ = ["live_ingest", "live_settings"]  # the real ingest app's fixtures, us
 pytestmark = pytest.mark.timeout(600)  # a fresh machine builds the consumer first
 
 PROJECT = Path(__file__).parent / "java"
+CCOMPAT, V3 = "/apis/ccompat/v7", "/apis/registry/v3"  # the same registry, its own API
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,7 @@ def test_java_consumer_decodes_every_field_ingest_produced(
 
     printed = run(
         [java_or_skip(), "-cp", java_classpath, "dev.iotpipe.interop.Consume",
-         endpoints["kafka"], registry_v2_url(endpoints["registry"]), live_ingest.topic,
+         endpoints["kafka"], endpoints["registry"].replace(CCOMPAT, V3), live_ingest.topic,
          str(len(readings) + 1)],
         timeout=60,
     )  # fmt: skip

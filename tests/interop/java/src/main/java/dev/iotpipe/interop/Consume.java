@@ -21,7 +21,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * Reads COUNT records of an iotpipe topic and prints each as one JSON line.
  *
  * <p>Usage: {@code Consume BOOTSTRAP REGISTRY_URL TOPIC COUNT}, for example {@code Consume
- * 127.0.0.1:9092 http://127.0.0.1:8081/apis/registry/v2 sensor-data 10}.
+ * 127.0.0.1:9092 http://127.0.0.1:8081/apis/registry/v3 sensor-data 10}.
  */
 public final class Consume {
   public static void main(String[] args) {
@@ -30,13 +30,14 @@ public final class Consume {
 
     // Values are in Confluent's wire format: magic byte 0, a 4-byte schema id, then the
     // Avro body. The id is the registry's content id (the one its Confluent-compatible
-    // API hands out), so Apicurio's deserializer is told to read 4 bytes as a content id,
-    // and not to look for ids in the record headers. It fetches each writer schema once.
+    // API hands out). Apicurio's deserializer reads that by default; the settings below
+    // say so anyway: 4 bytes, a content id, nothing in the record headers. It fetches
+    // each writer schema once, by id, from the registry's own API.
     AvroKafkaDeserializer<GenericRecord> avro = new AvroKafkaDeserializer<>();
     avro.configure(
         Map.of(
-            "apicurio.registry.url", registry, // Apicurio's own API: /apis/registry/v2
-            "apicurio.registry.id-handler", "io.apicurio.registry.serde.Legacy4ByteIdHandler",
+            "apicurio.registry.url", registry, // Apicurio's own API: /apis/registry/v3
+            "apicurio.registry.id-handler", "io.apicurio.registry.serde.Default4ByteIdHandler",
             "apicurio.registry.use-id", "contentId",
             "apicurio.registry.headers.enabled", "false"),
         false); // a value deserializer, not a key one
