@@ -95,23 +95,27 @@ def push(
 
 
 def _print(results: list[CheckResult]) -> bool:
-    ok = True
+    """One line per subject, or per reason a subject refuses the change."""
     for result in results:
         if result.status == "incompatible":
-            ok = False
-            out.print(f"[red]{escape(result.subject)}: INCOMPATIBLE[/]")
             for reason in result.reasons:
-                out.print(f"    - {escape(reason)}")
-        elif result.status == "new":
-            out.print(f"{escape(result.subject)}: new subject (nothing registered to compare)")
+                out.print(f"[red]{escape(reason)}[/]", soft_wrap=True)
         else:
-            out.print(f"[green]{escape(result.subject)}: compatible[/]")
-    return ok
+            colour = "green" if result.status == "compatible" else "default"
+            out.print(f"[{colour}]{escape(result.verdict)}[/]", soft_wrap=True)
+    return all(result.status != "incompatible" for result in results)
 
 
 @schemas_app.command()
 def check(
     registry_url: RegistryUrl = None,
+    schemas: Annotated[
+        Path | None,
+        typer.Option(
+            help="The folder of .avsc files to check (default: schemas/ of the checkout).",
+            show_default=False,
+        ),
+    ] = None,
     against: Annotated[
         str | None,
         typer.Option(
@@ -120,13 +124,16 @@ def check(
         ),
     ] = None,
 ) -> None:
-    """Ask the registry whether the working-tree schemas are compatible; exit 1 if not."""
+    """Check the working tree's schemas against every registered version their subject's
+    compatibility level covers (FULL_TRANSITIVE: all of them), by the registry and by Avro's
+    resolution rules; a refusal names the field and the rule. Exit 1 if any is refused."""
     registry = _registry(registry_url)
-    current = Contract.load()
+    folder = schemas or schemas_dir()
+    current = Contract.load(folder)
     if against is None:
         ok = _print(registry.check_contract(current))
     else:
-        with contract_at(against, schemas_dir()) as (sha, baseline):
+        with contract_at(against, folder) as (sha, baseline):
             if baseline is None:
                 err.print(f"{against} ({sha[:12]}) has no schemas: nothing to compare")
                 return
