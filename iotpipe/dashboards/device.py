@@ -1,17 +1,23 @@
 """One device: its sensors' values over time (minute rollups: mean, min, max, last),
-readings per minute, when it was last seen, and its sensors."""
+readings per minute, when it was last seen, its sensors, and each other numeric field of
+its readings that the contract has (a field added to SensorReading gets a panel)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from grafana_foundation_sdk.builders import dashboard, stat, table, timeseries
 from grafana_foundation_sdk.models.dashboard import VariableRefresh, VariableSort
 
 from iotpipe.dashboards.board import Board
+from iotpipe.dashboards.kinds import NumericField
 from iotpipe.dashboards.queries import MONGODB, MongoPanel, in_range
 from iotpipe.dashboards.transforms import hide_fields, mean_of_sum_and_count
-from sink.documents import DEVICE_STATUS, ROLLUPS
+from sink.documents import COLLECTIONS, DEVICE_STATUS, ROLLUPS
 
-__all__ = ["DEVICE_VARIABLE", "SENSOR_VARIABLE", "device_view"]
+__all__ = ["DEVICE_VARIABLE", "FIELD_POINTS", "SENSOR_VARIABLE", "device_view", "field_series"]
+
+FIELD_POINTS = 5000  # the latest readings a field's panel plots
 
 # Query variables: the plugin reads each result document's ``value`` field.
 DEVICE_VARIABLE = MongoPanel(
@@ -94,6 +100,24 @@ SENSORS = MongoPanel(
 )
 
 
+def field_series(name: str) -> MongoPanel:
+    """The device's readings that carry the field ``name``, latest :data:`FIELD_POINTS`,
+    oldest first. Empty is a valid answer: records written before the field existed, or
+    by a producer that does not send it, lack it."""
+    return MongoPanel(
+        COLLECTIONS["SensorReading"],
+        [
+            {"$match": {"device_id": "$device", name: {"$ne": None}, **in_range("event_time")}},
+            {"$sort": {"event_time": -1}},
+            {"$limit": FIELD_POINTS},
+            {"$sort": {"event_time": 1}},
+            {"$project": {"_id": 0, "event_time": 1, name: 1}},
+        ],
+        {"event_time": "time", name: "number"},
+        may_be_empty=True,
+    )
+
+
 def _query_variable(name: str, label: str, spec: MongoPanel) -> dashboard.QueryVariable:
     return (
         dashboard.QueryVariable(name)
@@ -105,7 +129,9 @@ def _query_variable(name: str, label: str, spec: MongoPanel) -> dashboard.QueryV
     )
 
 
-def device_view() -> Board:
+def device_view(numbers: Sequence[NumericField] = ()) -> Board:
+    """The device dashboard; ``numbers``: the readings' numeric fields besides ``value``
+    (:func:`~iotpipe.dashboards.kinds.numeric_fields`), a panel each."""
     board = Board(
         "iotpipe-device",
         "iotpipe / Device",
@@ -144,4 +170,15 @@ def device_view() -> Board:
         width=12,
         description="Per minute of event time: mean, min, max and the last value.",
     )
+    if numbers:
+        board.row("Other numbers the readings carry")
+    for number in numbers:
+        board.add(
+            timeseries.Panel().unit("short"),
+            number.name,
+            [field_series(number.name)],
+            width=12,
+            description=f"{number.doc} Every reading of the device that carries "
+            f"{number.name}, by event time (the latest {FIELD_POINTS}).".strip(),
+        )
     return board

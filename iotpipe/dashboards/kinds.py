@@ -1,5 +1,6 @@
-"""What the dashboards take from the contract (the sensor kinds) and the alert settings
-(grafana/alert-settings.yaml: plausible range per kind, when a device counts as silent)."""
+"""What the dashboards take from the contract (the sensor kinds, the readings' numeric
+fields) and the alert settings (grafana/alert-settings.yaml: plausible range per kind,
+when a device counts as silent)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ __all__ = [
     "GRAFANA_DIR",
     "AlertSettings",
     "ClusterAlertSettings",
+    "NumericField",
     "Range",
     "load_alert_settings",
+    "numeric_fields",
     "sensor_kinds",
 ]
 
@@ -33,6 +36,40 @@ def sensor_kinds(contract: Contract) -> list[str]:
         if isinstance(kind, dict) and kind.get("type") == "enum" and kind["name"] == "SensorKind":
             return list(kind["symbols"])
     raise ContractError("SensorReading has no SensorKind enum field")
+
+
+NUMBERS = {"int", "long", "float", "double"}
+ROLLED_UP = {"value"}  # the minute rollups' series: the device dashboard plots it already
+
+
+@dataclass(frozen=True)
+class NumericField:
+    """A number each reading may carry besides its value (e.g. a battery voltage)."""
+
+    name: str
+    doc: str
+
+
+def _number(schema: Any) -> bool:
+    """An int, long, float or double, nullable or not; no logical type (a timestamp is a
+    long, not a quantity to plot)."""
+    if isinstance(schema, list):
+        branches = [b for b in schema if b != "null"]
+        return len(branches) == 1 and _number(branches[0])
+    if isinstance(schema, dict):
+        return "logicalType" not in schema and _number(schema.get("type"))
+    return schema in NUMBERS
+
+
+def numeric_fields(contract: Contract) -> list[NumericField]:
+    """SensorReading's top-level numeric fields other than ``value``, in schema order: a
+    field added to the contract gets a panel on the device dashboard."""
+    schema = contract.by_name("SensorReading").schema
+    return [
+        NumericField(str(item["name"]), str(item.get("doc", "")))
+        for item in schema["fields"]
+        if item["name"] not in ROLLED_UP and _number(item["type"])
+    ]
 
 
 @dataclass(frozen=True)

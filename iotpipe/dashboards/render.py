@@ -15,7 +15,12 @@ from iotpipe.dashboards.board import Board
 from iotpipe.dashboards.cluster import cluster_health
 from iotpipe.dashboards.device import device_view
 from iotpipe.dashboards.fleet import fleet_overview
-from iotpipe.dashboards.kinds import GRAFANA_DIR, load_alert_settings, sensor_kinds
+from iotpipe.dashboards.kinds import (
+    GRAFANA_DIR,
+    load_alert_settings,
+    numeric_fields,
+    sensor_kinds,
+)
 from iotpipe.dashboards.picture import layout_svg
 from iotpipe.dashboards.pipeline import pipeline_health
 from iotpipe.paths import REPO_DIR
@@ -58,7 +63,7 @@ _Dumper.add_representer(str, _str)
 def boards(contract: Contract) -> list[Board]:
     return [
         fleet_overview(sensor_kinds(contract)),
-        device_view(),
+        device_view(numeric_fields(contract)),
         pipeline_health(),
         cluster_health(),
     ]
