@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from ingest.api.forward import JobsForwarder
 from ingest.api.health import health_router
 from ingest.api.hot import IngestApp, PublishRoute
 from ingest.api.jobs import jobs_router
-from ingest.api.records import records_router
+from ingest.api.records import records_router, request_schema_name
 from ingest.api.schemas import RegistryCache, schemas_router
 from ingest.api.stream import stream_router
 from ingest.auth.keys import KeyStore
@@ -146,6 +147,63 @@ def create_app(
     return app
 
 
+def _request_schema(record: dict[str, Any]) -> dict[str, Any]:
+    """What a client sends for a record (the request bodies' schema): the record as the
+    contract has it, but what ingest fills in is not asked of the client: ``event_id`` may
+    be left out (assigned), ``ingest_time`` is set by ingest (a value sent is replaced),
+    and ``event_time`` also takes Unix epoch seconds or milliseconds."""
+    schema = copy.deepcopy(record)
+    properties = schema["properties"]
+    name = record.get("title", "")
+    schema["title"] = f"{name}Request"
+    schema["description"] = (
+        f"{record.get('description', '')}\n\nAs sent to ingest: the `{name}` record, but "
+        "`event_id` may be left out (ingest assigns one), `ingest_time` is set by ingest, "
+        "and `event_time` may also be Unix epoch seconds or milliseconds."
+    ).strip()
+    schema["required"] = [f for f in schema.get("required", []) if f not in _FILLED_IN]
+    if "ingest_time" in properties:
+        properties["ingest_time"] = {
+            **properties["ingest_time"],
+            "readOnly": True,
+            "description": "Set by ingest when it accepts the record; a value sent is replaced.",
+        }
+    if "event_time" in properties:
+        as_text = {k: v for k, v in properties["event_time"].items() if k not in _ANNOTATIONS}
+        properties["event_time"] = {
+            **{k: v for k, v in properties["event_time"].items() if k in _ANNOTATIONS},
+            "anyOf": [
+                as_text,
+                {"type": "number", "description": "Unix epoch seconds or milliseconds"},
+            ],
+        }
+    return schema
+
+
+_FILLED_IN = frozenset({"event_id", "ingest_time"})
+_ANNOTATIONS = frozenset({"title", "description", "examples"})
+
+
+def _add_contract_schemas(doc: dict[str, Any], contract: Contract) -> dict[str, Any]:
+    """The contract's records (and the problem details) as components, each record's
+    request variant beside it, and the record schemas as the published examples' answer."""
+    schemas: dict[str, Any] = doc.setdefault("components", {}).setdefault("schemas", {})
+    template = "#/components/schemas/{model}"
+    for model in [t.model() for t in contract.record_types] + [errors.Problem]:
+        schema = model.model_json_schema(ref_template=template)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    for record_type in contract.record_types:
+        schemas[request_schema_name(record_type)] = _request_schema(schemas[record_type.name])
+    # The published example of a record type is a whole record, as Kafka and the database
+    # carry it: the contract's schema (requests use the *Request variants above).
+    example = doc["paths"].get("/v1/schemas/{name}/example", {}).get("get")
+    if example is not None:
+        records = [{"$ref": template.format(model=t.name)} for t in contract.record_types]
+        example["responses"]["200"]["content"]["application/json"]["schema"] = {"oneOf": records}
+    return schemas
+
+
 def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
     """FastAPI's document, plus the contract's models, problem details and key schemes."""
     if app.openapi_schema:
@@ -154,12 +212,7 @@ def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     doc["info"]["license"] = {"name": "Apache-2.0", "identifier": "Apache-2.0"}  # pyproject's
-    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    template = "#/components/schemas/{model}"
-    for model in [t.model() for t in contract.record_types] + [errors.Problem]:
-        schema = model.model_json_schema(ref_template=template)
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
+    schemas = _add_contract_schemas(doc, contract)
     problem = {errors.PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for operations in doc["paths"].values():
         for operation in operations.values():

@@ -21,7 +21,7 @@ from ingest.api.models import BatchAccepted, RecordAccepted
 from ingest.errors import PROBLEM
 from iotpipe.contract.catalog import RecordType, published_dir
 
-__all__ = ["records_router"]
+__all__ = ["records_router", "request_schema_name"]
 
 
 def _example(record_type: RecordType) -> dict[str, Any]:
@@ -38,13 +38,19 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def request_schema_name(record_type: RecordType) -> str:
+    """The OpenAPI schema of a record as clients send it (``ingest.app`` derives it from
+    the contract's: what ingest fills in is not required)."""
+    return f"{record_type.name}Request"
+
+
 def records_router(
     record_type: RecordType, path: str, tag: str, single: PublishRoute, batch: PublishRoute
 ) -> APIRouter:
     """The operations as FastAPI declares them (OpenAPI); ``IngestApp`` serves them from
     ``single`` and ``batch`` before FastAPI's router, and these endpoints do the same."""
     router = APIRouter(tags=[tag])
-    ref = {"$ref": f"#/components/schemas/{record_type.name}"}
+    ref = {"$ref": f"#/components/schemas/{request_schema_name(record_type)}"}
     example = _example(record_type)
     security: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 

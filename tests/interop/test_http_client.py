@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,7 @@ def test_generated_client_is_answered_as_the_document_declares(
     }
     expected = {  # case: (operation, status, JSON pointer of the record error or None)
         "single": ("/v1/readings", 202, None),
+        "no-event-id": ("/v1/readings", 202, None),
         "batch": ("/v1/readings/batch", 202, None),
         "missing-field": ("/v1/readings", 422, "/unit"),
         "wrong-type": ("/v1/readings", 422, "/value"),
@@ -147,6 +149,7 @@ def test_generated_client_is_answered_as_the_document_declares(
             assert [e["pointer"] for e in answer["body"]["errors"]] == [pointer], answer
 
     assert answers["single"]["body"]["record_type"] == "dev.iotpipe.SensorReading"
+    assert uuid.UUID(answers["no-event-id"]["body"]["event_id"])  # assigned by ingest
     assert answers["batch"]["body"]["accepted"] == 3
     partly = answers["batch-partly-bad"]["body"]
     assert (partly["accepted"], partly["rejected"]) == (1, 1)

@@ -8,7 +8,9 @@
 import createClient from "openapi-fetch";
 import type { components, paths } from "./api.js";
 
-type SensorReading = components["schemas"]["SensorReading"];
+// What a client sends: the contract's record, but event_id may be left out (ingest
+// assigns one), ingest_time is ingest's, and event_time may also be epoch s/ms.
+type SensorReading = components["schemas"]["SensorReadingRequest"];
 
 const [baseUrl, deviceKey, deviceId, batchLimit] = process.argv.slice(2);
 const client = createClient<paths>({ baseUrl });
@@ -37,6 +39,11 @@ async function report(name: string, call: Promise<Answer>): Promise<void> {
 
 // What the API is for: one reading, then a batch (202 once Kafka has them all).
 await report("single", client.POST("/v1/readings", { body: reading(21.5), headers }));
+const { event_id: _assigned, ...noId } = reading(21.4); // the types allow leaving it out
+await report("no-event-id", client.POST("/v1/readings", {
+  body: { ...noId, event_time: Date.now() }, // and epoch milliseconds for event_time
+  headers,
+}));
 const batch = [reading(21.6), reading(21.7), reading(21.8)];
 await report("batch", client.POST("/v1/readings/batch", { body: batch, headers }));
 
