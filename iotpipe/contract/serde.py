@@ -11,7 +11,11 @@ Decoding reads the same frame; the writer schema is fetched by id through the re
 reads the body; otherwise fastavro reads it with Avro schema resolution (writer schema
 from the registry, reader = today's schema), so a record written by an older or newer
 producer still decodes into today's model. Either way the result is validated by the
-generated Pydantic model (the contract's rules).
+generated Pydantic model (the contract's rules). A newer writer's fields that today's
+schema lacks are not dropped: they are read with the writer schema alone and carried,
+as written, in a subclass of today's model (``iotpipe.contract.extras``), so a sink not
+yet upgraded stores them as an upgraded one does. An older writer's record lacks today's
+newer fields: resolution gives them their defaults.
 
 Records of several types share a topic; the type to decode a record as is the writer
 schema's full name (the schema the frame's id names), so a producer that follows the
@@ -43,6 +47,7 @@ from iotpipe.contract.catalog import (
     RecordType,
 )
 from iotpipe.contract.codecs import layout
+from iotpipe.contract.extras import carrying, unknown_fields
 from iotpipe.errors import ContractError, DecodeError, RegistryUnavailable
 
 __all__ = ["ContractSerde", "Headers"]
@@ -96,6 +101,7 @@ class ContractSerde:
         # or alias) stands for; and per writer schema id, its record type and how to read
         # the body: the generated decoder, or fastavro (writer, reader).
         self._readers: dict[str, Any] = {}
+        self._reader_schemas: dict[str, dict[str, Any]] = {}
         self._names: dict[str, str] = {}
         self._plans: dict[int, _Plan] = {}
         # Per model class: its record type and the header naming it (looked up once per
@@ -104,6 +110,7 @@ class ContractSerde:
         for record_type in contract.record_types:
             schema = json.loads(record_type.schema_str)
             self._readers[record_type.fullname] = parse_schema(schema, named_schemas={})
+            self._reader_schemas[record_type.fullname] = schema
             self._names[record_type.fullname] = record_type.fullname
             for alias in schema.get("aliases", ()):
                 self._names.setdefault(
@@ -210,14 +217,20 @@ class ContractSerde:
                 body = plan.codec.decode(value, _FRAME)
             else:
                 body = schemaless_reader(io.BytesIO(value[_FRAME:]), plan.writer, plan.reader)
-            return self._models[type_name].model_validate(body)
+                if plan.unknown:  # a newer writer's fields: read as written, and kept
+                    written = cast(
+                        dict[str, Any],
+                        schemaless_reader(io.BytesIO(value[_FRAME:]), plan.writer, None),
+                    )
+                    body.update({name: written[name] for name in plan.unknown})
+            return plan.model.model_validate(body)
         except Exception as exc:
             raise _decode_failure(type_name, exc) from exc
 
     def decode_plan(self, value: bytes) -> tuple[str, str]:
         """How a value would be read: its record type, and ``generated`` (its writer schema
         is the one the codec was generated from) or ``resolved`` (fastavro, writer schema
-        -> today's schema)."""
+        -> today's schema, plus the writer's fields today's schema lacks)."""
         plan = self._plan_for(int.from_bytes(value[1:_FRAME], "big"))
         return plan.type_name, "generated" if plan.codec is not None else "resolved"
 
@@ -225,7 +238,9 @@ class ContractSerde:
         """The writer schema with this id, from the registry (cached): which record type
         it is, and how to read its bodies. Its layout is the one the codec was generated
         from: the codec reads it (the registry may have rewritten the text: Apicurio drops
-        ``"default": null``); otherwise fastavro resolves it to today's schema."""
+        ``"default": null``); otherwise fastavro resolves it to today's schema, and the
+        writer's fields that today's schema lacks are read as written and carried by a
+        subclass of today's model that declares them."""
         what = f"decoding schema id {schema_id}"
         try:
             writer_text = self._registry.get_schema(schema_id).schema_str or ""
@@ -244,14 +259,22 @@ class ContractSerde:
                 f"{what}: the writer schema is {name}, not a record type of the contract ({known})",
                 reason="unknown-record-type",
             )
+        model = self._models[type_name]
         if layout(writer) == self._layouts[type_name]:
-            plan = _Plan(type_name, codec=self._codecs[type_name])
+            plan = _Plan(type_name, model, codec=self._codecs[type_name])
         else:
             try:
                 parsed = parse_schema(writer, named_schemas={})
             except Exception as exc:
                 raise _decode_failure(type_name, exc) from exc
-            plan = _Plan(type_name, writer=parsed, reader=self._readers[type_name])
+            unknown = unknown_fields(writer, self._reader_schemas[type_name])
+            plan = _Plan(
+                type_name,
+                carrying(model, unknown),
+                writer=parsed,
+                reader=self._readers[type_name],
+                unknown=unknown,
+            )
         self._plans[schema_id] = plan
         return plan
 
@@ -320,18 +343,29 @@ def _as_datum(value: Any) -> Any:
 
 
 class _Plan:
-    """Bodies written with one schema id: their record type, and how to read them (a
-    generated codec, or fastavro from the writer schema to the reader's)."""
+    """Bodies written with one schema id: their record type, how to read them (a
+    generated codec, or fastavro from the writer schema to the reader's), the writer's
+    fields the reader lacks (read with the writer schema alone) and the model to
+    validate into (today's, or its subclass carrying those fields)."""
 
-    __slots__ = ("codec", "reader", "type_name", "writer")
+    __slots__ = ("codec", "model", "reader", "type_name", "unknown", "writer")
 
     def __init__(
-        self, type_name: str, *, codec: Codec | None = None, writer: Any = None, reader: Any = None
+        self,
+        type_name: str,
+        model: type[BaseModel],
+        *,
+        codec: Codec | None = None,
+        writer: Any = None,
+        reader: Any = None,
+        unknown: tuple[str, ...] = (),
     ) -> None:
         self.type_name = type_name
+        self.model = model
         self.codec = codec
         self.writer = writer
         self.reader = reader
+        self.unknown = unknown
 
 
 def _decode_failure(type_name: str, exc: Exception) -> ContractError:  # noqa: PLR0911 - per cause
