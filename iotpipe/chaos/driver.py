@@ -12,6 +12,10 @@ Two uses, one after the other, on one client:
   that was offline does). A slow or failing server shows as larger requests and retries,
   never as less load offered.
 
+Each request goes to one of the scenario's ingest replicas, the next in rotation that
+takes it (:class:`~iotpipe.chaos.targets.Targets`; one replica in most scenarios); while
+none does (a rollout's clients hold readings only a new replica knows), it waits.
+
 Every answer is recorded in the :class:`~iotpipe.chaos.ledger.Ledger`. A failed reading
 (5xx, 429, no answer) is queued again with the same event_id and sent after the server's
 Retry-After (1 s without one), as a well-behaved device retries; ``finish`` keeps
@@ -36,6 +40,7 @@ import httpx
 import orjson
 
 from iotpipe.chaos.ledger import Ledger
+from iotpipe.chaos.targets import Replica, Targets
 
 __all__ = ["BAD_SHARE", "LoadDriver", "Stream", "reading", "stream_shape"]
 
@@ -107,12 +112,12 @@ class _Device:
 class LoadDriver:
     """``burst`` (optional), ``start(rate)``, then ``finish(deadline)``."""
 
-    def __init__(self, base_url: str, keys: dict[str, str]) -> None:
+    def __init__(self, targets: Targets, keys: dict[str, str]) -> None:
         if len(keys) < 2:
             raise ValueError("the driver needs at least 2 device keys")
         self.ledger = Ledger()
         self.stream: Stream | None = None
-        self._base_url = base_url
+        self.targets = targets
         self._devices = [
             _Device(name, key, random.Random(name))  # noqa: S311 - load, not crypto
             for name, key in sorted(keys.items())
@@ -185,15 +190,13 @@ class LoadDriver:
     # -- the driver's loop ---------------------------------------------------------------
     async def _client(self) -> httpx.AsyncClient:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        return httpx.AsyncClient(base_url=self._base_url, timeout=60, limits=limits)
+        return httpx.AsyncClient(timeout=60, limits=limits)
 
     async def _burst(self, until: float, concurrency: int, batch: int) -> None:
         async def lane(device: _Device) -> None:
             while time.monotonic() < until:
                 readings = [reading(device.name, bad=False, rng=device.rng) for _ in range(batch)]
-                for r in readings:
-                    self.ledger.sent(r["event_id"], bad=False)
-                await self._post(device, "/v1/readings/batch", readings)
+                await self._send(device, "/v1/readings/batch", readings)
 
         devices = self._devices
         await asyncio.gather(*(lane(devices[i % len(devices)]) for i in range(concurrency)))
@@ -225,21 +228,33 @@ class LoadDriver:
                 device.retry = [(t, r) for t, r in device.retry if t > now]
                 device.pending[:0] = due
             readings, device.pending = device.pending[:MAX_BATCH], device.pending[MAX_BATCH:]
-            for r in readings:
-                self.ledger.sent(r["event_id"], bad=_is_bad(r))
             if len(readings) > SINGLE_BACKLOG or (device.batch and readings):
-                await self._post(device, "/v1/readings/batch", readings)
+                await self._send(device, "/v1/readings/batch", readings)
             elif readings:
-                await asyncio.gather(*(self._post(device, "/v1/readings", [r]) for r in readings))
+                await asyncio.gather(*(self._send(device, "/v1/readings", [r]) for r in readings))
             if not device.pending:
                 await asyncio.sleep(max(0.0, last + interval - time.monotonic()))
 
-    async def _post(self, device: _Device, path: str, readings: list[dict[str, Any]]) -> None:
+    async def _send(self, device: _Device, path: str, readings: list[dict[str, Any]]) -> None:
+        """One request to the replica the targets pick, once one takes these readings."""
+        fresh = [self.ledger.sent(r["event_id"], bad=_is_bad(r)) for r in readings]
+        replica = self.targets.route(readings, fresh)
+        while replica is None:
+            await asyncio.sleep(0.05)
+            replica = self.targets.route(readings, fresh)
+        try:
+            await self._post(replica, device, path, readings)
+        finally:
+            self.targets.done(replica)
+
+    async def _post(
+        self, replica: Replica, device: _Device, path: str, readings: list[dict[str, Any]]
+    ) -> None:
         body = orjson.dumps(readings if path.endswith("/batch") else readings[0])
         headers = {"Authorization": f"Bearer {device.key}", "Content-Type": "application/json"}
         sent = time.monotonic()
         try:
-            response = await self._http.post(path, content=body, headers=headers)
+            response = await self._http.post(replica.url + path, content=body, headers=headers)
         except httpx.HTTPError:
             self.ledger.answer(0, retry_after=False, seconds=time.monotonic() - sent)
             self._again(device, readings, 1.0)
@@ -265,7 +280,7 @@ class LoadDriver:
             outcomes = [(_status_of(status), _code(payload))] * len(readings)
         for r, (outcome, code) in zip(readings, outcomes, strict=True):
             if outcome == "accepted":
-                self.ledger.settle(r["event_id"], "acknowledged")
+                self.ledger.settle(r["event_id"], "acknowledged", by=replica.version)
             elif outcome == "rejected":
                 self.ledger.settle(r["event_id"], "rejected", code)
             else:

@@ -1,19 +1,25 @@
 """What a scenario is and works with: the plan (short or full), the fault's context and
-its marks in time, and the scenario's needs (brokers, ingest workers, sink replicas)."""
+its marks in time, and the scenario's needs (brokers, ingest workers and replicas, sink
+replicas, and a stage of its own for the rollouts)."""
 
 from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from iotpipe.chaos.driver import LoadDriver
+from iotpipe.chaos.ledger import Ledger
 from iotpipe.chaos.pipeline import Pipeline
+from iotpipe.chaos.targets import Targets
+from iotpipe.chaos.verdict import Accounting
 from iotpipe.chaos.watch import KafkaWatch
 from iotpipe.stack.manager import Stack
 
-__all__ = ["Fault", "Plan", "Scenario", "wait_for"]
+__all__ = ["Fault", "Plan", "Scenario", "Stage", "wait_for"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,21 @@ class Plan:
         """Seconds a broker stays SIGSTOPped (past the 9 s after which it is fenced)."""
         return 15.0 if self.short else 30.0
 
+    @property
+    def mixed(self) -> float:
+        """Seconds a rollout runs half-way (one kind of replica rolled, the other not)."""
+        return 3.0 if self.short else 15.0
+
+
+class Stage(Protocol):
+    """A scenario's own part beyond its fault function (the rollouts'): made before its
+    pipeline's processes start, it gives the replicas the driver sends to, and once every
+    reading is counted, checks, notes and a table of its own."""
+
+    def targets(self) -> Targets: ...
+
+    def account(self, ledger: Ledger, stored: Counter[str]) -> Accounting: ...
+
 
 @dataclass
 class Fault:
@@ -67,6 +88,7 @@ class Fault:
     plan: Plan
     rng: random.Random
     watch: KafkaWatch
+    stage: Stage | None = None
     struck: float | None = None
     over: float | None = None
 
@@ -91,13 +113,16 @@ def wait_for(condition: Callable[[], bool], timeout: float, every: float = 0.5) 
 @dataclass(frozen=True)
 class Scenario:
     """A fault and the pipeline it strikes: how many brokers (one private stack per size),
-    ingest worker processes and sink replicas; ``ci``: in the CI short form too."""
+    ingest replicas and worker processes in each, and sink replicas; ``stage``: made
+    before the pipeline starts (:class:`Stage`); ``ci``: in the CI short form too."""
 
     run: Callable[[Fault], dict[str, bool]]
     brokers: int = 1
     ingest_workers: int = 1
     sinks: int = 1
     ci: bool = True
+    ingest_replicas: int = 1
+    stage: Callable[[Stack, Pipeline, Plan], Stage] | None = None
 
     @property
     def summary(self) -> str:

@@ -38,6 +38,8 @@ class Answer(NamedTuple):
 @dataclass
 class Ledger:
     state: dict[str, State] = field(default_factory=dict)
+    # event_id -> the version of the ingest replica that acknowledged it (when labelled)
+    acknowledged_by: dict[str, str] = field(default_factory=dict)
     bad: set[str] = field(default_factory=set)
     reasons: Counter[str] = field(default_factory=Counter)  # rejections by error code
     statuses: Counter[int] = field(default_factory=Counter)  # HTTP answers (0: no answer)
@@ -47,22 +49,30 @@ class Ledger:
     _acked_times: list[float] = field(default_factory=list)  # non-decreasing
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def sent(self, event_id: str, *, bad: bool) -> None:
+    def sent(self, event_id: str, *, bad: bool) -> bool:
+        """Record a send; True when it is the reading's first."""
         with self._lock:
-            if event_id in self.state:
-                self.retries += 1
-            else:
+            first = event_id not in self.state
+            if first:
                 self.state[event_id] = "failed"  # until an answer says otherwise
+            else:
+                self.retries += 1
             if bad:
                 self.bad.add(event_id)
+            return first
 
-    def settle(self, event_id: str, state: State, reason: str | None = None) -> None:
+    def settle(
+        self, event_id: str, state: State, reason: str | None = None, *, by: str = ""
+    ) -> None:
+        """The reading's fate as an answer tells it; ``by``: the answering replica's version."""
         with self._lock:
             if self.state.get(event_id) == "acknowledged":
                 return  # an acknowledgement is never taken back
             self.state[event_id] = state
             if state == "acknowledged":
                 self._acked_times.append(time.monotonic())
+                if by:
+                    self.acknowledged_by[event_id] = by
             elif state == "rejected":
                 self.reasons[reason or "unknown"] += 1
 

@@ -2,7 +2,10 @@
 ``iotpipe ingest`` and ``iotpipe sink`` as real processes that can be killed.
 
 Each scenario gets fresh names so its counts are its own; processes are started with
-``start_new_session`` so a SIGKILL hits exactly the process meant.
+``start_new_session`` so a SIGKILL hits exactly the process meant. A process runs the
+code iotpipe itself was imported from, or (``code``) another copy of it: a folder
+holding ``iotpipe``, ``ingest``, ``sink`` and ``generated``, put first on its path (a
+rollout's new version, :mod:`iotpipe.chaos.rollout.version`).
 """
 
 from __future__ import annotations
@@ -45,18 +48,25 @@ class Proc:
     log: Path
     ready_url: str
     process: subprocess.Popen[bytes] | None = None
+    code: Path | None = None  # the copy of the code it runs (None: iotpipe's own)
 
     def start(self, timeout: float = 120) -> Proc:
         with self.log.open("ab") as handle:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "iotpipe", *self.args],
                 env=self.env,
+                cwd=self.code,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         wait_http(self.ready_url, self.process, self.log, timeout=timeout)
         return self
+
+    @property
+    def url(self) -> str:
+        """Where it answers: the ready URL without its path."""
+        return self.ready_url.rsplit("/", 1)[0]
 
     @property
     def alive(self) -> bool:
@@ -107,7 +117,7 @@ class Pipeline:
     devices: int = 8
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     keys: dict[str, str] = field(default_factory=dict)
-    ingest: Proc | None = None
+    ingests: list[Proc] = field(default_factory=list)  # replicas, stopped ones included
     sinks: list[Proc] = field(default_factory=list)
 
     @property
@@ -128,8 +138,8 @@ class Pipeline:
 
     @property
     def base_url(self) -> str:
-        assert self.ingest is not None  # noqa: S101 - set by start_ingest
-        return self.ingest.ready_url.removesuffix("/readyz")
+        """The first ingest replica's URL."""
+        return self.ingests[0].url
 
     def prepare(self) -> None:
         """Topics (6 partitions and the DLQ, replicated as the cluster profile says for
@@ -153,18 +163,22 @@ class Pipeline:
             device = f"chaos-{self.tag}-{i:02d}"
             self.keys[device] = store.create(device)[1]
 
-    def _env(self) -> dict[str, str]:
-        return {
+    def _env(self, code: Path | None) -> dict[str, str]:
+        env = {
             **os.environ,
             "IOTPIPE_KAFKA_BOOTSTRAP_SERVERS": self.endpoints["kafka"],
             "IOTPIPE_REGISTRY_URL": self.endpoints["registry"],
             "IOTPIPE_MONGODB_URI": self.endpoints["mongodb"],
         }
+        if code is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
+        return env
 
-    def start_ingest(self) -> Proc:
+    def start_ingest(self, code: Path | None = None) -> Proc:
+        """Another ingest replica, on a port of its own, started (``code``: see above)."""
         port = free_port()
         env = {
-            **self._env(),
+            **self._env(code),
             "IOTPIPE_INGEST_TOPIC": self.topic,
             "IOTPIPE_INGEST_KEYS_FILE": str(self.workdir / "keys.json"),
             "IOTPIPE_INGEST_DEVICES_TOPIC": f"{self.topic}-devices",
@@ -172,8 +186,8 @@ class Pipeline:
             "IOTPIPE_INGEST_DEVICES_WAIT_SECONDS": "5",
             "IOTPIPE_INGEST_RETRY_AFTER_SECONDS": "1",
         }
-        log = self.workdir / "ingest.log"
-        self.ingest = Proc(
+        log = self.workdir / f"ingest-{len(self.ingests)}.log"
+        ingest = Proc(
             [
                 "ingest",
                 "--port",
@@ -183,14 +197,16 @@ class Pipeline:
             env,
             log,
             f"http://127.0.0.1:{port}/readyz",
+            code=code,
         )
-        return self.ingest.start()
+        self.ingests.append(ingest)
+        return ingest.start()
 
-    def new_sink(self) -> Proc:
-        """A sink member of this scenario's group (not started yet)."""
+    def new_sink(self, code: Path | None = None) -> Proc:
+        """A sink member of this scenario's group (not started yet; ``code``: see above)."""
         port = free_port()
         env = {
-            **self._env(),
+            **self._env(code),
             "IOTPIPE_SINK_TOPIC": self.topic,
             "IOTPIPE_SINK_DLQ_TOPIC": self.dlq_topic,
             "IOTPIPE_SINK_GROUP_ID": self.group_id,
@@ -200,10 +216,10 @@ class Pipeline:
             "IOTPIPE_SINK_HEALTH_PORT": str(port),
         }
         log = self.workdir / f"sink-{len(self.sinks)}.log"
-        sink = Proc(["sink"], env, log, f"http://127.0.0.1:{port}/healthz")
+        sink = Proc(["sink"], env, log, f"http://127.0.0.1:{port}/healthz", code=code)
         self.sinks.append(sink)
         return sink
 
     def close(self) -> None:
-        for proc in [*self.sinks, *([self.ingest] if self.ingest else [])]:
+        for proc in [*self.sinks, *self.ingests]:
             proc.stop()

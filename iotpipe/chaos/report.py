@@ -1,5 +1,6 @@
 """The chaos table: one row per scenario, the accounting the issue asks for and a verdict;
-and the same rows as Markdown for the reliability page (docs/reliability.md)."""
+and the same rows as Markdown for the reliability page (docs/reliability.md). A rollout
+scenario adds a table of its own, one row per schema version."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rich.table import Table
 
 from iotpipe.chaos.verdict import ScenarioResult
 
-__all__ = ["COLUMNS", "markdown", "row", "table"]
+__all__ = ["COLUMNS", "VERSION_COLUMNS", "markdown", "row", "table", "versions_table"]
 
 COLUMNS = (
     "scenario",
@@ -27,6 +28,22 @@ COLUMNS = (
     "lag back",
     "verdict",
 )
+
+
+# A rollout's per-version row: key -> header ("field" is the new field's name).
+VERSION_COLUMNS = {
+    "version": "version",
+    "writer_schema_id": "writer schema id",
+    "acknowledged": "acknowledged",
+    "in_topic": "in topic",
+    "stored": "stored",
+    "lost": "lost",
+    "duplicated": "duplicated",
+    "other_writer": "other writer id",
+    "field_sent": "{field} sent",
+    "field_as_sent": "stored as sent",
+    "field_where_not_sent": "stored where not sent",
+}
 
 
 def _seconds(value: float | None) -> str:
@@ -81,13 +98,48 @@ def table(results: Sequence[ScenarioResult]) -> Table:
     return out
 
 
+def _version_cells(r: ScenarioResult) -> tuple[list[str], list[list[str]]]:
+    """A rollout's per-version headers and rows (none for other scenarios)."""
+    if not r.versions:
+        return [], []
+    field = str(r.versions[0].get("field", "field"))
+    headers = [h.format(field=field) for h in VERSION_COLUMNS.values()]
+    rows = [
+        [f"{v[k]:,}" if isinstance(v[k], int) and k != "writer_schema_id" else str(v[k])
+         for k in VERSION_COLUMNS]
+        for v in r.versions
+    ]  # fmt: skip
+    return headers, rows
+
+
+def versions_table(r: ScenarioResult) -> Table | None:
+    """A rollout's accounting per schema version (None for other scenarios)."""
+    headers, rows = _version_cells(r)
+    if not rows:
+        return None
+    out = Table(title=f"{r.scenario}: per schema version", title_justify="left")
+    for header in headers:
+        out.add_column(header, justify="left" if header == "version" else "right")
+    for cells in rows:
+        out.add_row(*cells)
+    return out
+
+
 def markdown(results: Sequence[ScenarioResult]) -> str:
-    """A Markdown table of the same figures (and the checks' remarks)."""
+    """A Markdown table of the same figures (and the checks' remarks), then each
+    rollout's table per schema version."""
     lines = [
         "| " + " | ".join([*COLUMNS, "checks"]) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1) + ["---"]) + "|",
     ]
     lines += ["| " + " | ".join([*row(r), _remarks(r)]) + " |" for r in results]
+    for r in results:
+        headers, rows = _version_cells(r)
+        if rows:
+            lines += ["", f"{r.scenario}, per schema version:", ""]
+            lines += ["| " + " | ".join(headers) + " |"]
+            lines += ["|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+            lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -2,10 +2,12 @@
 three), each scenario on a pipeline of its own, the table printed and ``latest.json``
 written, each private stack stopped before the next starts (the machine is small).
 
-A scenario: its pipeline up (ingest, its sink replicas), the pipeline's peak measured on
-it (:mod:`iotpipe.chaos.peak`), then a steady stream at half of that peak, the fault
-struck and lifted while it streams, a while more of stream, then the stream stopped,
-retries drained, the group's lag waited to 0, and every reading counted.
+A scenario: its stage made, if it has one (a rollout builds its new version), its
+pipeline up (ingest replicas, sink replicas), the pipeline's peak measured on it
+(:mod:`iotpipe.chaos.peak`), then a steady stream at half of that peak, the fault struck
+and lifted while it streams, a while more of stream, then the stream stopped, retries
+drained, the group's lag waited to 0, and every reading counted (and the stage's own
+accounting).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from iotpipe.chaos.peak import measure_peak
 from iotpipe.chaos.pipeline import Pipeline, spread
 from iotpipe.chaos.scenarios import SCENARIOS
 from iotpipe.chaos.stack import private_stack
+from iotpipe.chaos.targets import Targets
 from iotpipe.chaos.verdict import FaultTimes, ScenarioResult, drain, judge
 from iotpipe.chaos.watch import KafkaWatch, LagSampler
 from iotpipe.errors import ConfigError
@@ -57,13 +60,16 @@ def run_scenario(
     watch: KafkaWatch | None = None
     sampler: LagSampler | None = None
     try:
+        stage = spec.stage(stack, pipeline, plan) if spec.stage else None
         pipeline.prepare()
-        pipeline.start_ingest()
+        for _ in range(spec.ingest_replicas):
+            pipeline.start_ingest()
         for _ in range(spec.sinks):
             pipeline.new_sink().start()
         assigned = wait_for(lambda: spread(pipeline.sinks), 120, every=0.5)
         watch = KafkaWatch(endpoints["kafka"], pipeline.topic, pipeline.group_id)
-        driver = LoadDriver(pipeline.base_url, pipeline.keys)
+        targets = stage.targets() if stage else Targets([i.url for i in pipeline.ingests])
+        driver = LoadDriver(targets, pipeline.keys)
         try:
             peak = measure_peak(driver, watch, seconds=plan.burst)
             rate = peak.readings_per_s / 2
@@ -77,7 +83,7 @@ def run_scenario(
             flowing = driver.wait_acknowledged(WARM_READINGS, timeout=90)
             time.sleep(plan.before)
             console.print(f"[bold]{name}[/]: injecting the fault")
-            fault = Fault(stack, pipeline, driver, plan, random.Random(), watch)  # noqa: S311
+            fault = Fault(stack, pipeline, driver, plan, random.Random(), watch, stage)  # noqa: S311
             called = time.monotonic()
             checks = spec.run(fault)
             returned = time.monotonic()
@@ -101,9 +107,12 @@ def run_scenario(
             offered_per_s=rate,
             peak=peak.as_dict(),
         )
+        if stage is not None:
+            console.print(f"[bold]{name}[/]: counting by version")
+        accounting = stage.account(ledger, drained.stored) if stage else None
         result = judge(
             name, ledger, drained.stored, checks, time.monotonic() - began,
-            times=times, brokers=spec.brokers,
+            times=times, brokers=spec.brokers, accounting=accounting,
         )  # fmt: skip
         result.drain = {
             "lag_zero_s": round(drained.lag_zero_s, 1),
@@ -137,7 +146,11 @@ def run_chaos(
     output: Path,
     console: Console,
 ) -> list[ScenarioResult]:
-    from iotpipe.chaos.report import markdown, table  # noqa: PLC0415 - rich only at the end
+    from iotpipe.chaos.report import (  # noqa: PLC0415 - rich only at the end
+        markdown,
+        table,
+        versions_table,
+    )
 
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -156,6 +169,8 @@ def run_chaos(
                     run_scenario(stack, name, plan, state_dir / "pipelines", console=console)
                 )
                 make_console(stderr=True).print(table(results[-1:]))
+                if (versions := versions_table(results[-1])) is not None:
+                    make_console(stderr=True).print(versions)
         finally:
             stack.down(wipe=False)
     output.mkdir(parents=True, exist_ok=True)
@@ -175,4 +190,7 @@ def run_chaos(
     )
     (output / "latest.md").write_text(markdown(results))
     make_console(stderr=False).print(table(results))
+    for result in results:
+        if (versions := versions_table(result)) is not None:
+            make_console(stderr=False).print(versions)
     return results

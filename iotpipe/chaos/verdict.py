@@ -28,7 +28,15 @@ from pymongo import MongoClient
 from iotpipe.chaos.ledger import Ledger, longest_503_stretch
 from iotpipe.chaos.watch import KafkaWatch, lag_recovered
 
-__all__ = ["Drained", "FaultTimes", "ScenarioResult", "count_stored", "drain", "judge"]
+__all__ = [
+    "Accounting",
+    "Drained",
+    "FaultTimes",
+    "ScenarioResult",
+    "count_stored",
+    "drain",
+    "judge",
+]
 
 FETCH_BATCH = 20_000
 
@@ -59,6 +67,7 @@ class ScenarioResult:
     offered_per_s: float = 0.0  # the steady stream's rate
     peak: dict[str, Any] = field(default_factory=dict)  # Peak.as_dict()
     drain: dict[str, float] = field(default_factory=dict)  # where the counting's time went
+    versions: list[dict[str, Any]] = field(default_factory=list)  # a rollout's, per version
 
     @property
     def passed(self) -> bool:
@@ -71,6 +80,16 @@ class ScenarioResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed}
+
+
+@dataclass
+class Accounting:
+    """A scenario stage's own part of the verdict (:class:`~iotpipe.chaos.fault.Stage`):
+    checks and notes, and the rows of its own table (a rollout's: one per schema version)."""
+
+    checks: dict[str, bool] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -160,6 +179,7 @@ def judge(
     *,
     times: FaultTimes | None = None,
     brokers: int = 1,
+    accounting: Accounting | None = None,
 ) -> ScenarioResult:
     acknowledged = ledger.ids("acknowledged")
     failed = ledger.ids("failed")
@@ -180,8 +200,11 @@ def judge(
     longest, unended = longest_503_stretch(timeline) if timeline else (0.0, False)
     if unended:
         notes.append("503s until the end of the stream")
+    accounting = accounting or Accounting()
+    notes += accounting.notes
     checks = {
         **checks,
+        **accounting.checks,
         "every 429/503 had Retry-After": ledger.retry_after_missing == 0,
         "no 500": ledger.statuses.get(500, 0) == 0,
         "no valid reading rejected": not wrongly_rejected,
@@ -206,6 +229,7 @@ def judge(
         error_rate=round(ledger.error_rate(), 5),
         longest_503_s=round(longest, 2),
         slowest_request_s=round(max((a.seconds for a in timeline), default=0.0), 2),
+        versions=accounting.rows,
     )
     if times is not None:
         first = ledger.first_acknowledged_after(times.over)
