@@ -1,6 +1,7 @@
 """The faults on a one-broker stack, and every scenario by name (the cluster's are in
-:mod:`iotpipe.chaos.cluster`). Each runs while the load driver streams readings and
-returns its own checks (name -> held); the common counting and verdict are in :mod:`run`.
+:mod:`iotpipe.chaos.cluster`, the schema rollouts' in :mod:`iotpipe.chaos.rollout`). Each
+runs while the load driver streams readings and returns its own checks (name -> held);
+the common counting and verdict are in :mod:`run`.
 
 Pauses here only decide *when* a fault strikes; every check waits on a condition with a
 generous deadline, since this runs on small, busy machines.
@@ -18,6 +19,7 @@ from iotpipe.chaos.cluster import CLUSTER_SCENARIOS
 from iotpipe.chaos.fault import Fault, Plan, Scenario, wait_for
 from iotpipe.chaos.pipeline import PARTITIONS
 from iotpipe.chaos.poison import PoisonProducer, dead_letters
+from iotpipe.chaos.rollout.scenario import ROLLOUT_SCENARIOS
 
 __all__ = ["SCENARIOS", "Fault", "Plan", "Scenario", "wait_for"]
 
@@ -160,4 +162,5 @@ SCENARIOS: dict[str, Scenario] = {
     "poison": Scenario(poison_injected),
     "group-member-killed": Scenario(group_member_killed),
     **CLUSTER_SCENARIOS,
+    **ROLLOUT_SCENARIOS,
 }

@@ -40,7 +40,8 @@ def chaos(  # noqa: PLR0917 - Typer options
     """Faults while readings stream at half of the pipeline's measured peak: the sink,
     Kafka, the database and the registry killed or stopped, poison records, a group
     member killed (one broker); a partition leader killed, a rolling restart, a hung
-    broker, sink replicas churned and two brokers down (three brokers, replication 3).
+    broker, sink replicas churned and two brokers down (three brokers, replication 3); a
+    new schema version rolled out across ingest and sink replicas, in both orders.
     Exit 1 unless every acknowledged reading is stored exactly once in every scenario."""
     from iotpipe.chaos.run import run_chaos  # noqa: PLC0415 - loads the suite only here
     from iotpipe.chaos.scenarios import SCENARIOS, Plan  # noqa: PLC0415
@@ -51,9 +52,11 @@ def chaos(  # noqa: PLR0917 - Typer options
         console = make_console()
         for name, spec in SCENARIOS.items():
             where = "CI and full" if spec.ci else "full only"
+            ingest = f"{spec.ingest_replicas} ingest, " if spec.ingest_replicas > 1 else ""
             console.print(
                 f"[bold]{name}[/] ({spec.brokers} broker{'s' if spec.brokers > 1 else ''}, "
-                f"{spec.sinks} sink{'s' if spec.sinks > 1 else ''}; {where}): {spec.summary}",
+                f"{ingest}{spec.sinks} sink{'s' if spec.sinks > 1 else ''}; {where}): "
+                f"{spec.summary}",
                 highlight=False,
             )
         return
