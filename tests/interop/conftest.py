@@ -4,13 +4,13 @@ whose toolchain is missing skips its tests, saying so)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
+from iotpipe.interop import Program, node_program
+from iotpipe.interop import go_consumer as go_consumer_program
 from tests.integration.conftest import endpoints, stack_status
 from tests.integration.sink.conftest import partitions, sink_world
-from tests.interop.clients import Program, ToolMissing, build_go, install_node
+from tests.interop.builds import as_test
 
 __all__ = [
     "endpoints",
@@ -22,32 +22,19 @@ __all__ = [
     "stack_status",
 ]
 
-
-@pytest.fixture(scope="session")
-def node_folder() -> str:
-    try:
-        return str(install_node())
-    except ToolMissing as exc:
-        pytest.skip(f"Node interop tests skipped: {exc}")
+NODE_SKIPPED = "Node interop tests skipped: "
 
 
 @pytest.fixture(scope="session")
-def node_consumer(node_folder: str) -> Program:
-    return Program("node", (_node(), f"{node_folder}/consume.mjs"), "--")
+def node_consumer() -> Program:
+    return as_test(lambda: node_program("consume.mjs"), skipped=NODE_SKIPPED)
 
 
 @pytest.fixture(scope="session")
-def node_producer(node_folder: str) -> Program:
-    return Program("node", (_node(), f"{node_folder}/produce.mjs"), "--")
+def node_producer() -> Program:
+    return as_test(lambda: node_program("produce.mjs"), skipped=NODE_SKIPPED)
 
 
 @pytest.fixture(scope="session")
 def go_consumer() -> Program:
-    try:
-        return Program("go", (str(build_go()),), "-")
-    except ToolMissing as exc:
-        pytest.skip(f"Go interop tests skipped: {exc}")
-
-
-def _node() -> str:
-    return shutil.which("node") or "node"
+    return as_test(go_consumer_program, skipped="Go interop tests skipped: ")

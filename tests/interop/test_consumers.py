@@ -34,8 +34,9 @@ from ingest.auth.keys import KeyStore
 from ingest.main import build_app
 from ingest.settings import IngestSettings
 from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.interop import Program
 from iotpipe.paths import REPO_DIR
-from tests.interop.clients import SCHEMA, Program
+from tests.interop.clients import SCHEMA, consume
 from tests.interop.readings import EPOCH, as_posted, avro_reading
 from tests.support import contract_on
 
@@ -221,7 +222,7 @@ def test_consumer_reads_every_registered_version_as_sent(
     language: str, stream: Stream, endpoints: dict[str, str], request: pytest.FixtureRequest
 ) -> None:
     consumer: Program = request.getfixturevalue(f"{language}_consumer")
-    lines = consumer.consume(endpoints, stream.topic, len(stream.expected))
+    lines = consume(consumer, endpoints, stream.topic, len(stream.expected))
 
     by_id = {line["reading"]["event_id"]: line for line in lines}
     assert len(lines) == len(by_id) == len(stream.expected)  # each record once

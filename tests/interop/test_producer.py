@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from iotpipe.interop import Program
 from tests.integration.sink.conftest import SinkWorld
-from tests.interop.clients import Program
 from tests.interop.readings import as_model, avro_reading
 
 pytestmark = pytest.mark.timeout(600)  # the first run installs kafkajs

@@ -34,12 +34,13 @@ from iotpipe.chaos.pipeline import Pipeline, spread
 from iotpipe.chaos.poison import dead_letters
 from iotpipe.chaos.rollout.accounting import by_version, read_topic, stored_field
 from iotpipe.chaos.rollout.clients import NEW, OLD, RolloutClients
-from iotpipe.chaos.rollout.consumers import CONSUMERS, Skipped, read_with
+from iotpipe.chaos.rollout.consumers import CONSUMERS, read_with
 from iotpipe.chaos.rollout.version import FIELD, RECORD, build, runs_copy, serves_field
 from iotpipe.chaos.targets import Targets
 from iotpipe.chaos.verdict import Accounting
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
+from iotpipe.interop import CommandFailed, ToolMissing
 from iotpipe.stack.manager import Stack
 
 __all__ = ["ROLLOUT_SCENARIOS", "Rollout"]
@@ -222,12 +223,15 @@ class Rollout:
                     count=len(records),
                     schema=self.old_schema,
                     field=FIELD,
-                    out=self.pipeline.workdir / f"old-consumer-{language}.jsonl",
+                    summary=self.pipeline.workdir / f"old-consumer-{language}.json",
                 )
-            except Skipped as exc:
+            except ToolMissing as exc:
                 accounting.notes.append(f"{language} consumer skipped: {exc}")
                 continue
-            except (RuntimeError, OSError, TimeoutError) as exc:
+            except CommandFailed as exc:  # its error output's end says why
+                accounting.checks[f"{label} the topic ({exc.why}: {exc.output[-200:]})"] = False
+                continue
+            except (OSError, ValueError, KeyError) as exc:  # a line it printed was not JSON
                 accounting.checks[f"{label} the topic ({str(exc)[:200]})"] = False
                 continue
             ids = ", ".join(f"id {i}: {n:,}" for i, n in sorted(per_id.items()))
