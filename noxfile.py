@@ -1,6 +1,7 @@
 """Developer and CI sessions. ``make <target>`` bootstraps nox itself on a fresh machine.
 
 nox -s tests       unit + integration tests (starts or reuses the local stack)
+nox -s heavy       the tests marked heavy (minutes each; left out of ``nox -s tests``)
 nox -s lint        ruff check + ruff format --check
 nox -s typecheck   mypy --strict
 nox -s demo        brings the local stack up and shows it healthy
@@ -29,6 +30,14 @@ def tests(session: nox.Session) -> None:
     """Run the test suite; pass pytest options after --, e.g. ``-- -m unit``."""
     _install(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def heavy(session: nox.Session) -> None:
+    """The tests marked ``heavy``, which run for minutes and so stay out of ``nox -s tests``
+    (pyproject's addopts deselect them); pytest options after --."""
+    _install(session)
+    session.run("pytest", "-m", "heavy", *session.posargs)
 
 
 @nox.session
