@@ -41,6 +41,8 @@ COMPOSE_FILES = {
     "scale": COMPOSE_DIR / "docker-compose.scale.yml",
 }
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
+# `docker compose up` from the repository root: a file that includes docker-compose.yml.
+ROOT_COMPOSE = REPO_DIR / "compose.yaml"
 
 # The module docker compose v2 uses to load and validate compose files, and the schema
 # file inside it. A version the Go module proxy serves; bump deliberately.

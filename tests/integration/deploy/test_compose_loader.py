@@ -5,6 +5,7 @@ config` would load them: interpolation, schema, normalization and consistency ch
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,14 @@ from typing import Any
 import pytest
 
 from iotpipe.cluster import load_profile
+from iotpipe.paths import REPO_DIR
 from tests.integration.deploy.compose import (
+    COMPOSE_DIR,
     COMPOSE_FILES,
     COMPOSE_GO,
     COMPOSE_GO_VERSION,
     COMPOSECHECK_SRC,
+    ROOT_COMPOSE,
     composecheck_binary,
     env_example,
     example_env,
@@ -90,3 +94,58 @@ def test_compose_refuses_the_file_without_a_password(
         result = load_project(composecheck, COMPOSE_FILES[name], env, tmp_path)
         assert result.returncode != 0, f"{name} starts without {secret}"
         assert f"required variable {secret} is missing a value" in result.stderr
+
+
+def _project(binary: Path, compose_file: Path, env: dict[str, str], tmp_path: Path) -> Any:
+    result = load_project(binary, compose_file, env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _bind_sources(service: dict[str, Any]) -> set[str]:
+    return {v["source"] for v in service.get("volumes", []) if v["type"] == "bind"}
+
+
+def test_docker_compose_up_from_the_root_is_the_deployment(
+    composecheck: Path, tmp_path: Path
+) -> None:
+    """`docker compose up` in the repository root finds compose.yaml, which includes
+    compose/docker-compose.yml: the same project, with every relative path resolved from
+    compose/ (the included file's folder), not from the root."""
+    root = _project(composecheck, ROOT_COMPOSE, example_env(), tmp_path)
+    single = _project(composecheck, COMPOSE_FILES["single"], example_env(), tmp_path)
+    assert root["name"] == single["name"] == "iotpipe"  # the same containers and volumes
+    for key in ("services", "volumes", "networks"):
+        assert root[key] == single[key], key
+    services = root["services"]
+    for name in ("init", "ingest", "sink"):
+        assert services[name]["build"]["context"] == str(REPO_DIR), name  # `..` of compose/
+    assert _bind_sources(services["mongodb"]) == {str(COMPOSE_DIR / "mongo/init-users.js")}
+    assert _bind_sources(services["prometheus"]) == {str(COMPOSE_DIR / "prometheus/prometheus.yml")}
+    assert _bind_sources(services["grafana"]) == {
+        str(REPO_DIR / "grafana/provisioning"),
+        str(REPO_DIR / "grafana/dashboards"),
+    }
+    # Exactly one of the names `docker compose` looks for, or it warns and picks one.
+    defaults = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+    assert [n for n in defaults if (REPO_DIR / n).exists()] == ["compose.yaml"]
+
+
+def test_the_root_file_reads_the_passwords_from_compose_env(
+    composecheck: Path, tmp_path: Path
+) -> None:
+    """The docs' `cp compose/.env.example compose/.env`, then `docker compose up` from the
+    root: the included file is interpolated with compose/.env, its own folder's file."""
+    checkout = tmp_path / "checkout"
+    (checkout / "compose").mkdir(parents=True)
+    shutil.copy(ROOT_COMPOSE, checkout / "compose.yaml")
+    shutil.copy(COMPOSE_FILES["single"], checkout / "compose" / "docker-compose.yml")
+    nothing: dict[str, str] = {}  # no --env-file values and no .env in the root
+    refused = load_project(composecheck, checkout / "compose.yaml", nothing, tmp_path)
+    assert refused.returncode != 0
+    assert "required variable" in refused.stderr
+    env = example_env()
+    (checkout / "compose" / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    project = _project(composecheck, checkout / "compose.yaml", nothing, tmp_path)
+    grafana = project["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == env["GRAFANA_ADMIN_PASSWORD"]

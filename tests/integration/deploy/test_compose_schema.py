@@ -14,10 +14,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.integration.deploy.compose import (
+    ROOT_COMPOSE,
     MissingVariable,
     env_example,
     example_env,
     interpolate,
+    load,
     references,
     strings,
     substitute,
@@ -41,6 +43,16 @@ def test_compose_file_is_valid_against_the_compose_specification(
 ) -> None:
     name, raw = compose
     assert schema_errors(compose_schema, interpolate(raw, example_env())) == [], name
+
+
+def test_the_root_compose_file_is_valid_against_the_compose_specification(
+    compose_schema: dict[str, Any],
+) -> None:
+    document = load(ROOT_COMPOSE)
+    assert schema_errors(compose_schema, document) == []
+    assert document["include"] == ["compose/docker-compose.yml"]
+    mistaken = {**document, "include": [{"file": "compose/docker-compose.yml"}]}
+    assert schema_errors(compose_schema, mistaken)  # `path`, not `file`: compose refuses it
 
 
 def _set(path: tuple[str, ...], value: object) -> Callable[[dict[str, Any]], None]:
