@@ -112,7 +112,7 @@ def create_app(
         publisher=publisher,
         service=service,
         metrics=metrics,
-        keys=keys or KeyStore(settings.keys_file),
+        keys=keys or KeyStore(settings.keys_file, recheck=settings.keys_recheck_ms / 1000),
     )
     app.forward_jobs = forward
     app.state.boxes = boxes if boxes is not None else InMemoryBoxes()

@@ -9,7 +9,6 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi import FastAPI
 
 from ingest.app import create_app
-from ingest.auth.keys import KeyStore
 from ingest.devices import close_on_shutdown, follow_registry
 from ingest.jobs.kafka_store import KafkaJobStore
 from ingest.jobs.runner import JobPorts
@@ -42,7 +41,6 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
     app = create_app(
         settings=settings,
         publisher=publisher,
-        keys=KeyStore(settings.keys_file),
         contract=contract,
         registry=SchemaRegistry(endpoints.registry),
         boxes=boxes,

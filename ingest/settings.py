@@ -79,6 +79,10 @@ class IngestSettings(BaseSettings):
     # Auth: "required" (per-device keys) or "disabled" (local experiments only).
     auth: str = Field(default="required", pattern="^(required|disabled)$")
     keys_file: Path = Field(default_factory=default_keys_file)
+    # Each process looks at the key file at most this often (a stat, and a read when it
+    # changed), so a key created or revoked takes effect in every worker and replica
+    # within this bound; a stat on every request cost more than the rest of a key's check.
+    keys_recheck_ms: int = Field(default=500, ge=0, le=10_000)
 
     # Producer: how long a record may wait for Kafka before the request fails with 503,
     # and how many records may wait in the producer queue before requests get 429.

@@ -4,9 +4,12 @@ A key looks like ``iotp_<key id>_<secret>``: the id finds the entry, the secret 
 random bytes) is checked against its SHA-256 in constant time. Keys are random and long,
 so a fast hash is right (a slow password hash buys nothing here). A device key publishes
 for its own device only; an admin key (for operations: backfills, replays, tests)
-publishes for any device. The file is re-read when it changes (looked at every half
-second), so ``iotpipe keys create`` and ``revoke`` take effect on a running ingest within
-a second.
+publishes for any device.
+
+The file is the one truth every ingest process (worker, replica) reads: each process
+looks at it at most every ``recheck`` seconds (``IOTPIPE_INGEST_KEYS_RECHECK_MS``, 500 ms)
+and re-reads it when it was replaced or changed, so ``iotpipe keys create`` and
+``revoke`` take effect in every process within that bound, without a stat per request.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -57,31 +61,47 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """The key file as last read, and the keys verified against it (remembered: a hash
+    per request otherwise). Replaced whole when the file changes, so a key checked
+    against an older file is remembered only in that file's snapshot."""
+
+    stamp: tuple[int, int, int] | None  # inode, mtime, size; None: no file
+    entries: dict[str, KeyEntry] = field(default_factory=dict)
+    verified: dict[str, Principal] = field(default_factory=dict)
+
+
 class KeyStore:
-    def __init__(self, path: Path, *, recheck: float = 0.5) -> None:
+    def __init__(
+        self, path: Path, *, recheck: float = 0.5, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.path = path
-        self.recheck = recheck
+        self.recheck = recheck  # seconds between two looks at the file, at most
+        self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[str, KeyEntry] = {}
-        self._stamp: tuple[int, int] | None = None
-        self._next_check = 0.0
-        self._verified: dict[str, Principal] = {}
+        self._snapshot = _Snapshot(stamp=None)
+        self._next_check = float("-inf")
 
     def _load(self) -> dict[str, KeyEntry]:
+        """The file's entries now (a stat, and a read when it changed); call with the lock."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
-            self._entries, self._stamp = {}, None
-            return self._entries
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if stamp != self._stamp:
+            if self._snapshot.stamp is not None:
+                self._snapshot = _Snapshot(stamp=None)
+            return self._snapshot.entries
+        # A replaced file (``_save``, an editor) has a new inode even where its time
+        # and size are the same as the old one's.
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if stamp != self._snapshot.stamp:
             try:
                 data = json.loads(self.path.read_text())
                 entries = {e["key_id"]: KeyEntry(**e) for e in data.get("keys", [])}
             except (ValueError, TypeError, KeyError) as exc:
                 raise ConfigError(f"{self.path} is not a valid key file: {exc}") from exc
-            self._entries, self._stamp = entries, stamp
-        return self._entries
+            self._snapshot = _Snapshot(stamp=stamp, entries=entries)
+        return self._snapshot.entries
 
     def _save(self, entries: dict[str, KeyEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,8 +110,7 @@ class KeyStore:
         tmp.write_text(json.dumps(body, indent=2) + "\n")
         tmp.chmod(0o600)
         tmp.replace(self.path)
-        self._next_check = 0.0  # this process's own change counts at once
-        self._verified = {}
+        self._load()  # this process's own change counts at once
 
     def create(self, device_id: str, role: Role = "device") -> tuple[KeyEntry, str]:
         """A new key; returns the entry and the key text (shown once, never stored)."""
@@ -131,35 +150,33 @@ class KeyStore:
     def verify(self, presented: str) -> Principal | None:
         """The principal a key stands for, or None (unknown, malformed or revoked).
 
-        The key file is looked at again at most every ``recheck`` seconds (a stat on
-        every request was a tenth of a single reading's CPU), so a key created or
-        revoked takes effect within that; keys verified since the file last changed are
-        remembered (a hash of the secret per request, otherwise)."""
-        now = time.monotonic()
+        The file is looked at (a stat) by the first request after each ``recheck``
+        window, not by every request: a stat cost more than the rest of a remembered
+        key's check (docs/integrators/auth.md). A key revoked in the file is refused
+        by every request that starts ``recheck`` seconds after the change, or later."""
+        now = self._clock()
         if now >= self._next_check:
             with self._lock:
-                before = self._stamp
                 self._load()
-                if self._stamp != before:
-                    self._verified = {}
             self._next_check = now + self.recheck
-        known = self._verified.get(presented)
+        snapshot = self._snapshot
+        known = snapshot.verified.get(presented)
         if known is not None:
             return known
-        principal = self._verify(presented)
-        if principal is not None and len(self._verified) < _MAX_REMEMBERED:
-            self._verified[presented] = principal
+        principal = _check(snapshot.entries, presented)
+        if principal is not None and len(snapshot.verified) < _MAX_REMEMBERED:
+            snapshot.verified[presented] = principal
         return principal
 
-    def _verify(self, presented: str) -> Principal | None:
-        match = _KEY.fullmatch(presented.strip())
-        if match is None:
-            return None
-        key_id, secret = match.groups()
-        with self._lock:
-            entry = self._entries.get(key_id)
-        expected = entry.sha256 if entry is not None else "0" * 64
-        ok = hmac.compare_digest(_digest(secret), expected)
-        if entry is None or entry.revoked is not None or not ok:
-            return None
-        return Principal(key_id=key_id, device_id=entry.device_id, role=entry.role)
+
+def _check(entries: dict[str, KeyEntry], presented: str) -> Principal | None:
+    match = _KEY.fullmatch(presented.strip())
+    if match is None:
+        return None
+    key_id, secret = match.groups()
+    entry = entries.get(key_id)
+    expected = entry.sha256 if entry is not None else "0" * 64
+    ok = hmac.compare_digest(_digest(secret), expected)
+    if entry is None or entry.revoked is not None or not ok:
+        return None
+    return Principal(key_id=key_id, device_id=entry.device_id, role=entry.role)

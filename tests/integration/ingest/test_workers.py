@@ -47,10 +47,14 @@ class Served:
         return found
 
 
-def _start(settings: IngestSettings, admin_key: str, device_key: str) -> Served:
+def start_ingest(
+    settings: IngestSettings, admin_key: str, device_key: str, workers: int = 2
+) -> Served:
+    """``iotpipe ingest --workers N`` on the live test's settings, once it is ready and
+    every worker is up."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "iotpipe", "ingest", "--workers", "2"],
+        [sys.executable, "-m", "iotpipe", "ingest", "--workers", str(workers)],
         env=shipped_env(settings, IOTPIPE_INGEST_PORT=str(port)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -58,9 +62,9 @@ def _start(settings: IngestSettings, admin_key: str, device_key: str) -> Served:
     )
     served = Served(process, f"http://127.0.0.1:{port}", admin_key, device_key)
     deadline = time.monotonic() + 90
-    while not (_ready(served.base) and len(served.workers()) == 2):
+    while not (_ready(served.base) and len(served.workers()) == workers):
         assert process.poll() is None, "ingest exited"
-        assert time.monotonic() < deadline, "ingest did not come up with two workers"
+        assert time.monotonic() < deadline, f"ingest did not come up with {workers} workers"
         time.sleep(0.2)
     return served
 
@@ -68,7 +72,7 @@ def _start(settings: IngestSettings, admin_key: str, device_key: str) -> Served:
 @pytest.fixture
 def served(live_settings: tuple[IngestSettings, Contract, str, str]) -> Iterator[Served]:
     settings, _, admin_key, device_key = live_settings
-    served = _start(settings, admin_key, device_key)
+    served = start_ingest(settings, admin_key, device_key)
     try:
         yield served
     finally:
@@ -127,7 +131,7 @@ def test_no_worker_outlives_the_supervisor(
     live_settings: tuple[IngestSettings, Contract, str, str], how: signal.Signals
 ) -> None:
     settings, _, admin_key, device_key = live_settings
-    served = _start(settings, admin_key, device_key)
+    served = start_ingest(settings, admin_key, device_key)
     workers = served.workers()
     os.kill(served.process.pid, how)
     served.process.wait(timeout=60)
@@ -143,7 +147,7 @@ def test_a_port_another_server_answers_on_is_refused(
 ) -> None:
     """SO_REUSEPORT would let a second ingest share the port silently: it is refused."""
     settings, _, admin_key, device_key = live_settings
-    first = _start(settings, admin_key, device_key)
+    first = start_ingest(settings, admin_key, device_key)
     try:
         port = first.base.rsplit(":", 1)[1]
         second = subprocess.run(
