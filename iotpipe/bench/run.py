@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import os
 import platform
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -13,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import confluent_kafka
-from pymongo import MongoClient
 from rich.console import Console
 
-from ingest.auth.keys import KeyStore
 from ingest.settings import IngestSettings
 from iotpipe.bench import limits, phases, stages, world
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
@@ -71,14 +68,13 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     names = ("ingest", "sink", "producer", "e2e", "peer")
     topics = {name: f"bench-{name}-{tag}" for name in names}
-    created = world.create_topics(endpoints, topics.values())
-    run = BenchRun()
-    workdir = Path(tempfile.mkdtemp(prefix="iotpipe-bench-"))
-    keys = KeyStore(workdir / "keys.json")
-    key = keys.create("bench", "admin")[1]
-    env = world.service_env(endpoints, keys.path)
     databases = {name: f"bench_{name}_{tag}" for name in ("sink", "e2e", *plan.peers)}
-    try:
+    run = BenchRun()
+    with world.run_world(
+        endpoints, owner="bench", topics=topics.values(), databases=databases.values(),
+        keep_workdir=True,  # the services' logs
+    ) as corner:  # fmt: skip
+        workdir, key, env = corner.workdir, corner.key, corner.env()
         _http_phases(plan, run, env=env, workdir=workdir, topic=topics["ingest"], key=key)
         _limits_and_sink(
             plan, run, env=env, endpoints=endpoints, workdir=workdir, topic=topics["sink"],
@@ -93,15 +89,9 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
                 endpoints=endpoints, workdir=workdir, cache=StackSettings().cache_dir / "peers",
                 seconds=plan.seconds, connections=plan.connections, topic=topics["peer"],
                 prefilled_topic=topics["sink"], prefill=plan.prefill, database=databases[name],
-                keys_file=keys.path, key=key,
+                keys_file=corner.keys_file, key=key,
             )  # fmt: skip
             run.figures.setdefault("peers", {})[name] = _peer(name, context)
-    finally:
-        client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
-        for database in databases.values():
-            client.drop_database(database)
-        client.close()
-        world.delete_topics(endpoints, created)
     return {
         "figures": run.figures,
         "loadgen_cpu_share": run.loadgen,

@@ -1,25 +1,34 @@
 """What the benchmark and the soak set up on a running stack for their own runs: topics
-(each with its DLQ) carrying the contract's subjects, and the environment ingest and the
-sink run with. Own names, so a run shares a stack with tests and the demo without
-reading or writing their data."""
+(each with its DLQ) carrying the contract's subjects, databases, an admin key and the
+environment ingest and the sink run with (``run_world``). Own names, so a run shares a
+stack with tests and the demo without reading or writing their data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+from pymongo import MongoClient
 
+from ingest.auth.keys import KeyStore
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.processes import free_port
 
 __all__ = [
     "PARTITIONS",
+    "RunWorld",
     "create_topics",
     "delete_topics",
     "ingest_env",
+    "run_world",
     "service_env",
     "sink_env",
 ]
@@ -74,3 +83,51 @@ def sink_env(
         "IOTPIPE_SINK_DATABASE": database,
         "IOTPIPE_SINK_HEALTH_PORT": str(health_port if health_port is not None else free_port()),
     }
+
+
+@dataclass(frozen=True)
+class RunWorld:
+    """A run's corner of the stack, as ``run_world`` made it."""
+
+    endpoints: dict[str, str]
+    workdir: Path  # the run's files: the key file, the services' logs
+    key: str  # an admin key, in ``keys_file``
+
+    @property
+    def keys_file(self) -> Path:
+        return self.workdir / "keys.json"
+
+    def env(self) -> dict[str, str]:
+        """What ingest and the sink share (``service_env``)."""
+        return service_env(self.endpoints, self.keys_file)
+
+
+@contextmanager
+def run_world(
+    endpoints: dict[str, str],
+    *,
+    owner: str,
+    topics: Iterable[str],
+    databases: Iterable[str],
+    workdir: Path | None = None,
+    keep_workdir: bool = False,
+) -> Iterator[RunWorld]:
+    """Create the topics (``create_topics``) and an admin key named ``owner`` in
+    ``workdir`` (a new temporary folder unless given); at the end, drop the databases,
+    delete the topics and the key file, and remove the folder unless ``keep_workdir``."""
+    databases = list(databases)
+    created = create_topics(endpoints, topics)
+    folder = workdir or Path(tempfile.mkdtemp(prefix=f"iotpipe-{owner}-"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        key = KeyStore(folder / "keys.json").create(owner, "admin")[1]
+        yield RunWorld(endpoints=endpoints, workdir=folder, key=key)
+    finally:
+        client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
+        for database in databases:
+            client.drop_database(database)
+        client.close()
+        delete_topics(endpoints, created)
+        (folder / "keys.json").unlink(missing_ok=True)
+        if not keep_workdir:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -7,18 +7,12 @@ the demo without reading or writing their data.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pymongo import MongoClient
-
-from ingest.auth.keys import KeyStore
 from iotpipe.bench import world as bench_world
 from iotpipe.processes import free_port
 
@@ -63,26 +57,17 @@ def soak_world(endpoints: dict[str, str], *, keep_logs: Path | None = None) -> I
     """Create the topics, register the contract on them, make a key; drop it all at the
     end. Process logs are kept in ``keep_logs`` when given."""
     tag = uuid.uuid4().hex[:8]
-    topic = f"soak-{tag}"
-    created = bench_world.create_topics(endpoints, [topic])
-    workdir = keep_logs or Path(tempfile.mkdtemp(prefix="iotpipe-soak-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    world = SoakWorld(
-        endpoints=endpoints,
-        topic=topic,
-        database=f"soak_{tag}",
-        key=KeyStore(workdir / "keys.json").create("soak", "admin")[1],
-        workdir=workdir,
-        ingest_port=free_port(),
-        sink_health_port=free_port(),
-    )
-    try:
-        yield world
-    finally:
-        client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
-        client.drop_database(world.database)
-        client.close()
-        bench_world.delete_topics(endpoints, created)
-        (workdir / "keys.json").unlink(missing_ok=True)
-        if keep_logs is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    topic, database = f"soak-{tag}", f"soak_{tag}"
+    with bench_world.run_world(
+        endpoints, owner="soak", topics=[topic], databases=[database], workdir=keep_logs,
+        keep_workdir=keep_logs is not None,
+    ) as run:  # fmt: skip
+        yield SoakWorld(
+            endpoints=endpoints,
+            topic=topic,
+            database=database,
+            key=run.key,
+            workdir=run.workdir,
+            ingest_port=free_port(),
+            sink_health_port=free_port(),
+        )
