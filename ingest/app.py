@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest import errors
 from ingest.api.context import ADMIN_ROLE, IngestContext
+from ingest.api.devices import devices_router
 from ingest.api.docs import install_docs
 from ingest.api.forward import JobsForwarder
 from ingest.api.health import health_router
@@ -39,6 +40,7 @@ from iotpipe import __version__
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.devices.boxes import BoxDirectory, InMemoryBoxes
+from iotpipe.devices.states import DeviceStates, InMemoryStates
 
 __all__ = ["create_app"]
 
@@ -57,6 +59,7 @@ def create_app(
     registry: SchemaRegistry | None = None,
     boxes: BoxDirectory | None = None,
     jobs: JobPorts | None = None,
+    device_states: DeviceStates | None = None,
 ) -> FastAPI:
     contract = contract or Contract.load()
     metrics = IngestMetrics(publisher.queue_depth, shared_dir=os.environ.get(METRICS_DIR_ENV))
@@ -116,6 +119,7 @@ def create_app(
     )
     app.forward_jobs = forward
     app.state.boxes = boxes if boxes is not None else InMemoryBoxes()
+    app.state.device_states = device_states if device_states is not None else InMemoryStates()
     app.state.jobs = runner
     for record_type in contract.record_types:
         path, tag = ROUTES.get(
@@ -131,6 +135,7 @@ def create_app(
     app.include_router(schemas_router(RegistryCache(registry, settings.retry_after_seconds)))
     app.include_router(health_router())
     app.include_router(jobs_router())
+    app.include_router(devices_router())
     # openSenseMap drop-in (senseBox devices, box tokens; answers as upstream does).
     app.state.opensensemap = OsemService(
         boxes=app.state.boxes,

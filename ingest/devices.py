@@ -3,7 +3,8 @@
 ingest answers openSenseMap requests from this view alone (box known? which sensors?
 token?), so it reads the compacted registry topic before it serves, and keeps reading
 it: boxes imported while it runs are known within about a second. It never writes to
-MongoDB; the sink mirrors the same topic there for dashboards.
+MongoDB; the sink mirrors the same topic there for dashboards. Device states set over
+HTTP (``PUT /v1/devices/{id}/state``) are written to that topic from here.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 
 from ingest.settings import IngestSettings
 from iotpipe.devices.follower import RegistryFollower
+from iotpipe.devices.states import DeviceState, StateRecord
 
-__all__ = ["close_on_shutdown", "follow_registry"]
+__all__ = ["RegistryStates", "close_on_shutdown", "follow_registry"]
 
 log = logging.getLogger("iotpipe.ingest.devices")
 
@@ -41,6 +44,33 @@ def follow_registry(settings: IngestSettings, bootstrap_servers: str) -> Registr
             follower.count(),
         )
     return follower
+
+
+class RegistryStates:
+    """Device states as the registry topic has them: read from the follower, written to
+    the topic (blocking: call from a thread)."""
+
+    def __init__(
+        self, follower: RegistryFollower, bootstrap_servers: str, topic: str, timeout: float = 10.0
+    ) -> None:
+        self._follower = follower
+        self._servers = bootstrap_servers
+        self._topic = topic
+        self._timeout = timeout
+
+    def state_of(self, device_id: str) -> StateRecord | None:
+        return self._follower.state_of(device_id)
+
+    def record(self, device_id: str, state: DeviceState, reason: str) -> StateRecord:
+        from iotpipe.devices.kafka import publish_state  # noqa: PLC0415
+
+        publish_state(
+            self._servers, device_id, state, reason, topic=self._topic, timeout=self._timeout
+        )
+        record = StateRecord(device_id, state, reason, datetime.now(UTC))
+        # This replica's GET shows it at once; the follower reads the same record later.
+        self._follower.apply_state(record)
+        return record
 
 
 def close_on_shutdown(app: FastAPI, follower: RegistryFollower) -> None:

@@ -9,7 +9,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi import FastAPI
 
 from ingest.app import create_app
-from ingest.devices import close_on_shutdown, follow_registry
+from ingest.devices import RegistryStates, close_on_shutdown, follow_registry
 from ingest.jobs.kafka_store import KafkaJobStore
 from ingest.jobs.runner import JobPorts
 from ingest.publisher.kafka import KafkaPublisher, producer_config
@@ -45,6 +45,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         registry=SchemaRegistry(endpoints.registry),
         boxes=boxes,
         jobs=JobPorts.default(settings, KafkaJobStore(endpoints.kafka, settings.jobs_topic)),
+        device_states=RegistryStates(boxes, endpoints.kafka, settings.devices_topic),
     )
     close_on_shutdown(app, boxes)
     return app

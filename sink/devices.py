@@ -11,6 +11,12 @@ material is ever stored: a dashboard database is not where credentials belong.
 Once caught up, documents of boxes the topic no longer holds are deleted: a tombstone
 may have been compacted away while the sink was down. The mirror runs on its own thread
 and consumer; database and broker trouble is retried with backoff, never fatal.
+
+Device states (paused, retired; :mod:`iotpipe.devices.states`) go onto the device's
+document in ``device_status`` (``state``, ``state_reason``, ``state_changed_at``), where
+the silent alert and the fleet dashboard read them (FerretDB has no ``$lookup`` to join
+another collection). A device paused or retired before its first reading gets a document
+with no ``last_seen``: never silent, and the readings that come later merge into it.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from pymongo.errors import PyMongoError
 
 from iotpipe.devices.boxes import Box
 from iotpipe.devices.reader import RegistryConsumer, RegistryReader
+from iotpipe.devices.states import DeviceState, StateRecord
 from iotpipe.devices.topic import RegistryRecord
+from sink.documents import DEVICE_STATUS
 from sink.settings import SinkSettings
 from sink.store import StoreUnavailable
 
@@ -38,6 +46,7 @@ __all__ = [
     "MongoDevices",
     "device_document",
     "start_devices_mirror",
+    "state_update",
 ]
 
 COLLECTION = "devices"
@@ -79,13 +88,35 @@ class DeviceStore(Protocol):
         """Delete every box not in ``box_ids``; how many were deleted."""
         ...
 
+    def set_state(self, record: StateRecord) -> None:
+        """Put a device's state on its device_status document."""
+        ...
+
     def close(self) -> None: ...
+
+
+def state_update(record: StateRecord) -> tuple[str, dict[str, Any], bool]:
+    """The device_status document's id, the update and whether to upsert: a paused or
+    retired device gets a document even before its first reading (identity as the sink's
+    status writer sets it, ``sink.documents.Status``); activating one that has none
+    creates nothing."""
+    fields = {
+        "state": record.state.value,
+        "state_reason": record.reason,
+        "state_changed_at": record.changed_at,
+    }
+    device = record.device_id
+    if record.state is DeviceState.ACTIVE:
+        return f"device|{device}", {"$set": fields}, False
+    identity = {"scope": "device", "device_id": device, "value": device}
+    return f"device|{device}", {"$set": fields, "$setOnInsert": identity}, True
 
 
 class MongoDevices:
     def __init__(self, client: MongoClient[dict[str, Any]], database: str) -> None:
         self._client = client
         self._devices = client[database][COLLECTION]
+        self._status = client[database][DEVICE_STATUS]
 
     @classmethod
     def connect(cls, uri: str, database: str) -> MongoDevices:
@@ -112,6 +143,13 @@ class MongoDevices:
         except PyMongoError as exc:
             raise StoreUnavailable(f"devices: delete failed: {exc}") from exc
 
+    def set_state(self, record: StateRecord) -> None:
+        status_id, update, upsert = state_update(record)
+        try:
+            self._status.update_one({"_id": status_id}, update, upsert=upsert)
+        except PyMongoError as exc:
+            raise StoreUnavailable(f"devices: state of {record.device_id} failed: {exc}") from exc
+
     def close(self) -> None:
         self._client.close()
 
@@ -135,7 +173,7 @@ class DeviceMirror:
         self._reconciled = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.reader = RegistryReader(consumer, topic, self._apply)
+        self.reader = RegistryReader(consumer, topic, self._apply, on_state=self._apply_state)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="devices-mirror", daemon=True)
@@ -171,6 +209,9 @@ class DeviceMirror:
         )
         self._live.add(box.id)
         self._retrying(box.id, lambda: self._store.upsert(device_document(box, when)))
+
+    def _apply_state(self, record: StateRecord) -> None:
+        self._retrying(record.device_id, lambda: self._store.set_state(record))
 
     def _retrying(self, what: str, write: Callable[[], T]) -> T | None:
         """Run ``write`` until it succeeds or the mirror stops (then None)."""

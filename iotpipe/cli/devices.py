@@ -1,4 +1,5 @@
-"""``iotpipe devices import | list | remove``: the openSenseMap device registry.
+"""``iotpipe devices import | list | remove``: the openSenseMap device registry;
+``retire | pause | activate | states``: device states (any device of the contract).
 
 The registry is the compacted Kafka topic ``iotpipe.devices`` (see
 :mod:`iotpipe.devices.topic`); these commands write and read that topic only. A running
@@ -22,13 +23,15 @@ from iotpipe.terminal import make_console
 
 if TYPE_CHECKING:
     from iotpipe.devices.boxes import Box
+    from iotpipe.devices.states import DeviceState
 
 __all__ = ["devices_app"]
 
 out = make_console()
 err = make_console(stderr=True)
 devices_app = typer.Typer(
-    help="The openSenseMap device registry (boxes and their sensors) that ingest follows.",
+    help="The device registry that ingest follows: openSenseMap boxes and their sensors, "
+    "and device states (paused and retired devices are not alerted on as silent).",
     no_args_is_help=True,
 )
 
@@ -146,3 +149,129 @@ def remove(
         raise typer.Exit(1)
     remove_box(servers, box_id, topic=topic, timeout=timeout)
     err.print(f"removed box {escape(box_id.lower())} from {escape(topic)}")
+
+
+Reason = Annotated[
+    str, typer.Option(help="Why (kept with the state; shown by `iotpipe devices states`).")
+]
+Device = Annotated[str, typer.Argument(help="The device_id (a box's _id for an openSenseMap box).")]
+
+
+def _set_state(
+    device_id: str,
+    state: DeviceState,
+    *,
+    reason: str,
+    topic: str,
+    timeout: float,
+    servers: str | None,
+) -> None:
+    from iotpipe.devices.kafka import publish_state  # noqa: PLC0415
+    from iotpipe.devices.states import check_device_id  # noqa: PLC0415
+
+    check_device_id(device_id)  # refuses a malformed id before Kafka is asked
+    publish_state(_servers(servers), device_id, state, reason, topic=topic, timeout=timeout)
+    err.print(f"device {escape(device_id)} is {state.value} (recorded on {escape(topic)})")
+
+
+@devices_app.command("retire")
+def retire(
+    device_id: Device,
+    *,
+    reason: Reason = "",
+    topic: Topic = DEVICES_TOPIC,
+    timeout: Timeout = 15.0,
+    kafka_bootstrap_servers: KafkaServers = None,
+) -> None:
+    """Mark a device retired (gone for good): the silent alert and the fleet dashboard's
+    silent devices leave it out. Its readings, should any come, are still stored."""
+    from iotpipe.devices.states import DeviceState  # noqa: PLC0415
+
+    _set_state(
+        device_id,
+        DeviceState.RETIRED,
+        reason=reason,
+        topic=topic,
+        timeout=timeout,
+        servers=kafka_bootstrap_servers,
+    )
+
+
+@devices_app.command("pause")
+def pause(
+    device_id: Device,
+    *,
+    reason: Reason = "",
+    topic: Topic = DEVICES_TOPIC,
+    timeout: Timeout = 15.0,
+    kafka_bootstrap_servers: KafkaServers = None,
+) -> None:
+    """Mark a device paused (off for a while): not alerted on as silent until
+    `iotpipe devices activate` (a reading does not reactivate it)."""
+    from iotpipe.devices.states import DeviceState  # noqa: PLC0415
+
+    _set_state(
+        device_id,
+        DeviceState.PAUSED,
+        reason=reason,
+        topic=topic,
+        timeout=timeout,
+        servers=kafka_bootstrap_servers,
+    )
+
+
+@devices_app.command("activate")
+def activate(
+    device_id: Device,
+    *,
+    reason: Reason = "",
+    topic: Topic = DEVICES_TOPIC,
+    timeout: Timeout = 15.0,
+    kafka_bootstrap_servers: KafkaServers = None,
+) -> None:
+    """Mark a paused or retired device active again: silent again means alerted."""
+    from iotpipe.devices.states import DeviceState  # noqa: PLC0415
+
+    _set_state(
+        device_id,
+        DeviceState.ACTIVE,
+        reason=reason,
+        topic=topic,
+        timeout=timeout,
+        servers=kafka_bootstrap_servers,
+    )
+
+
+@devices_app.command("states")
+def states(
+    *,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
+    topic: Topic = DEVICES_TOPIC,
+    timeout: Timeout = 15.0,
+    kafka_bootstrap_servers: KafkaServers = None,
+) -> None:
+    """Show every device whose state was ever set (the others are active)."""
+    from iotpipe.devices.kafka import read_states  # noqa: PLC0415
+
+    records = read_states(_servers(kafka_bootstrap_servers), topic, timeout=timeout)
+    rows = [
+        {
+            "device_id": r.device_id,
+            "state": r.state.value,
+            "reason": r.reason,
+            "changed_at": r.changed_at.isoformat() if r.changed_at else None,
+        }
+        for r in records
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table("device", "state", "since", "reason", title=f"{len(rows)} device state(s)")
+    for row in rows:
+        table.add_row(
+            escape(str(row["device_id"])),
+            str(row["state"]),
+            str(row["changed_at"] or "-"),
+            escape(str(row["reason"])),
+        )
+    out.print(table)

@@ -1,5 +1,6 @@
 """Alert rules, in Grafana's file-provisioning format: a value out of its kind's range,
-and a device silent for longer than the configured minutes (MongoDB); and the cluster's
+and a device silent for longer than the configured minutes unless paused or retired
+(MongoDB); and the cluster's
 (Prometheus, from the sinks' /metrics): under-replicated and offline partitions,
 consumer lag high or growing, dead letters, a rebalance storm."""
 
@@ -9,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from iotpipe.dashboards import cluster
+from iotpipe.dashboards.fleet import SILENT
 from iotpipe.dashboards.kinds import AlertSettings, ClusterAlertSettings
-from iotpipe.dashboards.queries import FROM, PROMETHEUS, MongoPanel, MongoQuery, in_range
+from iotpipe.dashboards.queries import PROMETHEUS, MongoPanel, MongoQuery, in_range
 from sink.documents import DEVICE_STATUS, ROLLUPS
 
 __all__ = [
@@ -46,13 +48,11 @@ def out_of_range(settings: AlertSettings) -> MongoPanel:
 
 def silent_devices() -> MongoPanel:
     """Per silent device: 1. The rule's time range ends now and starts
-    ``silent_after_minutes`` ago, so $__from is the silence threshold."""
+    ``silent_after_minutes`` ago, so $__from is the silence threshold. Paused and retired
+    devices are left out, as on the fleet dashboard."""
     return MongoPanel(
         DEVICE_STATUS,
-        [
-            {"$match": {"scope": "device", "last_seen": {"$lt": FROM}}},
-            {"$group": {"_id": "$value", "silent": {"$sum": 1}}},
-        ],
+        [SILENT, {"$group": {"_id": "$value", "silent": {"$sum": 1}}}],
         {"_id": "string", "silent": "number"},
         may_be_empty=True,
     )

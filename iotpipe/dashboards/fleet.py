@@ -9,6 +9,7 @@ from grafana_foundation_sdk.models.dashboard import VariableOption
 from iotpipe.dashboards.board import Board
 from iotpipe.dashboards.queries import FROM, MongoPanel, PromPanel, in_range
 from iotpipe.dashboards.transforms import hide_fields, mean_of_sum_and_count
+from iotpipe.devices.states import SILENCED
 from sink.documents import DEVICE_STATUS, ROLLUPS
 
 __all__ = ["SILENT_AFTER", "fleet_overview"]
@@ -35,8 +36,16 @@ DEVICES_REPORTING = MongoPanel(
     {"devices": "number"},
 )
 # With the panel's time range set to the last $silent_after, $__from is "now minus
-# silent_after": a device whose latest reading is older is silent.
-SILENT = {"$match": {"scope": "device", "last_seen": {"$lt": FROM}}}
+# silent_after": a device whose latest reading is older is silent, unless it was paused
+# or retired on purpose (``iotpipe devices pause|retire``; the sink puts the state on the
+# device's document). The "device silent" alert rule uses the same condition.
+SILENT = {
+    "$match": {
+        "scope": "device",
+        "last_seen": {"$lt": FROM},
+        "state": {"$nin": [s.value for s in SILENCED]},
+    }
+}
 DEVICES_SILENT = MongoPanel(
     DEVICE_STATUS, [SILENT, {"$count": "devices"}], {"devices": "number"}, may_be_empty=True
 )
@@ -124,7 +133,8 @@ def fleet_overview(kinds: list[str]) -> Board:
         width=6,
         height=5,
         time_from="$silent_after",
-        description="Devices known to the sink whose latest reading is older than $silent_after.",
+        description="Devices known to the sink whose latest reading is older than "
+        "$silent_after; paused and retired devices are left out.",
     )
     board.add(
         barchart.Panel(),
@@ -146,7 +156,8 @@ def fleet_overview(kinds: list[str]) -> Board:
         [SILENT_DEVICES],
         width=12,
         time_from="$silent_after",
-        description="Latest reading older than $silent_after, most recent first.",
+        description="Latest reading older than $silent_after, most recent first (paused "
+        "and retired devices left out).",
     )
     board.add(
         timeseries.Panel().unit("short"),

@@ -4,7 +4,8 @@ Ingest must know every box (does it exist, which sensors, which token) on every 
 and must never write to MongoDB, so it follows the compacted registry topic itself: a
 background thread reads the topic from the beginning and then stays at its end, and
 lookups are dictionary reads. A box imported while ingest runs is known within about a
-second. Kafka being away only delays news; the boxes already known stay known.
+second. Kafka being away only delays news; the boxes already known stay known. Device
+states (paused, retired) are followed the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 
 from iotpipe.devices.boxes import Box
 from iotpipe.devices.reader import RegistryConsumer, RegistryReader
+from iotpipe.devices.states import StateRecord
 from iotpipe.devices.topic import DEVICES_TOPIC, RegistryRecord
 
 __all__ = ["RegistryFollower"]
@@ -40,10 +42,13 @@ class RegistryFollower:
         self._consumer = consumer
         self._poll_seconds = poll_seconds
         self._boxes: dict[str, Box] = {}
+        self._states: dict[str, StateRecord] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._reader = RegistryReader(consumer, topic, self._apply, refresh_seconds=refresh_seconds)
+        self._reader = RegistryReader(
+            consumer, topic, self._apply, on_state=self.apply_state, refresh_seconds=refresh_seconds
+        )
 
     @classmethod
     def connect(cls, bootstrap_servers: str, topic: str = DEVICES_TOPIC) -> RegistryFollower:
@@ -66,6 +71,17 @@ class RegistryFollower:
         or ``boxes or InMemoryBoxes()`` would swap it for a directory that never fills)."""
         with self._lock:
             return len(self._boxes)
+
+    def state_of(self, device_id: str) -> StateRecord | None:
+        """The device's recorded state (None: never recorded, active)."""
+        with self._lock:
+            return self._states.get(device_id)
+
+    def apply_state(self, record: StateRecord) -> None:
+        """Take a state as read from the topic (or just written to it by this process,
+        which reads the same record again later: applying it twice changes nothing)."""
+        with self._lock:
+            self._states[record.device_id] = record
 
     @property
     def caught_up(self) -> bool:

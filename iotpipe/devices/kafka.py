@@ -18,14 +18,17 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from iotpipe.devices.boxes import Box
 from iotpipe.devices.reader import RegistryReader
-from iotpipe.devices.topic import RegistryRecord, encode_box, encode_removal
+from iotpipe.devices.states import DeviceState, StateRecord
+from iotpipe.devices.topic import RegistryRecord, encode_box, encode_removal, encode_state
 from iotpipe.errors import ConfigError, KafkaAdminError, KafkaUnavailable
 from iotpipe.logs import RepeatsDropped
 
 __all__ = [
     "connect_consumer",
     "publish_boxes",
+    "publish_state",
     "read_all",
+    "read_states",
     "remove_box",
     "require_registry_topic",
 ]
@@ -84,6 +87,20 @@ def remove_box(bootstrap_servers: str, box_id: str, *, topic: str, timeout: floa
     _publish(bootstrap_servers, [encode_removal(box_id)], topic=topic, timeout=timeout)
 
 
+def publish_state(
+    bootstrap_servers: str,
+    device_id: str,
+    state: DeviceState,
+    reason: str = "",
+    *,
+    topic: str,
+    timeout: float = 15.0,
+) -> None:
+    """Record ``device_id``'s state and wait until Kafka has it (acks=all)."""
+    record = encode_state(device_id, state, reason)
+    _publish(bootstrap_servers, [record], topic=topic, timeout=timeout)
+
+
 def _publish(
     bootstrap_servers: str,
     records: Sequence[tuple[bytes, bytes | None]],
@@ -126,7 +143,21 @@ def _publish(
 
 def read_all(bootstrap_servers: str, topic: str, *, timeout: float = 15.0) -> list[Box]:
     """Every box in the registry now (the topic read to its end), sorted by id."""
+    boxes, _states = _read(bootstrap_servers, topic, timeout)
+    return sorted(boxes.values(), key=lambda b: b.id)
+
+
+def read_states(bootstrap_servers: str, topic: str, *, timeout: float = 15.0) -> list[StateRecord]:
+    """Every device state recorded in the registry now, sorted by device id."""
+    _boxes, states = _read(bootstrap_servers, topic, timeout)
+    return sorted(states.values(), key=lambda s: s.device_id)
+
+
+def _read(
+    bootstrap_servers: str, topic: str, timeout: float
+) -> tuple[dict[str, Box], dict[str, StateRecord]]:
     boxes: dict[str, Box] = {}
+    states: dict[str, StateRecord] = {}
 
     def apply(record: RegistryRecord) -> None:
         if record.box is None:
@@ -134,10 +165,18 @@ def read_all(bootstrap_servers: str, topic: str, *, timeout: float = 15.0) -> li
         else:
             boxes[record.box_id] = record.box
 
+    def apply_state(record: StateRecord) -> None:
+        states[record.device_id] = record
+
     consumer = connect_consumer(bootstrap_servers)
     reader = RegistryReader(
-        consumer, topic, apply, metadata_timeout=min(timeout, 5.0), warn_missing=False
-    )  # a missing topic is an error here, said once below
+        consumer,
+        topic,
+        apply,
+        on_state=apply_state,
+        metadata_timeout=min(timeout, 5.0),
+        warn_missing=False,  # a missing topic is an error here, said once below
+    )
     deadline = time.monotonic() + timeout
     try:
         while not reader.caught_up.is_set():
@@ -154,4 +193,4 @@ def read_all(bootstrap_servers: str, topic: str, *, timeout: float = 15.0) -> li
             f"the registry topic {topic} does not exist at {bootstrap_servers}; "
             "`iotpipe topics ensure` creates it (compacted)"
         )
-    return sorted(boxes.values(), key=lambda b: b.id)
+    return boxes, states

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
+from iotpipe.devices.states import StateRecord
 from iotpipe.devices.topic import RegistryRecord, decode_record
 
 __all__ = ["RegistryConsumer", "RegistryReader"]
@@ -44,7 +45,8 @@ class RegistryConsumer(Protocol):
 
 
 class RegistryReader:
-    """Reads ``topic`` from the beginning and hands each usable record to ``on_record``.
+    """Reads ``topic`` from the beginning and hands each usable box record to
+    ``on_record``, each device state to ``on_state`` (skipped if None).
 
     ``step`` is one turn of the loop (call it until done); ``caught_up`` is set once the
     high watermarks seen at the start are reached (at once if the topic does not exist:
@@ -57,6 +59,7 @@ class RegistryReader:
         topic: str,
         on_record: Callable[[RegistryRecord], None],
         *,
+        on_state: Callable[[StateRecord], None] | None = None,
         metadata_timeout: float = 5.0,
         refresh_seconds: float = 10.0,
         warn_missing: bool = True,
@@ -66,6 +69,7 @@ class RegistryReader:
         self.topic_exists: bool | None = None  # None: not known yet
         self._consumer = consumer
         self._on_record = on_record
+        self._on_state = on_state
         self._metadata_timeout = metadata_timeout
         self._refresh_seconds = refresh_seconds
         self._next_refresh = 0.0
@@ -101,7 +105,10 @@ class RegistryReader:
             timestamp_ms=timestamp if timestamp and timestamp > 0 else None,
             where=f"{self.topic}[{partition}]@{offset}",
         )
-        if record is not None:
+        if isinstance(record, StateRecord):
+            if self._on_state is not None:
+                self._on_state(record)
+        elif record is not None:
             self._on_record(record)
         self._reached(partition, offset + 1)
 

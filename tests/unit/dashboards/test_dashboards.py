@@ -183,3 +183,31 @@ def test_interpolation_fills_time_and_variables_like_grafana() -> None:
 def test_provisioning_expansion_turns_double_dollars_into_one() -> None:
     assert expand_provisioning("$$sum $HOME ${USER}", {"HOME": "/h"}) == "$sum /h "
     assert render.escape_dollars({"a": ["$x", 1]}) == {"a": ["$$x", 1]}
+
+
+def test_paused_and_retired_devices_are_never_silent() -> None:
+    """The silent alert and the fleet's silent count and list, as committed: each finds
+    silent devices among those not paused or retired (``iotpipe devices pause|retire``)."""
+    start = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+    silent = {
+        q.where: q
+        for q in committed_queries()
+        if q.where
+        in {
+            "alert iotpipe-device-silent",
+            "iotpipe-fleet: Devices silent for $silent_after",
+            "iotpipe-fleet: Silent devices",
+        }
+    }
+    assert len(silent) == 3
+    for where, query in silent.items():
+        filled = interpolate(query.text, start=start, end=start, variables={})
+        first = parse_pipeline(filled)[0]["$match"]
+        assert first["scope"] == "device", where
+        assert first["last_seen"] == {"$lt": start}, where
+        assert first["state"] == {"$nin": ["paused", "retired"]}, where
+    # Devices reporting still counts a paused device that sends (it is not silent).
+    reporting = next(
+        q for q in committed_queries() if q.where == "iotpipe-fleet: Devices reporting"
+    )
+    assert "state" not in reporting.text

@@ -10,6 +10,7 @@ import pytest
 from iotpipe.devices.boxes import hash_token
 from iotpipe.devices.topic import (
     RECORD_VERSION,
+    RegistryRecord,
     decode_record,
     encode_box,
     encode_removal,
@@ -26,7 +27,7 @@ def test_a_box_round_trips_with_its_token_hashed_only() -> None:
     assert json.loads(value)["version"] == RECORD_VERSION
     assert json.loads(value)["box"]["access_token_sha256"] == hash_token(TOKEN)
     record = decode_record(key, value, timestamp_ms=1234)
-    assert record is not None
+    assert isinstance(record, RegistryRecord)
     assert (record.box_id, record.timestamp_ms) == (BOX_ID, 1234)
     assert record.box == original
     assert record.box is not None
@@ -39,7 +40,7 @@ def test_a_tombstone_removes_and_a_removal_needs_a_box_id() -> None:
     key, value = encode_removal(BOX_ID.upper())
     assert (key, value) == (BOX_ID.encode(), None)
     record = decode_record(key, value)
-    assert record is not None
+    assert isinstance(record, RegistryRecord)
     assert (record.box_id, record.box) == (BOX_ID, None)
     with pytest.raises(ConfigError, match="24 hex characters"):
         encode_removal("not-a-box")

@@ -41,5 +41,5 @@ def test_operations_documented_as_public_answer_without_a_key(tmp_path: Path) ->
         ]
         assert ("post", "/v1/readings") in keyed
         for method, path in keyed:  # and those that need one refuse a request without it
-            response = client.request(method, path.format(job_id="j"), json={})
+            response = client.request(method, path.format(job_id="j", device_id="dev-1"), json={})
             assert response.status_code == 401, f"{method} {path}"

@@ -1,5 +1,6 @@
 """The sink's registry mirror over an in-memory topic and store: no token ever stored,
-tombstones delete, database trouble retried, boxes gone while the sink was down removed."""
+tombstones delete, database trouble retried, boxes gone while the sink was down removed,
+device states put on the devices' status documents."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from iotpipe.devices.boxes import hash_token
-from iotpipe.devices.topic import encode_removal
-from sink.devices import DeviceMirror, device_document
+from iotpipe.devices.states import DeviceState, StateRecord
+from iotpipe.devices.topic import encode_removal, encode_state
+from sink.devices import DeviceMirror, device_document, state_update
+from sink.documents import Status
 from sink.store import StoreUnavailable
 from tests.unit.devices.registry_fakes import BOX_ID, SENSOR_ID, TOKEN, FakeConsumer, box
 
@@ -23,6 +26,7 @@ class FakeDevices:
 
     def __init__(self, documents: dict[str, dict[str, Any]] | None = None) -> None:
         self.documents = dict(documents or {})
+        self.states: dict[str, StateRecord] = {}
         self.failures = 0
         self.attempts = 0
         self.closed = False
@@ -47,6 +51,10 @@ class FakeDevices:
         for key in gone:
             del self.documents[key]
         return len(gone)
+
+    def set_state(self, record: StateRecord) -> None:
+        self._maybe_fail()
+        self.states[record.device_id] = record
 
     def close(self) -> None:
         self.closed = True
@@ -129,3 +137,34 @@ def test_a_missing_topic_deletes_nothing() -> None:
     consumer.exists = False
     run_until_caught_up(mirror_of(consumer, store))
     assert store.documents == {BOX_ID: kept}
+
+
+def test_states_reach_the_store_and_leave_the_boxes_alone() -> None:
+    consumer, store = FakeConsumer(TOPIC), FakeDevices()
+    consumer.put(box())
+    consumer.append(*encode_state("dev-1", DeviceState.RETIRED, "gone"))
+    consumer.append(*encode_state(BOX_ID, DeviceState.PAUSED))
+    consumer.append(*encode_state(BOX_ID, DeviceState.ACTIVE))
+    store.failures = 2  # retried like any write
+    run_until_caught_up(mirror_of(consumer, store))
+    assert list(store.documents) == [BOX_ID]  # a state is no box, and keeps no box away
+    assert {d: (r.state, r.reason) for d, r in store.states.items()} == {
+        "dev-1": (DeviceState.RETIRED, "gone"),
+        BOX_ID: (DeviceState.ACTIVE, ""),
+    }
+    assert store.states["dev-1"].changed_at == datetime.fromtimestamp(1_764_000_000, UTC)
+
+
+def test_a_state_update_creates_a_status_document_only_to_silence_a_device() -> None:
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    status_id, update, upsert = state_update(StateRecord("dev-1", DeviceState.PAUSED, "x", when))
+    # The document the sink's status writer keeps for the device: readings merge into it.
+    status = Status("device", "dev-1", None, when, when, when)
+    assert (status_id, upsert) == (status.id, True)
+    assert update == {
+        "$set": {"state": "paused", "state_reason": "x", "state_changed_at": when},
+        "$setOnInsert": status.as_update()["$setOnInsert"],
+    }
+    status_id, update, upsert = state_update(StateRecord("dev-1", DeviceState.ACTIVE))
+    assert upsert is False
+    assert update == {"$set": {"state": "active", "state_reason": "", "state_changed_at": None}}
