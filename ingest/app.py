@@ -10,16 +10,18 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest import errors
 from ingest.api.context import ADMIN_ROLE, IngestContext
 from ingest.api.devices import devices_router
 from ingest.api.docs import install_docs
+from ingest.api.examples import ExampleTimes
 from ingest.api.forward import JobsForwarder
 from ingest.api.health import health_router
 from ingest.api.hot import IngestApp, PublishRoute
@@ -105,6 +107,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # install_docs: the pages' assets served locally, not from a CDN
         redoc_url=None,
+        openapi_url=None,  # _serve_openapi: the examples timed at each request
         description="Validates sensor readings and device events against the Avro "
         "contract and produces them to Kafka. Responses say 202 only once Kafka has "
         "acknowledged every accepted record.",
@@ -118,6 +121,7 @@ def create_app(
         keys=keys or KeyStore(settings.keys_file, recheck=settings.keys_recheck_ms / 1000),
     )
     app.forward_jobs = forward
+    times = ExampleTimes(contract)
     app.state.boxes = boxes if boxes is not None else InMemoryBoxes()
     app.state.device_states = device_states if device_states is not None else InMemoryStates()
     app.state.jobs = runner
@@ -132,9 +136,9 @@ def create_app(
         )
         app.include_router(records_router(record_type, path, tag, single, batch))
     app.include_router(stream_router(contract))
-    app.include_router(schemas_router(RegistryCache(registry, settings.retry_after_seconds)))
+    app.include_router(schemas_router(RegistryCache(registry, settings.retry_after_seconds), times))
     app.include_router(health_router())
-    app.include_router(jobs_router())
+    app.include_router(jobs_router(times))
     app.include_router(devices_router())
     # openSenseMap drop-in (senseBox devices, box tokens; answers as upstream does).
     app.state.opensensemap = OsemService(
@@ -142,7 +146,8 @@ def create_app(
         ingest=service,
         model=contract.by_name("SensorReading").model(),
     )
-    app.include_router(opensensemap_router())
+    app.include_router(opensensemap_router(times))
+    _serve_openapi(app, times)
     install_docs(app)
     errors.install(app)
 
@@ -255,6 +260,25 @@ def _openapi(app: FastAPI, contract: Contract) -> dict[str, Any]:
     }
     app.openapi_schema = doc
     return doc
+
+
+def _serve_openapi(app: FastAPI, times: ExampleTimes, url: str = "/openapi.json") -> None:
+    """``GET /openapi.json``: ``app.openapi()`` (what ``iotpipe codegen`` writes, examples
+    at the contract's fixed example time) serialized once, served with the example times
+    moved to the time of the request (``ingest.api.examples``). A ``root_path`` is listed
+    in ``servers``, as FastAPI's own route does."""
+    serialized: dict[str, bytes] = {}  # by root path: one, in practice
+
+    @app.get(url, include_in_schema=False)
+    async def openapi(request: Request) -> Response:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        if root not in serialized:
+            doc = app.openapi()
+            servers = doc.get("servers", [])
+            if root and app.root_path_in_servers and root not in {s.get("url") for s in servers}:
+                doc = {**doc, "servers": [{"url": root}, *servers]}
+            serialized[root] = bytes(JSONResponse(doc).body)
+        return Response(times.serve(serialized[root]), media_type="application/json")
 
 
 def _admin_operations(app: FastAPI) -> set[tuple[str, str]]:

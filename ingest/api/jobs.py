@@ -18,6 +18,7 @@ from pydantic_core.core_schema import ValidationInfo
 from starlette.requests import HTTPConnection
 
 from ingest.api.context import AdminCaller
+from ingest.api.examples import ExampleTimes
 from ingest.errors import PROBLEM
 from ingest.jobs.model import Job, JobSpec
 from ingest.jobs.runner import JobRunner
@@ -73,12 +74,15 @@ async def _runner(connection: HTTPConnection) -> JobRunner:
 
 Runner = Annotated[JobRunner, Depends(_runner)]
 JobId = Annotated[str, PathParam(examples=["3f6c2a9e0b8d4c1fa6e57b2d9c0e1f47"])]
-EXAMPLE = {
-    "box_id": "57000b8745fd40c8196ad04c",
-    "from": "2026-10-01T00:00:00Z",
-    "to": "2026-11-01T00:00:00Z",
-    "source": "https://api.opensensemap.org",
-}
+BOX_EXAMPLE = "57000b8745fd40c8196ad04c"
+
+
+def example(times: ExampleTimes) -> dict[str, Any]:
+    """A box's last day: served as the day before the request (a fixed range would age
+    past what the database keeps). No ``source``: the deployment's own is valid whatever
+    else it allows."""
+    day_before, now = times.at(timedelta(days=-1)), times.at(timedelta())
+    return {"box_id": BOX_EXAMPLE, "from": day_before, "to": now}
 
 
 def _view(job: Job) -> dict[str, Any]:
@@ -109,7 +113,7 @@ _LINKS = {
 }
 
 
-def jobs_router() -> APIRouter:
+def jobs_router(times: ExampleTimes) -> APIRouter:
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
     @router.post(
@@ -124,7 +128,9 @@ def jobs_router() -> APIRouter:
             202: {"description": "The job, queued.", "links": _LINKS},
             **_errors(400, 401, 403, 422, 503),
         },
-        openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}}},
+        openapi_extra={
+            "requestBody": {"content": {"application/json": {"example": example(times)}}}
+        },
     )
     async def start(
         body: JobRequest, runner: Runner, _caller: AdminCaller, response: Response

@@ -2,21 +2,25 @@
 
 The current Avro schema, JSON Schema and example of each record type come from the
 committed contract; registered versions come from the schema registry and are cached,
-so they are still served while the registry is briefly down.
+so they are still served while the registry is briefly down. The example, the JSON
+Schema's examples and the AsyncAPI document's are served with their times moved to the
+time of the request (``ingest.api.examples``), so an example posted as it is is accepted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ingest.api.context import Ctx
+from ingest.api.examples import ExampleTimes
 from ingest.domain.errors import NotFound, Unavailable
 from ingest.errors import PROBLEM
 from iotpipe.contract.catalog import COMPATIBILITY, Contract, RecordType, published_dir
@@ -75,12 +79,15 @@ def _find(contract: Contract, name: str) -> RecordType:
         raise NotFound(f"no record type {name!r}; known: {known}") from None
 
 
-def _published(*parts: str) -> Any:
-    return json.loads(Path(published_dir(), *parts).read_text())
+def _published(*parts: str) -> bytes:
+    """A published document, compact."""
+    document = json.loads(Path(published_dir(), *parts).read_text())
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def schemas_router(cache: RegistryCache) -> APIRouter:
+def schemas_router(cache: RegistryCache, times: ExampleTimes) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["schemas"])
+    published = functools.cache(_published)  # read once: the files do not change while ingest runs
 
     def describe(t: RecordType) -> dict[str, Any]:
         base = f"/v1/schemas/{t.name}"
@@ -141,19 +148,30 @@ def schemas_router(cache: RegistryCache) -> APIRouter:
         responses=_ERRORS,
         response_class=SchemaJSONResponse,
     )
-    async def json_schema(ctx: Ctx, name: Name) -> SchemaJSONResponse:
+    async def json_schema(ctx: Ctx, name: Name) -> Response:
         record_type = _find(ctx.contract, name)
-        return SchemaJSONResponse(_published("jsonschema", f"{record_type.fullname}.json"))
+        document = published("jsonschema", f"{record_type.fullname}.json")
+        return Response(times.serve(document), media_type=SchemaJSONResponse.media_type)
 
-    @router.get("/schemas/{name}/example", summary="An example payload", responses=_ERRORS)
-    async def example(ctx: Ctx, name: Name) -> dict[str, Any]:
+    @router.get(
+        "/schemas/{name}/example",
+        summary="An example payload",
+        description="The contract's example of the record type, its `event_time` the time "
+        "of the request: posted as it is, with the device's key, it is accepted.",
+        responses=_ERRORS,
+        response_model=dict[str, Any],
+    )
+    async def example(ctx: Ctx, name: Name) -> Response:
         record_type = _find(ctx.contract, name)
-        found: dict[str, Any] = _published("examples", f"{record_type.fullname}.json")
-        return found
+        document = published("examples", f"{record_type.fullname}.json")
+        return Response(times.serve(document), media_type="application/json")
 
-    @router.get("/asyncapi.json", summary="AsyncAPI 3.0 description of the Kafka topics")
-    async def asyncapi() -> dict[str, Any]:
-        found: dict[str, Any] = _published("asyncapi.json")
-        return found
+    @router.get(
+        "/asyncapi.json",
+        summary="AsyncAPI 3.0 description of the Kafka topics",
+        response_model=dict[str, Any],
+    )
+    async def asyncapi() -> Response:
+        return Response(times.serve(published("asyncapi.json")), media_type="application/json")
 
     return router

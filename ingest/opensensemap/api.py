@@ -12,6 +12,7 @@ route reads its small JSON body before the box and token checks: upstream's orde
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -20,6 +21,7 @@ from starlette.requests import HTTPConnection
 
 from ingest.api.body import read_limited
 from ingest.api.context import Ctx, trace_id
+from ingest.api.examples import ExampleTimes
 from ingest.domain.errors import BodyTimeout, BodyTooLarge
 from ingest.opensensemap.errors import OsemError
 from ingest.opensensemap.service import SAVED_BULK, SAVED_SINGLE, OsemService
@@ -69,22 +71,28 @@ def _responses(*statuses: int, saved: str) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-_BULK_BODY = {
-    "required": True,
-    "content": {
-        "text/csv": {
-            "schema": {"type": "string"},
-            "example": "57000b8745fd40c8196ad04e,21.34\n"
-            "57000b8745fd40c8196ad04f,1200,2024-01-01T10:00:00Z,7.64568,51.962372\n",
+def _bulk_body(times: ExampleTimes) -> dict[str, Any]:
+    """The bulk upload's body; the CSV example's createdAt is served as an hour before the
+    request (any age is accepted, but the database keeps readings for a while only)."""
+    created = times.at(-timedelta(hours=1))
+    return {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": f"{SENSOR_EXAMPLE},21.34\n"
+                f"57000b8745fd40c8196ad04f,1200,{created},7.64568,51.962372\n",
+            },
+            "application/json": {
+                "schema": {"oneOf": [{"type": "object"}, {"type": "array"}]},
+                "example": [{"sensor": SENSOR_EXAMPLE, "value": 21.3}],
+            },
+            "application/sbx-bytes": {"schema": {"type": "string", "format": "binary"}},
+            "application/sbx-bytes-ts": {"schema": {"type": "string", "format": "binary"}},
         },
-        "application/json": {
-            "schema": {"oneOf": [{"type": "object"}, {"type": "array"}]},
-            "example": [{"sensor": "57000b8745fd40c8196ad04e", "value": 21.3}],
-        },
-        "application/sbx-bytes": {"schema": {"type": "string", "format": "binary"}},
-        "application/sbx-bytes-ts": {"schema": {"type": "string", "format": "binary"}},
-    },
-}
+    }
+
+
 _SINGLE_BODY = {
     "required": True,
     "content": {
@@ -135,7 +143,7 @@ def _tokens(request: Request) -> list[str | None]:
     return [request.headers.get(name) for name in TOKEN_HEADERS]
 
 
-def opensensemap_router() -> APIRouter:
+def opensensemap_router(times: ExampleTimes) -> APIRouter:
     router = APIRouter(tags=[TAG])
 
     @router.post(
@@ -154,7 +162,7 @@ def opensensemap_router() -> APIRouter:
         "token as the whole `Authorization` header (or `x-osem-device-api-key`), when the "
         "box has useAuth, and always for hackAIR.",
         responses=_responses(400, 401, 404, 408, 413, 415, 422, 429, 503, saved=SAVED_BULK),
-        openapi_extra={"security": _SECURITY, "requestBody": _BULK_BODY},
+        openapi_extra={"security": _SECURITY, "requestBody": _bulk_body(times)},
     )
     async def post_bulk(
         request: Request,

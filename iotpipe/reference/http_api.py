@@ -208,6 +208,13 @@ def render_http_page(doc: Mapping[str, Any], contract_anchors: Mapping[str, str]
         "`iotpipe codegen --check` (CI) fails when it is stale. WebSocket routes are not "
         "part of an OpenAPI document.",
         "",
+        "The examples on this page and in that file carry fixed times (the contract's "
+        "example `event_time`, and a job's range and an openSenseMap `createdAt` near it). "
+        "A running ingest serves the same document with those times moved to the time of "
+        "the request, so an example copied from its `/openapi.json`, `/docs` or `/redoc` "
+        "is accepted as it is. Copied from here, set `event_time` to the current time "
+        "first: ingest refuses one more than 7 days old (`event_time_too_old`).",
+        "",
         "## Summary",
         "",
         table(["Operation", "Summary", "Authentication"], summary),

@@ -125,7 +125,9 @@ def _record_section(
     lines += [
         f"### Example {{#{anchor(name, 'example')}}}\n",
         f"In the JSON form the HTTP API takes (`generated/examples/{full}.json`, made from "
-        "the fields' `example` attributes):\n",
+        "the fields' `example` attributes). Its `event_time` is fixed here; a running "
+        f"ingest serves it at `/v1/schemas/{name}/example` with the current time, ready "
+        "to post as it is:\n",
         fenced(example, "json"),
         f"### Versions {{#{anchor(name, 'versions')}}}\n",
         versions_source + "\n",
