@@ -105,8 +105,10 @@ def up(
 ) -> None:
     """Start the stack (or the named services); reuse what already runs; wait until healthy.
 
-    With Kafka, also create the pipeline's topics (sensor-data, its DLQ, the device
-    registry and jobs topics) as compose/kafka-cluster.env says for this many brokers."""
+    Then make it ready for every command, whether started or reused: with Kafka, the
+    pipeline's topics (sensor-data, its DLQ, the device registry and jobs topics) as
+    compose/kafka-cluster.env says for this many brokers; with the registry, the contract
+    registered (as `iotpipe schemas push`). Idempotent: on a ready stack it changes nothing."""
     stack = _stack(
         state_dir,
         kafka_port=kafka_port,

@@ -135,6 +135,15 @@ class SchemaRegistry:
             subject, schema_id, int(found["version"]), self.compatibility(subject) or ""
         )
 
+    def lookup(self, subject: str, schema_str: str) -> int | None:
+        """The version under which ``subject`` holds ``schema_str`` (as the registry
+        compares schemas), or None when it does not (or the subject does not exist)."""
+        body = {"schema": schema_str, "schemaType": "AVRO"}
+        response = self._call("POST", f"/subjects/{quote(subject, safe='')}", body)
+        if response.status_code == 404:
+            return None
+        return int(self._ok(response, f"looking up {subject}")["version"])
+
     def exists(self, subject: str) -> bool:
         response = self._call("GET", f"/subjects/{quote(subject, safe='')}/versions")
         if response.status_code == 404:

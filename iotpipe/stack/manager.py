@@ -2,7 +2,9 @@
 
 ``up`` is idempotent: a service whose recorded process is alive is reused, a dead or
 never-started one is (built if needed and) started, and ``up`` returns only when every
-requested service answers a real request. ``down`` signals exactly the pids it recorded.
+requested service answers a real request, with the stack ready for every command: the
+pipeline's topics made (with Kafka) and the contract registered (with the registry),
+whether the services were started or reused. ``down`` signals exactly the pids it recorded.
 One state folder holds everything; a lock keeps two commands on it from racing.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.errors import ServiceFailed, StackError
 from iotpipe.stack.assets import assets_dir
 from iotpipe.stack.cluster import ClusterStatus, ensure_cluster_topics, read_cluster
@@ -29,6 +32,7 @@ from iotpipe.stack.install import Installer
 from iotpipe.stack.prereqs import Java, find_java
 from iotpipe.stack.process import PidRecord, is_alive, read_pidfile, spawn, terminate
 from iotpipe.stack.progress import HEARTBEAT_SECONDS
+from iotpipe.stack.schemas import register_contract
 from iotpipe.stack.services import LaunchContext, Service, service_table
 from iotpipe.stack.settings import (
     LOOPBACK,
@@ -124,7 +128,9 @@ class Stack:
 
     def up(self, names: Iterable[str] = SERVICES) -> StackStatus:
         """Start the named services ("kafka": every node) and wait until they answer; with
-        Kafka among them, make the pipeline's topics as the cluster profile says."""
+        Kafka among them, make the pipeline's topics as the cluster profile says, with the
+        registry, register the contract (both also when the service was already running,
+        which a stack started before either existed needs; idempotent)."""
         with self._locked():
             layout = self.layout()
             saved = load_layout(self.state_dir)
@@ -146,13 +152,23 @@ class Stack:
                     continue
                 started[name] = self._start(table[name], layout)
             self._wait_ready(layout, chosen, started)
-            if any(name.startswith("kafka") for name in started):
+            if any(name.startswith("kafka") for name in chosen):
                 self._ensure_topics(layout)
+            if "registry" in chosen:
+                self._register_contract(layout)
         return self.status()
 
     def _ensure_topics(self, layout: StackLayout) -> None:
         for line in ensure_cluster_topics(layout):
             self._console.print(f"  topics    {line}", highlight=False)
+
+    def _register_contract(self, layout: StackLayout) -> None:
+        registry = SchemaRegistry(layout.registry_url)
+        try:
+            for line in register_contract(registry):
+                self._console.print(f"  schemas   {line}", highlight=False)
+        finally:
+            registry.close()
 
     def cluster(self, timeout: float = 5.0) -> ClusterStatus:
         """Brokers up, the active controller and under-replicated partitions, as Kafka
