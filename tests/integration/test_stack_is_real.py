@@ -7,17 +7,15 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from pymongo import MongoClient
 from pymongo.errors import DuplicateKeyError
 
+from tests.scratch import Scratch
 
-def test_kafka_produce_consume_round_trip(endpoints: dict[str, str]) -> None:
-    topic = f"it-roundtrip-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(30)
+
+def test_kafka_produce_consume_round_trip(endpoints: dict[str, str], scratch: Scratch) -> None:
+    topic = scratch.topic("it-roundtrip", partitions=2)  # and its group, removed after
 
     producer = Producer(
         {"bootstrap.servers": endpoints["kafka"], "acks": "all", "enable.idempotence": True}
@@ -53,9 +51,11 @@ def test_kafka_produce_consume_round_trip(endpoints: dict[str, str]) -> None:
     assert all(headers == [("trace-id", b"t-1")] for _, _, headers in received)
 
 
-def test_registry_register_and_fetch_with_confluent_client(endpoints: dict[str, str]) -> None:
+def test_registry_register_and_fetch_with_confluent_client(
+    endpoints: dict[str, str], scratch: Scratch
+) -> None:
     client = SchemaRegistryClient({"url": endpoints["registry"]})
-    subject = f"it-{uuid.uuid4().hex[:8]}-value"
+    subject = scratch.subject(f"{scratch.name('it-probe')}-value")
     record = {
         "type": "record",
         "name": "Probe",

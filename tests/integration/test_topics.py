@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
+from tests.scratch import Scratch
 from tests.support import run_cli
 
 
 @pytest.fixture
-def topic(endpoints: dict[str, str]) -> Iterator[str]:
-    name = f"it-topics-{uuid.uuid4().hex[:10]}"
-    yield name
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    existing = admin.list_topics(timeout=10).topics
-    doomed = [n for n in (name, f"{name}.dlq") if n in existing]
-    if doomed:
-        for future in admin.delete_topics(doomed, operation_timeout=30).values():
-            future.result(30)
+def topic(scratch: Scratch) -> str:
+    return scratch.topic_name("it-topics")  # made by the commands; removed with its .dlq
 
 
 def topics(endpoints: dict[str, str], *args: str) -> tuple[int, str, str]:

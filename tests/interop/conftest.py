@@ -8,16 +8,18 @@ import pytest
 
 from iotpipe.interop import Program, node_program
 from iotpipe.interop import go_consumer as go_consumer_program
-from tests.integration.conftest import endpoints, stack_status
+from tests.integration.conftest import endpoints, module_scratch, scratch, stack_status
 from tests.integration.sink.conftest import partitions, sink_world
 from tests.interop.builds import as_test
 
 __all__ = [
     "endpoints",
     "go_consumer",
+    "module_scratch",
     "node_consumer",
     "node_producer",
     "partitions",
+    "scratch",
     "sink_world",
     "stack_status",
 ]

@@ -25,8 +25,6 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from fastapi.testclient import TestClient
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
@@ -38,6 +36,7 @@ from iotpipe.interop import Program
 from iotpipe.paths import REPO_DIR
 from tests.interop.clients import SCHEMA, consume
 from tests.interop.readings import EPOCH, as_posted, avro_reading
+from tests.scratch import Scratch
 from tests.support import contract_on
 
 pytestmark = pytest.mark.timeout(600)  # the first run installs and builds the consumers
@@ -95,10 +94,12 @@ def as_newer(reading: dict[str, Any], i: int) -> tuple[dict[str, Any], dict[str,
 
 
 @pytest.fixture(scope="module")
-def stream(endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Stream:
-    topic = f"it-interop-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
+def stream(
+    endpoints: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    module_scratch: Scratch,
+) -> Stream:
+    topic = module_scratch.topic("it-interop", partitions=3)  # removed with its subjects
     ids = register_versions(endpoints["registry"], topic)
     expected: dict[str, dict[str, Any]] = {}
     window = post_through_ingest(endpoints, topic, tmp_path_factory.mktemp("keys"), expected)

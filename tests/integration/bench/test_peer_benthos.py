@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 from confluent_kafka import Consumer, Message
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from generated.models import SensorReading
@@ -24,26 +21,17 @@ from ingest.auth.keys import KeyStore
 from iotpipe.bench.peers import PeerContext, benthos
 from iotpipe.bench.workload import batch_body, reading, single_body
 from iotpipe.contract.catalog import RECORD_TYPE_HEADER, Contract
-from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.processes import free_port
 from iotpipe.stack.settings import StackSettings
+from tests.scratch import Scratch
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # the first run builds (~2 min)
 
 
 @pytest.fixture
-def topic(endpoints: dict[str, str]) -> Iterator[str]:
-    name = f"it-peer-benthos-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(name, num_partitions=6, replication_factor=1)])[name].result(30)
-    contract = Contract.load().on_topic(name)
-    registry = SchemaRegistry(endpoints["registry"])
-    registry.push(contract)
-    yield name
-    admin.delete_topics([name], operation_timeout=30)[name].result(30)
-    for record_type in contract.record_types:
-        registry.delete_subject(record_type.subject)
+def topic(scratch: Scratch) -> str:
+    return scratch.topic("it-peer-benthos", partitions=6, push=True)  # removed after the test
 
 
 @pytest.fixture

@@ -6,21 +6,18 @@ start-up takes a few seconds (ServiceLoader manifests, no plugin scan)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from pymongo import MongoClient
 
 from iotpipe.bench import limits
 from iotpipe.bench.peers import PeerContext
 from iotpipe.bench.peers import kafka_connect as kc
 from iotpipe.contract.catalog import Contract
-from iotpipe.contract.registry import SchemaRegistry
+from tests.scratch import Scratch
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -31,17 +28,11 @@ PREFILL = 15_000
 
 
 @pytest.fixture
-def peer_ctx(endpoints: dict[str, str], tmp_path: Path) -> Iterator[PeerContext]:
-    tag = uuid.uuid4().hex[:8]
-    topic = f"test-peer-kc-{tag}"
-    database = f"test_peer_kc_{tag}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    for future in admin.create_topics([NewTopic(topic, 3, 1)]).values():
-        future.result(30)
-    contract = Contract.load()
-    SchemaRegistry(endpoints["registry"]).push(contract.on_topic(topic))
-    limits.bare_producer(endpoints["kafka"], endpoints["registry"], contract, topic, PREFILL)
-    yield PeerContext(
+def peer_ctx(endpoints: dict[str, str], tmp_path: Path, scratch: Scratch) -> PeerContext:
+    topic = scratch.topic("test-peer-kc", partitions=3, push=True)  # removed after the test
+    database = scratch.database("test_peer_kc")
+    limits.bare_producer(endpoints["kafka"], endpoints["registry"], Contract.load(), topic, PREFILL)
+    return PeerContext(
         endpoints=endpoints,
         workdir=tmp_path,
         cache=Path.home() / ".cache" / "iotpipe" / "peers",
@@ -54,11 +45,6 @@ def peer_ctx(endpoints: dict[str, str], tmp_path: Path) -> Iterator[PeerContext]
         keys_file=tmp_path / "keys.json",  # Kafka Connect checks no key (nor does the sink)
         key="",
     )
-    client: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
-    client.drop_database(database)
-    client.close()
-    for future in admin.delete_topics([topic]).values():
-        future.result(30)
 
 
 def test_the_peer_drains_the_prefilled_topic_into_mongodb(peer_ctx: PeerContext) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 
 import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -15,9 +14,9 @@ from fastavro import parse_schema, schemaless_writer
 
 from generated.models import SensorReading
 from iotpipe.contract.catalog import canonical_json
-from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
+from tests.scratch import Scratch
 from tests.support import contract_on
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -25,10 +24,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 EXAMPLE = json.loads((REPO_DIR / "generated/examples/dev.iotpipe.SensorReading.json").read_text())
 
 
-def test_both_decoding_paths_against_the_registry(endpoints: dict[str, str]) -> None:
-    topic = f"it-decode-{uuid.uuid4().hex[:8]}"
+def test_both_decoding_paths_against_the_registry(
+    endpoints: dict[str, str], scratch: Scratch
+) -> None:
+    topic = scratch.topic_name("it-decode")  # its subjects, and {topic}-older, at the end
+    scratch.push(topic)
     contract = contract_on(topic)
-    SchemaRegistry(endpoints["registry"]).push(contract)
     client = SchemaRegistryClient({"url": endpoints["registry"]})
     serde = ContractSerde(client, contract)
     reading = SensorReading.model_validate(EXAMPLE)

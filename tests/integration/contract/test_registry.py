@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from iotpipe.contract.catalog import Contract, RecordType
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
+from tests.scratch import Scratch
 from tests.support import run_cli
 
 EXAMPLE = json.loads((REPO_DIR / "generated/examples/dev.iotpipe.SensorReading.json").read_text())
@@ -41,8 +41,10 @@ def evolved(**field: Any) -> dict[str, Any]:
     return schema
 
 
-def test_push_registers_every_subject_with_full_transitive(registry: SchemaRegistry) -> None:
-    prefix = f"it-{uuid.uuid4().hex[:8]}."
+def test_push_registers_every_subject_with_full_transitive(
+    registry: SchemaRegistry, scratch: Scratch
+) -> None:
+    prefix = f"{scratch.topic_name('it-push')}-"  # subjects of that name's family
     contract = Contract.load()
     first = registry.push(contract, prefix=prefix)
     assert [r.subject for r in first] == [prefix + t.subject for t in contract.record_types]
@@ -54,9 +56,9 @@ def test_push_registers_every_subject_with_full_transitive(registry: SchemaRegis
 
 
 def test_compatible_change_passes_and_old_and_new_messages_both_decode(
-    registry: SchemaRegistry, endpoints: dict[str, str]
+    registry: SchemaRegistry, endpoints: dict[str, str], scratch: Scratch
 ) -> None:
-    topic = f"it-evolve-{uuid.uuid4().hex[:8]}"
+    topic = scratch.topic_name("it-evolve")
     v1 = on_topic(topic, json.loads(READING.schema_str))
     v2 = on_topic(
         topic,

@@ -11,13 +11,13 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from hypothesis import HealthCheck, given, settings
 
 from iotpipe.contract.catalog import Contract, RecordType
-from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from tests.avro_strategies import from_avro
+from tests.scratch import RUN, Scratch
 
 pytestmark = pytest.mark.timeout(300)
 
-TOPIC = f"it-property-{uuid.uuid4().hex[:8]}"
+TOPIC = f"it-property-{RUN}-{uuid.uuid4().hex[:8]}"
 CONTRACT = Contract(
     tuple(
         RecordType(schema_file=t.schema_file, schema=t.schema, topic=TOPIC)
@@ -27,8 +27,8 @@ CONTRACT = Contract(
 
 
 @pytest.fixture(scope="module")
-def serde(endpoints: dict[str, str]) -> ContractSerde:
-    SchemaRegistry(endpoints["registry"]).push(CONTRACT)
+def serde(endpoints: dict[str, str], module_scratch: Scratch) -> ContractSerde:
+    module_scratch.push(TOPIC)  # the subjects are removed after the module
     return ContractSerde(SchemaRegistryClient({"url": endpoints["registry"]}), CONTRACT)
 
 

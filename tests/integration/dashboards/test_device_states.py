@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from ingest.main import build_app
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
 from iotpipe.dashboards.probe import run
-from tests.integration.devices.world import COMPACTED, drop_topics, make_topic
+from tests.integration.devices.world import COMPACTED, make_topic
 from tests.integration.sink.conftest import EXAMPLE, SinkWorld, partitions, sink_world
 from tests.support import run_cli
 
@@ -44,12 +44,11 @@ REPORTING = "iotpipe-fleet: Devices reporting"
 
 
 @pytest.fixture
-def registry(sink_world: SinkWorld) -> Iterator[str]:
-    name = f"{sink_world.topic}-devices"
+def registry(sink_world: SinkWorld) -> str:
+    name = f"{sink_world.topic}-devices"  # the world's topic family: removed with it
     make_topic(sink_world.endpoints["kafka"], name, COMPACTED)
     sink_world.env["IOTPIPE_SINK_DEVICES_TOPIC"] = name
-    yield name
-    drop_topics(sink_world.endpoints["kafka"], [name])
+    return name
 
 
 def reading(device: str, when: datetime) -> SensorReading:

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from fastapi.testclient import TestClient
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -25,9 +23,9 @@ from ingest.auth.keys import KeyStore
 from ingest.main import build_app
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
-from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.dashboards.probe import Outcome, run
-from tests.support import contract_on, sink_environment
+from tests.scratch import Scratch
+from tests.support import sink_environment
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -71,15 +69,13 @@ def readings(now: datetime) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def seeded(endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    tag = uuid.uuid4().hex[:8]
-    topic, database = f"it-dash-{tag}", f"it_dash_{tag}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    for name in (topic, f"{topic}.dlq"):
-        admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])[name].result(
-            30
-        )
-    SchemaRegistry(endpoints["registry"]).push(contract_on(topic))
+def seeded(
+    endpoints: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    module_scratch: Scratch,
+) -> Iterator[Seeded]:
+    topic = module_scratch.topic("it-dash", partitions=2, dlq=True, push=True)
+    database = module_scratch.database("it_dash")
     keys = KeyStore(Path(tmp_path_factory.mktemp("keys")) / "keys.json")
     admin_key = keys.create("ops", "admin")[1]
     settings = IngestSettings(
@@ -95,7 +91,7 @@ def seeded(endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
             "/v1/readings/batch", json=sent, headers={"Authorization": f"Bearer {admin_key}"}
         )
         assert response.status_code == 202, response.text
-    env = sink_environment(endpoints, topic=topic, group=f"it-dash-{tag}", database=database)
+    env = sink_environment(endpoints, topic=topic, group=topic, database=database)
     sink = subprocess.Popen(
         [sys.executable, "-m", "iotpipe", "sink"],
         env=env,
@@ -121,7 +117,6 @@ def seeded(endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     finally:
         sink.terminate()
         sink.wait(30)
-        mongo.drop_database(database)
         mongo.close()
 
 

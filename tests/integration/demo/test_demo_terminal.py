@@ -13,14 +13,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
-from pymongo import MongoClient
+
+from tests.scratch import Scratch
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -33,13 +30,10 @@ STORED_ONCE = "every acknowledged reading is stored exactly once"
 
 
 @pytest.fixture
-def demo_env(endpoints: dict[str, str]) -> Iterator[dict[str, str]]:
-    """The environment for a demo of its own: topics, sink group and database."""
-    topic = f"it-demo-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    made = [topic, f"{topic}.dlq"]
-    for future in admin.create_topics([NewTopic(t, 3, 1) for t in made]).values():
-        future.result(30)
+def demo_env(scratch: Scratch) -> dict[str, str]:
+    """The environment for a demo of its own: topics, sink group and database (removed
+    after the test with the subjects the demo registers and the jobs topic ingest makes)."""
+    topic = scratch.topic("it-demo", partitions=3, dlq=True)
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"NO_COLOR", "FORCE_COLOR"}},
         "IOTPIPE_INGEST_TOPIC": topic,
@@ -49,17 +43,11 @@ def demo_env(endpoints: dict[str, str]) -> Iterator[dict[str, str]]:
         "IOTPIPE_SINK_TOPIC": topic,
         "IOTPIPE_SINK_DLQ_TOPIC": f"{topic}.dlq",
         "IOTPIPE_SINK_GROUP_ID": f"{topic}-sink",
-        "IOTPIPE_SINK_DATABASE": topic.replace("-", "_"),
+        "IOTPIPE_SINK_DATABASE": scratch.database("it_demo"),
     }
     env.pop("COLUMNS", None)
     env.pop("LINES", None)
-    try:
-        yield env
-    finally:
-        mongo: MongoClient[dict[str, Any]] = MongoClient(endpoints["mongodb"])
-        with mongo:
-            mongo.drop_database(env["IOTPIPE_SINK_DATABASE"])
-        admin.delete_topics(made, operation_timeout=30)
+    return env
 
 
 def test_the_live_view_fits_an_80x24_terminal(demo_env: dict[str, str], tmp_path: Path) -> None:

@@ -9,18 +9,15 @@ import os
 import secrets
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
-from iotpipe.contract.registry import SchemaRegistry
-from tests.integration.devices.world import drop_topics, eventually
-from tests.support import contract_on, free_port, stop
+from tests.integration.devices.world import eventually
+from tests.scratch import Scratch
+from tests.support import free_port, stop
 from tests.unit.devices.registry_fakes import BOX_ID, SENSOR_ID, box_json
 
 pytestmark = [pytest.mark.timeout(180)]
@@ -29,13 +26,10 @@ Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def ingest_url(endpoints: dict[str, str], registry_topic: str, tmp_path: Path) -> Iterator[str]:
-    readings = f"it-devices-e2e-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(readings, num_partitions=1, replication_factor=1)])[
-        readings
-    ].result(30)
-    SchemaRegistry(endpoints["registry"]).push(contract_on(readings))
+def ingest_url(
+    endpoints: dict[str, str], registry_topic: str, tmp_path: Path, scratch: Scratch
+) -> Iterator[str]:
+    readings = scratch.topic("it-devices-e2e", push=True)
     port = free_port()
     env = {
         **os.environ,
@@ -58,7 +52,6 @@ def ingest_url(endpoints: dict[str, str], registry_topic: str, tmp_path: Path) -
         yield url
     finally:
         stop(process, 15)
-        drop_topics(endpoints["kafka"], [readings])
 
 
 def _answers(url: str) -> bool:

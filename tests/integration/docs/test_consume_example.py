@@ -8,20 +8,17 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from generated.models import DeviceEvent, SensorReading
-from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
+from tests.scratch import Scratch
 from tests.support import contract_on
 
 EXAMPLE = REPO_DIR / "docs/examples/consume.py"
@@ -35,19 +32,14 @@ def _example(name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def topic(endpoints: dict[str, str]) -> Iterator[str]:
-    name = f"it-docs-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])[name].result(30)
-    yield name
-    admin.delete_topics([name])[name].result(30)
+def topic(scratch: Scratch) -> str:
+    return scratch.topic("it-docs", partitions=2, push=True)  # removed with its subjects
 
 
 def test_the_example_reads_every_record_with_its_type(
     endpoints: dict[str, str], topic: str
 ) -> None:
     contract = contract_on(topic)
-    SchemaRegistry(endpoints["registry"]).push(contract)
     serde = ContractSerde(SchemaRegistryClient({"url": endpoints["registry"]}), contract)
     reading = SensorReading.model_validate(_example("dev.iotpipe.SensorReading"))
     bare = SensorReading.model_validate(_example("dev.iotpipe.SensorReading"))

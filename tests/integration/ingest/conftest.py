@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -18,7 +15,7 @@ from ingest.auth.keys import KeyStore
 from ingest.main import build_app
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
-from iotpipe.contract.registry import SchemaRegistry
+from tests.scratch import Scratch
 from tests.support import contract_on
 
 DEVICE = "sensebox-5f2b6c9e"
@@ -36,14 +33,14 @@ class LiveIngest:
 
 @pytest.fixture(scope="module")
 def live_settings(
-    endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    endpoints: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    module_scratch: Scratch,
 ) -> tuple[IngestSettings, Contract, str, str]:
-    """Settings for a real ingest on a fresh topic (registered), with an admin and a device key."""
-    topic = f"it-ingest-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
+    """Settings for a real ingest on a fresh topic (registered), with an admin and a device
+    key; the topic's family (its jobs topic too) is removed after the module."""
+    topic = module_scratch.topic("it-ingest", partitions=3, push=True)
     contract = contract_on(topic)
-    SchemaRegistry(endpoints["registry"]).push(contract)
     keys_file = Path(tmp_path_factory.mktemp("keys")) / "keys.json"
     store = KeyStore(keys_file)
     admin_key = store.create("ops", "admin")[1]

@@ -18,6 +18,7 @@ from iotpipe.contract.catalog import RECORD_TYPE_HEADER, TRACE_HEADER
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
 from tests.integration.ingest.conftest import DEVICE, LiveIngest
+from tests.scratch import Scratch
 
 
 def reading(i: int, device: str = DEVICE) -> dict[str, Any]:
@@ -133,12 +134,15 @@ def test_kafka_unreachable_is_503_with_retry_after(endpoints: dict[str, str]) ->
         assert client.get("/readyz").status_code == 503
 
 
-def test_registry_unreachable_is_503_not_500(endpoints: dict[str, str]) -> None:
+def test_registry_unreachable_is_503_not_500(endpoints: dict[str, str], scratch: Scratch) -> None:
+    topic = scratch.topic_name("it-noreg")  # its jobs topic is made by ingest's job store
     settings = IngestSettings(
         kafka_bootstrap_servers=endpoints["kafka"],
         registry_url="http://127.0.0.1:1/apis/ccompat/v7",
         auth="disabled",
-        topic=f"it-noreg-{uuid.uuid4().hex[:6]}",
+        topic=topic,
+        jobs_topic=f"{topic}-jobs",
+        devices_topic=f"{topic}-devices",
     )
     with TestClient(build_app(settings)) as client:
         response = client.post("/v1/readings", json=reading(0))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from ingest.auth.keys import KeyStore
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
-from iotpipe.contract.registry import SchemaRegistry
+from tests.scratch import Scratch
 from tests.support import contract_on
 
 
@@ -26,12 +23,9 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(endpoints: dict[str, str], tmp_path: Path) -> Pipeline:
-    topic = f"it-jobs-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(30)
+def pipeline(endpoints: dict[str, str], tmp_path: Path, scratch: Scratch) -> Pipeline:
+    topic = scratch.topic("it-jobs", partitions=3, push=True)  # and its .jobs, at the end
     contract = contract_on(topic)
-    SchemaRegistry(endpoints["registry"]).push(contract)
     keys = KeyStore(tmp_path / "keys.json")
     admin_key = keys.create("ops", "admin")[1]
     settings = IngestSettings(

@@ -4,23 +4,23 @@ instances (what a restarted ingest reads)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from ingest.jobs.errors import StoreError
 from ingest.jobs.kafka_store import KafkaJobStore
 from ingest.jobs.model import Job, JobSpec, SensorProgress
 from iotpipe.kafka_admin import KafkaTopicAdmin
+from tests.scratch import Scratch
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def test_a_new_store_reads_the_latest_state_of_every_job(endpoints: dict[str, str]) -> None:
-    topic = f"it-jobs-store-{uuid.uuid4().hex[:8]}"
+def test_a_new_store_reads_the_latest_state_of_every_job(
+    endpoints: dict[str, str], scratch: Scratch
+) -> None:
+    topic = scratch.topic_name("it-jobs-store")
     spec = JobSpec("57000b8745fd40c8196ad04c", AT, AT + timedelta(days=1), "http://x")
 
     async def write() -> None:
@@ -50,10 +50,10 @@ def test_a_new_store_reads_the_latest_state_of_every_job(endpoints: dict[str, st
     assert (state.partitions, state.configs["cleanup.policy"]) == (1, "compact")
 
 
-def test_a_jobs_topic_that_is_not_compacted_is_refused(endpoints: dict[str, str]) -> None:
-    topic = f"it-jobs-delete-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+def test_a_jobs_topic_that_is_not_compacted_is_refused(
+    endpoints: dict[str, str], scratch: Scratch
+) -> None:
+    topic = scratch.topic("it-jobs-delete")
 
     async def load() -> None:
         store = KafkaJobStore(endpoints["kafka"], topic)

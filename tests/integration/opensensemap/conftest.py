@@ -18,14 +18,12 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pydantic import BaseModel
 
-from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
+from tests.scratch import Scratch
 from tests.support import contract_on, free_port, stop
 
 BOXES = REPO_DIR / "tests/fixtures/opensensemap/boxes.json"
@@ -115,12 +113,11 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float =
 
 @pytest.fixture(scope="module")
 def osem_server(
-    endpoints: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    endpoints: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    module_scratch: Scratch,
 ) -> Iterator[OsemServer]:
-    topic = f"it-osem-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
-    SchemaRegistry(endpoints["registry"]).push(contract_on(topic))
+    topic = module_scratch.topic("it-osem", push=True)
     token = secrets.token_hex(32)
     folder = Path(tmp_path_factory.mktemp("osem"))
     (folder / "boxes.json").write_text(json.dumps(boxes_with_token(token)))

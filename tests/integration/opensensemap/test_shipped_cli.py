@@ -9,15 +9,11 @@ import os
 import secrets
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
-from iotpipe.contract.registry import SchemaRegistry
 from tests.integration.opensensemap.conftest import (
     HOME,
     OsemServer,
@@ -25,23 +21,15 @@ from tests.integration.opensensemap.conftest import (
     wait_listening,
 )
 from tests.integration.opensensemap.test_device_wire import sketch_request, split
-from tests.support import contract_on, free_port, run_cli, stop
+from tests.scratch import Scratch
+from tests.support import free_port, run_cli, stop
 
 
 @pytest.fixture
-def shipped(endpoints: dict[str, str], tmp_path: Path) -> Iterator[OsemServer]:
-    tag = uuid.uuid4().hex[:8]
-    topic, devices, jobs = f"it-osem-cli-{tag}", f"it-devices-{tag}", f"it-jobs-{tag}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    compact = {"cleanup.policy": "compact"}
-    new = [
-        NewTopic(topic, num_partitions=1, replication_factor=1),
-        NewTopic(devices, num_partitions=1, replication_factor=1, config=compact),
-        NewTopic(jobs, num_partitions=1, replication_factor=1, config=compact),
-    ]
-    for future in admin.create_topics(new).values():
-        future.result(30)
-    SchemaRegistry(endpoints["registry"]).push(contract_on(topic))
+def shipped(endpoints: dict[str, str], tmp_path: Path, scratch: Scratch) -> Iterator[OsemServer]:
+    topic = scratch.topic("it-osem-cli", push=True)
+    devices, jobs = f"{topic}-devices", f"{topic}-jobs"  # its family: removed with it
+    scratch.make_topics([devices, jobs], config={"cleanup.policy": "compact"})
     token = secrets.token_hex(32)
     boxes = tmp_path / "boxes.json"
     boxes.write_text(json.dumps(boxes_with_token(token)))

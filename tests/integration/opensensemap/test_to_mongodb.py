@@ -41,7 +41,10 @@ def stored(osem_server: OsemServer, tmp_path: Path) -> Iterator[Any]:
     database = f"it_osem_{tag}"
     env = {
         **sink_environment(
-            endpoints, topic=osem_server.topic, group=f"it-osem-{tag}", database=database
+            endpoints,
+            topic=osem_server.topic,
+            group=f"{osem_server.topic}-sink-{tag}",  # the topic's family: removed with it
+            database=database,
         ),
         "IOTPIPE_SINK_BATCH_MAX_SECONDS": "0.2",
     }

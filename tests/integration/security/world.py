@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iotpipe.contract.registry import SchemaRegistry
-from tests.integration.devices.world import COMPACTED, drop_topics, make_topic
-from tests.support import contract_on, free_port, run_cli, stop
+from tests.integration.devices.world import COMPACTED
+from tests.scratch import Scratch
+from tests.support import free_port, run_cli, stop
 from tests.unit.devices.registry_fakes import box_json
 
 DEBUG_LAUNCHER = """\
@@ -141,27 +141,23 @@ def _start(world: World, name: str, args: list[str], env: dict[str, str]) -> Non
 def running_world(level: str, folder: Path, endpoints: Mapping[str, str]) -> Iterator[World]:
     tag = uuid.uuid4().hex[:8]
     placeholder = Secrets("", "", "", secrets.token_hex(32), f"S3cr3t-canary-{tag}")
+    scratch = Scratch(endpoints)  # topics, subjects, groups and database, removed at the end
+    topic = scratch.topic_name("it-sec")
     world = World(
         level=level,
         folder=folder,
         endpoints=endpoints,
         secrets=placeholder,
-        topic=f"it-sec-{tag}",
-        devices_topic=f"it-sec-devices-{tag}",
-        jobs_topic=f"it-sec-jobs-{tag}",
-        database=f"it_sec_{tag}",
+        topic=topic,
+        devices_topic=f"{topic}-devices",
+        jobs_topic=f"{topic}-jobs",
+        database=scratch.database("it_sec"),
     )
-    kafka = endpoints["kafka"]
     with ExitStack() as cleanup:
-        cleanup.callback(
-            drop_topics,
-            kafka,
-            [world.topic, f"{world.topic}.dlq", world.devices_topic, world.jobs_topic],
-        )
-        make_topic(kafka, world.topic, {})
-        make_topic(kafka, f"{world.topic}.dlq", {})
-        make_topic(kafka, world.devices_topic, COMPACTED)
-        SchemaRegistry(endpoints["registry"]).push(contract_on(world.topic))
+        cleanup.callback(scratch.close)
+        scratch.make_topics([world.topic, f"{world.topic}.dlq"])
+        scratch.make_topics([world.devices_topic], config=COMPACTED)
+        scratch.push(world.topic)
         world.secrets = _keys(world)
         box = box_json(access_token=world.secrets.box_token, useAuth=True)
         (folder / "box.json").write_text(json.dumps(box))
@@ -190,7 +186,7 @@ def running_world(level: str, folder: Path, endpoints: Mapping[str, str]) -> Ite
             "IOTPIPE_SINK_MONGODB_URI": world.mongodb_uri,
             "IOTPIPE_SINK_TOPIC": world.topic,
             "IOTPIPE_SINK_DLQ_TOPIC": f"{world.topic}.dlq",
-            "IOTPIPE_SINK_GROUP_ID": f"it-sec-{tag}",
+            "IOTPIPE_SINK_GROUP_ID": world.topic,
             "IOTPIPE_SINK_DATABASE": world.database,
             "IOTPIPE_SINK_DEVICES_TOPIC": world.devices_topic,
             "IOTPIPE_SINK_HEALTH_PORT": str(health_port),

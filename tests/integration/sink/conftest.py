@@ -1,4 +1,5 @@
-"""A sink on a topic, DLQ, group and database of its own, run as a real process."""
+"""A sink on a topic, DLQ, group and database of its own (removed after the test), run
+as a real process."""
 
 from __future__ import annotations
 
@@ -14,15 +15,13 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from pymongo import MongoClient
 
 from generated.models import SensorReading
-from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
+from tests.scratch import Scratch
 from tests.support import contract_on, sink_environment
 
 EXAMPLE = json.loads((REPO_DIR / "generated/examples/dev.iotpipe.SensorReading.json").read_text())
@@ -97,20 +96,12 @@ def partitions() -> int:
 
 
 @pytest.fixture
-def sink_world(endpoints: dict[str, str], partitions: int) -> Iterator[SinkWorld]:
-    tag = uuid.uuid4().hex[:8]
-    topic = f"it-sink-{tag}"
-    admin = AdminClient({"bootstrap.servers": endpoints["kafka"]})
-    for name in (topic, f"{topic}.dlq"):
-        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[
-            name
-        ].result(30)
+def sink_world(endpoints: dict[str, str], partitions: int, scratch: Scratch) -> Iterator[SinkWorld]:
+    topic = scratch.topic("it-sink", partitions=partitions, dlq=True, push=True)
     contract = contract_on(topic)
-    SchemaRegistry(endpoints["registry"]).push(contract)
+    database = scratch.database("it_sink")
     env = {
-        **sink_environment(
-            endpoints, topic=topic, group=f"it-sink-{tag}", database=f"it_sink_{tag}"
-        ),
+        **sink_environment(endpoints, topic=topic, group=topic, database=database),
         "IOTPIPE_SINK_BATCH_MAX_SECONDS": "0.2",
         "IOTPIPE_SINK_RETRY_MAX_SECONDS": "2",
         "COLUMNS": "250",
@@ -118,7 +109,7 @@ def sink_world(endpoints: dict[str, str], partitions: int) -> Iterator[SinkWorld
     world = SinkWorld(
         endpoints=endpoints,
         topic=topic,
-        database=f"it_sink_{tag}",
+        database=database,
         env=env,
         serde=ContractSerde(SchemaRegistryClient({"url": endpoints["registry"]}), contract),
         producer=Producer(
@@ -136,5 +127,4 @@ def sink_world(endpoints: dict[str, str], partitions: int) -> Iterator[SinkWorld
         if process.poll() is None:
             process.kill()
             process.wait(10)
-    world.mongo.drop_database(world.database)
     world.mongo.close()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ import pytest
 from iotpipe.devices.boxes import hash_token
 from iotpipe.devices.kafka import publish_boxes, remove_box
 from sink.devices import COLLECTION
-from tests.integration.devices.world import COMPACTED, drop_topics, eventually, make_topic
+from tests.integration.devices.world import COMPACTED, eventually, make_topic
 from tests.integration.sink.conftest import SinkWorld
 from tests.unit.devices.registry_fakes import BOX_ID, SENSOR_ID, TOKEN, box
 
@@ -25,12 +23,11 @@ STALE_ID = "5a1100000000000000d20000"
 
 
 @pytest.fixture
-def registry(sink_world: SinkWorld) -> Iterator[str]:
-    name = f"it-sink-devices-{uuid.uuid4().hex[:8]}"
+def registry(sink_world: SinkWorld) -> str:
+    name = f"{sink_world.topic}-devices"  # the world's topic family: removed with it
     make_topic(sink_world.endpoints["kafka"], name, COMPACTED)
     sink_world.env["IOTPIPE_SINK_DEVICES_TOPIC"] = name
-    yield name
-    drop_topics(sink_world.endpoints["kafka"], [name])
+    return name
 
 
 def documents(world: SinkWorld) -> dict[str, dict[str, Any]]:
