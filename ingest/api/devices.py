@@ -93,7 +93,7 @@ def devices_router() -> APIRouter:
         'has it. A `paused` or `retired` device is left out of the "device silent" alert '
         "and the fleet dashboard's silent devices (once the sink has mirrored it, about a "
         "second); its readings are still accepted. `active` undoes either.",
-        responses=_errors(401, 403, 422, 503),
+        responses=_errors(400, 401, 403, 422, 503),
         openapi_extra={
             "requestBody": {
                 "content": {

@@ -15,6 +15,7 @@ from ingest.auth.keys import KeyStore
 from ingest.main import build_app
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
+from tests.integration.devices.world import COMPACTED
 from tests.scratch import Scratch
 from tests.support import contract_on
 
@@ -40,6 +41,8 @@ def live_settings(
     """Settings for a real ingest on a fresh topic (registered), with an admin and a device
     key; the topic's family (its jobs topic too) is removed after the module."""
     topic = module_scratch.topic("it-ingest", partitions=3, push=True)
+    # Its device registry, as `topics ensure` makes it: device states can be set.
+    module_scratch.make_topics([f"{topic}-devices"], config=COMPACTED)
     contract = contract_on(topic)
     keys_file = Path(tmp_path_factory.mktemp("keys")) / "keys.json"
     store = KeyStore(keys_file)

@@ -106,6 +106,16 @@ def test_what_is_refused_names_the_field(
     assert api.states.all() == []
 
 
+def test_a_body_that_cannot_be_read_is_400_and_one_that_is_not_json_422(api: Api) -> None:
+    headers = {**api.admin, "Content-Type": "application/json"}
+    unreadable = api.client.put(PATH.format("dev-1"), content=b"i\xff", headers=headers)
+    assert unreadable.status_code == 400  # as schemathesis found: documented
+    assert (
+        api.client.put(PATH.format("dev-1"), content=b"{oops", headers=headers).status_code == 422
+    )
+    assert api.states.all() == []
+
+
 def test_a_registry_that_cannot_be_written_is_503_with_retry_after(tmp_path: Path) -> None:
     for api in _api(tmp_path, BrokenStates()):
         response = api.client.put(PATH.format("dev-1"), json={"state": "paused"}, headers=api.admin)
