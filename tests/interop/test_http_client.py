@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +26,9 @@ from jsonschema import Draft202012Validator
 
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
-from tests.integration.ingest.conftest import DEVICE, live_settings, shipped_env
+from tests.integration.ingest.conftest import DEVICE, live_settings, start_ingest
 from tests.interop.builds import node_project, run
-from tests.support import free_port, stop
+from tests.support import stop
 
 __all__ = ["live_settings"]  # the real ingest's settings fixture, used here
 
@@ -44,37 +41,17 @@ BATCH_LIMIT = 5
 @pytest.fixture(scope="module")
 def served(live_settings: tuple[IngestSettings, Contract, str, str]) -> Iterator[tuple[str, str]]:
     """The base URL of a shipped ingest process, and the device's key."""
-    settings, _, _, device_key = live_settings
-    port = free_port()
-    env = shipped_env(
+    settings, _, admin_key, device_key = live_settings
+    ingest = start_ingest(
         settings,
-        IOTPIPE_INGEST_PORT=str(port),
+        admin_key,
+        device_key,
         IOTPIPE_INGEST_MAX_BATCH_RECORDS=str(BATCH_LIMIT),
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "iotpipe", "ingest"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while not _ready(base):
-            assert process.poll() is None, "ingest exited"
-            assert time.monotonic() < deadline, "ingest was not ready within 60 s"
-            time.sleep(0.2)
-        yield base, device_key
+        yield ingest.base, device_key
     finally:
-        stop(process, 30)
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+        stop(ingest.process, 30)
 
 
 def _strict(components: dict[str, Any]) -> dict[str, Any]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -17,7 +21,7 @@ from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
 from tests.integration.devices.world import COMPACTED
 from tests.scratch import Scratch
-from tests.support import contract_on
+from tests.support import contract_on, free_port
 
 DEVICE = "sensebox-5f2b6c9e"
 
@@ -87,3 +91,55 @@ def shipped_env(settings: IngestSettings, **extra: str) -> dict[str, str]:
         "IOTPIPE_INGEST_DEVICES_WAIT_SECONDS": "1",
         **extra,
     }
+
+
+@dataclass(frozen=True)
+class Served:
+    process: subprocess.Popen[bytes]
+    base: str
+    admin_key: str
+    device_key: str
+
+    def workers(self) -> list[int]:
+        """The supervisor's children that serve (the spawn context adds a resource tracker,
+        which does not run ``ingest.workers``)."""
+        found = []
+        for line in subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
+                                   text=True, check=False).stdout.split():  # fmt: skip
+            cmdline = Path(f"/proc/{line}/cmdline").read_bytes()
+            if b"resource_tracker" not in cmdline:
+                found.append(int(line))
+        return found
+
+
+def start_ingest(
+    settings: IngestSettings,
+    admin_key: str = "",
+    device_key: str = "",
+    workers: int = 2,
+    **extra: str,
+) -> Served:
+    """``iotpipe ingest --workers N`` as shipped on the live test's settings (plus ``extra``
+    settings, as ``shipped_env`` takes them), once it is ready and every worker is up."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iotpipe", "ingest", "--workers", str(workers)],
+        env=shipped_env(settings, IOTPIPE_INGEST_PORT=str(port), **extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    served = Served(process, f"http://127.0.0.1:{port}", admin_key, device_key)
+    deadline = time.monotonic() + 90
+    while not (ready(served.base) and len(served.workers()) == workers):
+        assert process.poll() is None, "ingest exited"
+        assert time.monotonic() < deadline, f"ingest did not come up with {workers} workers"
+        time.sleep(0.2)
+    return served
+
+
+def ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -5,9 +5,6 @@ console errors. Screenshots go to results/screenshots/."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -17,8 +14,8 @@ from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
 from iotpipe.paths import REPO_DIR
 from tests.browser import browser, visit
-from tests.integration.ingest.conftest import shipped_env
-from tests.support import free_port, stop
+from tests.integration.ingest.conftest import start_ingest
+from tests.support import stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -28,31 +25,11 @@ SCREENSHOTS = REPO_DIR / "results/screenshots"
 @pytest.fixture(scope="module")
 def base_url(live_settings: tuple[IngestSettings, Contract, str, str]) -> Iterator[str]:
     """``iotpipe ingest`` on a free port, on the live test's topic."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "iotpipe", "ingest"],
-        env=shipped_env(live_settings[0], IOTPIPE_INGEST_PORT=str(port)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    served = start_ingest(live_settings[0])
     try:
-        deadline = time.monotonic() + 60
-        while not _answers(f"{base}/healthz"):
-            assert process.poll() is None, "ingest exited"
-            assert time.monotonic() < deadline, "ingest did not answer in time"
-            time.sleep(0.2)
-        yield base
+        yield served.base
     finally:
-        stop(process, 30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+        stop(served.process, 30)
 
 
 def test_swagger_ui_lists_the_operations_offline(base_url: str) -> None:

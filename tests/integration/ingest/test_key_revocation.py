@@ -18,7 +18,7 @@ import pytest
 from ingest.auth.keys import KeyStore
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
-from tests.integration.ingest.test_workers import start_ingest
+from tests.integration.ingest.conftest import start_ingest
 from tests.support import run_cli, stop
 from tests.unit.ingest.conftest import DEVICE, reading
 

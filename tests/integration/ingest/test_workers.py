@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,54 +18,13 @@ import pytest
 
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
-from tests.integration.ingest.conftest import shipped_env
-from tests.support import free_port, stop
+from tests.integration.ingest.conftest import Served, ready, shipped_env, start_ingest
+from tests.support import stop
 from tests.unit.ingest.conftest import reading
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 DEVICE = "sensebox-5f2b6c9e"
-
-
-@dataclass(frozen=True)
-class Served:
-    process: subprocess.Popen[bytes]
-    base: str
-    admin_key: str
-    device_key: str
-
-    def workers(self) -> list[int]:
-        """The supervisor's children that serve (the spawn context adds a resource tracker,
-        which does not run ``ingest.workers``)."""
-        found = []
-        for line in subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
-                                   text=True, check=False).stdout.split():  # fmt: skip
-            cmdline = Path(f"/proc/{line}/cmdline").read_bytes()
-            if b"resource_tracker" not in cmdline:
-                found.append(int(line))
-        return found
-
-
-def start_ingest(
-    settings: IngestSettings, admin_key: str, device_key: str, workers: int = 2
-) -> Served:
-    """``iotpipe ingest --workers N`` on the live test's settings, once it is ready and
-    every worker is up."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "iotpipe", "ingest", "--workers", str(workers)],
-        env=shipped_env(settings, IOTPIPE_INGEST_PORT=str(port)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    served = Served(process, f"http://127.0.0.1:{port}", admin_key, device_key)
-    deadline = time.monotonic() + 90
-    while not (_ready(served.base) and len(served.workers()) == workers):
-        assert process.poll() is None, "ingest exited"
-        assert time.monotonic() < deadline, f"ingest did not come up with {workers} workers"
-        time.sleep(0.2)
-    return served
 
 
 @pytest.fixture
@@ -77,13 +35,6 @@ def served(live_settings: tuple[IngestSettings, Contract, str, str]) -> Iterator
         yield served
     finally:
         stop(served.process, 30)
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _accepted_count(base: str) -> float:
@@ -139,7 +90,7 @@ def test_no_worker_outlives_the_supervisor(
     while any(Path(f"/proc/{pid}").exists() for pid in workers):
         assert time.monotonic() < deadline, f"workers {workers} outlived the supervisor"
         time.sleep(0.2)
-    assert not _ready(served.base)
+    assert not ready(served.base)
 
 
 def test_a_port_another_server_answers_on_is_refused(
