@@ -15,7 +15,7 @@ import logging
 import random
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -117,6 +117,9 @@ class SinkRunner:
         # partition this member keeps): sent again with the next commit, or when idle.
         self._owed: dict[tuple[str, int], int] = {}
         self._owed_retry_at = 0.0
+        # Batches written, waiting for the views to write their readings before their
+        # offsets are committed: (views ticket, end offset per partition), in order.
+        self._awaiting: deque[tuple[int, dict[tuple[str, int], int]]] = deque()
         self._cooperative = settings.assignment_strategy == "cooperative-sticky"
         self.stop = threading.Event()
         self.batches = 0
@@ -163,6 +166,9 @@ class SinkRunner:
         keys = {(p.topic, p.partition) for p in partitions}
         self._assigned -= keys
         self._gone |= keys
+        for _, ends in self._awaiting:
+            for key in keys:
+                ends.pop(key, None)
         for topic, number in keys:
             self._owed.pop((topic, number), None)  # its new owner re-reads from the last commit
             if topic == self._settings.topic:
@@ -309,15 +315,22 @@ class SinkRunner:
             self._metrics.duplicates.inc(result.duplicates)
             for index, why in result.refused:
                 dead.append(self._refused(prepared.sources[collection][index], why))
-            if collection == "readings" and result.fresh:
-                if self._settings.views_flush_seconds == 0:
-                    self._retrying("updating rollups", partial(self.views.add, result.fresh))
-                else:
-                    self.views.add(result.fresh)
+            if collection == "readings":
+                # Duplicates too: a batch delivered again after a crash was stored, but
+                # maybe not counted; the store counts each reading once.
+                refused = {index for index, _ in result.refused}
+                stored = [d for i, d in enumerate(docs) if i not in refused]
+                if stored and self._settings.views_flush_seconds == 0:
+                    self._retrying("updating rollups", partial(self.views.add, stored))
+                elif stored:
+                    self.views.add(stored)
 
         if dead:
             self._retrying("writing dead letters", partial(self._dlq.send, dead))
-        self._commit(prepared.batch)
+        # Committed once the views have written the batch's readings (at once when they
+        # flush in the loop): a crash before leaves them to be delivered again.
+        self._awaiting.append((self.views.ticket, _ends(prepared.batch)))
+        self._commit_flushed()
         self._metrics.consumed.inc(len(prepared.batch))
         done = time.perf_counter()
         self._metrics.batch_seconds.observe(done - prepared.started)
@@ -334,12 +347,21 @@ class SinkRunner:
         )
         return DeadLetter(message, error)
 
-    def _commit(self, batch: list[Message]) -> None:
-        """Commit the ends of ``batch`` (written: durable) and anything owed before."""
+    def _commit_flushed(self) -> None:
+        """Commit the batches, in order, whose readings the views have written."""
+        flushed = self.views.flushed
+        ends: dict[tuple[str, int], int] = {}
+        while self._awaiting and self._awaiting[0][0] <= flushed:
+            for key, end in self._awaiting.popleft()[1].items():
+                ends[key] = max(ends.get(key, -1), end)
+        if ends:
+            self._commit(ends)
+
+    def _commit(self, batch_ends: dict[tuple[str, int], int]) -> None:
+        """Commit ``batch_ends`` (written: durable) and anything owed before."""
         ends = dict(self._owed)
-        for message in batch:
-            key = (message.topic() or "", message.partition() or 0)
-            ends[key] = max(ends.get(key, -1), (message.offset() or 0) + 1)
+        for key, end in batch_ends.items():
+            ends[key] = max(ends.get(key, -1), end)
         held = {key: end for key, end in ends.items() if key not in self._gone}
         if not held:
             self._owed.clear()
@@ -361,7 +383,7 @@ class SinkRunner:
     def _settle_owed(self) -> None:
         """Idle: commit what a refused commit left owed (at most once a second)."""
         if self._owed and time.monotonic() >= self._owed_retry_at:
-            self._commit([])
+            self._commit({})
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> None:
@@ -404,11 +426,14 @@ class SinkRunner:
                     pending = self._prepare(batch, pending)
                 elif in_flight is None and pending is None:
                     self._settle_owed()
+                self._commit_flushed()
             if in_flight is not None:
                 self._finish(*in_flight)
             if pending is not None:  # decoded already: written and committed too
                 self._stamp(pending)
                 self._finish(pending, None)
+            self.views.close()  # flushes what is left, so its batches are committed
+            self._commit_flushed()
         except TRANSIENT:
             log.warning("stopping with a batch unwritten; it will be redelivered")
         finally:
@@ -443,14 +468,21 @@ class SinkRunner:
         return False
 
     def _retention_loop(self) -> None:
-        """Off the consume loop: on FerretDB the delete scans whole collections (no
-        filter pushdown), seconds on a large database, which stalled consumption."""
+        """Off the consume loop. Each check deletes where expired documents are expected
+        (on FerretDB: the front of each collection, a cost that follows what expires);
+        once every ``retention_sweep_seconds`` the check is a sweep of whole collections
+        (on FerretDB a scan of all that is stored, minutes at a million documents)."""
+        every = self._settings.retention_sweep_seconds
+        sweep_at = time.monotonic() + every
         while not self.stop.wait(self._settings.retention_check_seconds):
-            self.enforce_retention()
+            sweep = bool(every) and time.monotonic() >= sweep_at
+            if sweep:
+                sweep_at = time.monotonic() + every
+            self.enforce_retention(sweep=sweep)
 
-    def enforce_retention(self) -> None:
+    def enforce_retention(self, *, sweep: bool = False) -> None:
         try:
-            deleted = self._store.enforce_retention()
+            deleted = self._store.enforce_retention(sweep=sweep)
         except StoreUnavailable as exc:
             self._throttle.warn("retention", f"retention delete failed: {exc}")
             return
@@ -460,3 +492,12 @@ class SinkRunner:
                 deleted,
                 self._settings.retention_days,
             )
+
+
+def _ends(batch: list[Message]) -> dict[tuple[str, int], int]:
+    """The offset to commit per partition after ``batch``."""
+    ends: dict[tuple[str, int], int] = {}
+    for message in batch:
+        key = (message.topic() or "", message.partition() or 0)
+        ends[key] = max(ends.get(key, -1), (message.offset() or 0) + 1)
+    return ends

@@ -55,15 +55,19 @@ class SinkSettings(BaseSettings):
     # (its halves; see sink.store.mongo): a backlog drains faster on FerretDB. 0: never.
     write_split_min: int = Field(default=1000, ge=0)
 
-    # Retention of readings and events (TTL index, or a periodic delete where the
-    # server has no TTL support); rollups are kept as long. The periodic delete runs only
-    # without TTL (FerretDB), where it scans every collection whole (no filter pushdown):
-    # a count of 60,000 documents took ~6 s there, so a delete every minute on a growing
-    # database kept it scanning nearly all the time (10-min soak at 704 readings/s: lag
-    # rose to 14,580 with a check every 60 s; max 204 with hourly checks). Hourly keeps
-    # documents at most an hour past their retention.
+    # Retention of readings and events (TTL index, or periodic deletes where the server
+    # has no TTL support); rollups are kept as long. The periodic deletes run only without
+    # TTL (FerretDB), which pushes no time filter down: a delete by time scans every
+    # collection whole (1 M readings: minutes), so a check every minute by such deletes
+    # kept it scanning nearly all the time (10-min soak at 704 readings/s: lag rose to
+    # 14,580). Each check instead walks the front of each collection, where documents
+    # stored in time order expire (sink.store.retention): its cost follows what expires
+    # (docs/operations/retention-and-roles.md has the figures), so it runs every minute;
+    # documents stored out of order (backfills) and device status are caught by a sweep
+    # of whole collections every retention_sweep_seconds (0: never).
     retention_days: float = Field(default=30.0, gt=0)
-    retention_check_seconds: float = Field(default=3600.0, gt=0)
+    retention_check_seconds: float = Field(default=60.0, gt=0)
+    retention_sweep_seconds: float = Field(default=86400.0, ge=0)
 
     # Rollups and device status (views for dashboards) are derived from the stored
     # readings off the write path: merged in memory and written every this many seconds

@@ -52,6 +52,8 @@ class DocumentStore(Protocol):
         merge those readings into the devices' status."""
         ...
 
-    def enforce_retention(self) -> int:
-        """Delete what is older than the retention period, where TTL does not; count."""
+    def enforce_retention(self, *, sweep: bool = False) -> int:
+        """Delete what is older than the retention period, where TTL does not; count.
+        ``sweep``: look at everything stored, not only where expired documents are
+        expected (slow; run rarely)."""
         ...

@@ -82,5 +82,5 @@ class MemoryStore:
         self._update_statuses(rows)
         return len(aggregates)
 
-    def enforce_retention(self) -> int:
+    def enforce_retention(self, *, sweep: bool = False) -> int:
         return 0

@@ -1,8 +1,8 @@
 """The MongoDB store (also FerretDB): indexes, idempotent inserts, rollups, retention.
 
 Retention uses a TTL index where the server supports it; FerretDB does not, which is
-logged once, and the same period is then enforced by ``enforce_retention`` (a periodic
-delete), so the promise holds on both.
+logged once, and the same period is then enforced by ``enforce_retention`` (periodic
+deletes: ``sink.store.retention``), so the promise holds on both.
 """
 
 from __future__ import annotations
@@ -13,20 +13,25 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateMany
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 
 from sink.documents import (
     DEVICE_STATUS,
+    MEMBERS,
     ROLLUPS,
     Rollup,
     Status,
+    buckets_of,
+    from_members,
+    member,
     minute_of,
+    rollup,
     rollups_of,
     statuses_of,
 )
-from sink.store import StoreUnavailable, Turn, WriteResult, any_time
+from sink.store import StoreUnavailable, Turn, WriteResult, any_time, retention
 
 __all__ = ["MongoStore"]
 
@@ -36,10 +41,16 @@ DUPLICATE_KEY = 11000
 # server is stepping down, shutting down, busy or timed out. Any other per-document
 # error (a key FerretDB cannot store, a document too large...) refuses the document.
 TRANSIENT_WRITE_CODES = frozenset({6, 7, 50, 89, 91, 112, 189, 262, 10107, 11600, 11602, 13435})
-# Updates go to the server in bulks of at most this many: FerretDB 1.24 (SQLite) stalls
-# on larger update bulks against existing documents (measured: 80 take 0.3 s, 100 never
-# answer), and MongoDB loses nothing by it.
-UPDATE_CHUNK = 32
+# Updates go to the server in bulks of at most this many, as UpdateMany by _id. FerretDB
+# 1.24 (SQLite) wedges on an update command of 100 or more single-document statements
+# that match existing documents: each such statement's query (a LIMIT 1 iterator, never
+# drained) keeps one of the database's 100 pooled SQLite connections until the whole
+# command returns (handler/msg_update.go defers each iterator's Close in its loop), so
+# the 100th statement waits for a connection for ever, and every later operation on
+# that database too (until it is dropped or FerretDB restarts). A multi statement drains
+# its iterator, which gives the connection back: 500 by _id take ~0.4 s
+# (tests/integration/sink/test_ferretdb_update_bulk.py shows both).
+UPDATE_CHUNK = 500
 # ...and in bulks of this many while batch writes wait for their turn (sink.turns): on
 # FerretDB each update is a transaction of its own (~1-2 ms), so a bulk of 32 would hold
 # a batch write back for tens of milliseconds.
@@ -50,8 +61,12 @@ _EXPIRES_BY = {
     "readings": "event_time",
     "device_events": "event_time",
     ROLLUPS: "minute",
+    MEMBERS: "minute",
     DEVICE_STATUS: "last_seen",
 }
+# Stored in about the order of their time field, so walked from the front at each check;
+# device status (its last_seen moves) only in the sweep.
+_WALKED = frozenset({"readings", "device_events", ROLLUPS})
 
 
 class MongoStore:
@@ -204,48 +219,74 @@ class MongoStore:
         return WriteResult(len(fresh), len(duplicates), fresh, refused)
 
     def add_to_rollups(self, readings: Sequence[dict[str, Any]], turn: Turn = any_time) -> int:
-        """Update operators only: per bucket ``$inc`` count and sum, ``$min``, ``$max``,
-        and ``last`` set from this batch (upserted); then the devices' status.
+        """Per bucket, two updates by ``_id``: first its members (``$set`` of each
+        reading under its event_id, returning them as they were), then the rollup.
 
-        Every update filters on ``_id`` alone: FerretDB (SQLite) pushes only such a filter
-        down to its index and scans the whole collection for any other (a conditional
-        ``{_id, last_time}`` filter made each update a full scan of the rollups: 20 ms at
-        3,000 buckets, growing with retention). So the increment returns the bucket as it
-        was (findAndModify), and where the bucket already held a later reading than this
-        batch's latest (late data) its ``last`` is put back. Readings arrive in order
-        nearly always: one update per bucket, where setting ``last`` only after the
-        comparison took two (a flush of 200 buckets: ~400 -> ~200 updates, 2.2-2.5 s ->
-        1.4-2.0 s on FerretDB)."""
-        aggregates = rollups_of(readings)
-        if not aggregates:
+        A reading counted twice is seen in the members: a batch replayed after a crash
+        (stored, maybe counted, offsets not committed), a flush retried after a timeout,
+        a duplicate of a stored reading. Then the rollup is ``$set`` to the exact
+        aggregate of the members. Otherwise (nearly always) it is incremented as
+        before: ``$inc`` count and sum, ``$min``, ``$max``, ``last`` set (put back by a
+        second update where the bucket already held a later reading). A crash between
+        the two updates leaves the members ahead: the replay finds its readings there
+        and recomputes. So the rollups equal the readings whatever the sink's crashes,
+        as long as the runner commits a batch's offsets only once its readings are
+        written here (sink.runner).
+
+        Every update filters on ``_id`` alone: FerretDB (SQLite) pushes only such a
+        filter down to its index and scans the whole collection for any other."""
+        groups = buckets_of(readings)
+        if not groups:
             return 0
-        rollups = self._db[ROLLUPS]
+        rollups, members = self._db[ROLLUPS], self._db[MEMBERS]
         try:
             restore = []
-            for aggregate in aggregates:
+            for key, rows in groups.items():
+                aggregate = rollup(key, rows)
+                if aggregate is None:
+                    continue
+                new = {r["event_id"]: member(r) for r in rows}
                 with turn():
-                    before = rollups.find_one_and_update(
-                        {"_id": aggregate.key.id},
+                    before = members.find_one_and_update(
+                        {"_id": key.id},
+                        {
+                            "$set": {f"m.{i}": m for i, m in new.items()},
+                            "$setOnInsert": {"minute": key.minute},
+                        },
+                        upsert=True,
+                        return_document=ReturnDocument.BEFORE,
+                    )
+                known: dict[str, list[Any]] = (before or {}).get("m") or {}
+                if any(i in known for i in new):
+                    exact = from_members(key, {**known, **new}, aggregate)
+                    assert exact is not None  # noqa: S101 - it has this batch's readings
+                    restore.append(
+                        UpdateMany({"_id": key.id}, {"$set": exact.as_document()}, upsert=True)
+                    )
+                    continue
+                with turn():
+                    previous = rollups.find_one_and_update(
+                        {"_id": key.id},
                         _increment(aggregate),
                         upsert=True,  # no projection: FerretDB 1.24 refuses one here
                         return_document=ReturnDocument.BEFORE,
                     )
-                if before is not None and not _is_latest(
-                    aggregate.last_time, before.get("last_time")
-                ):
-                    kept = {"$set": {"last": before.get("last")}}
-                    restore.append(UpdateOne({"_id": aggregate.key.id}, kept))
+                if previous is not None and not _is_latest(aggregate, previous):
+                    kept = {"$set": {k: previous.get(k) for k in ("last", "last_id")}}
+                    restore.append(UpdateMany({"_id": key.id}, kept))
             self._bulk(ROLLUPS, restore, turn)
             self._update_statuses(statuses_of(readings), turn)
         except PyMongoError as exc:
             raise StoreUnavailable(f"rollup update failed: {exc}") from exc
-        return len(aggregates)
+        return len(groups)
 
     def _update_statuses(self, statuses: Sequence[Status], turn: Turn = any_time) -> None:
-        updates = [UpdateOne({"_id": s.id}, s.as_update(), upsert=True) for s in statuses]
+        updates = [UpdateMany({"_id": s.id}, s.as_update(), upsert=True) for s in statuses]
         self._bulk(DEVICE_STATUS, updates, turn)
 
-    def _bulk(self, collection: str, updates: Sequence[UpdateOne], turn: Turn = any_time) -> None:
+    def _bulk(self, collection: str, updates: Sequence[UpdateMany], turn: Turn = any_time) -> None:
+        """Updates by ``_id`` as ``multi`` ones (UpdateMany: the same one document), which
+        FerretDB 1.24 takes in bulks of any size; see UPDATE_CHUNK."""
         chunk = UPDATE_CHUNK if turn is any_time else TURN_CHUNK
         for start in range(0, len(updates), chunk):
             with turn():
@@ -269,12 +310,25 @@ class MongoStore:
                 },
             )
             rows = list(cursor)
+            groups = buckets_of(rows)
             aggregates = rollups_of(rows)
             self._db[ROLLUPS].delete_many({"minute": {"$gte": start}})
+            self._db[MEMBERS].delete_many({"minute": {"$gte": start}})
+            self._bulk(
+                MEMBERS,
+                [
+                    UpdateMany(
+                        {"_id": key.id},
+                        {"$set": {"minute": key.minute, "m": {r["event_id"]: member(r) for r in rs}}},
+                        upsert=True,
+                    )
+                    for key, rs in groups.items()
+                ],
+            )
             self._bulk(
                 ROLLUPS,
                 [
-                    UpdateOne({"_id": a.key.id}, {"$set": a.as_document()}, upsert=True)
+                    UpdateMany({"_id": a.key.id}, {"$set": a.as_document()}, upsert=True)
                     for a in aggregates
                 ],
             )
@@ -283,14 +337,22 @@ class MongoStore:
             raise StoreUnavailable(f"rollup rebuild failed: {exc}") from exc
         return len(aggregates)
 
-    def enforce_retention(self) -> int:
+    def enforce_retention(self, *, sweep: bool = False) -> int:
+        """Where there is no TTL index: walk each collection stored in time order from its
+        front (``sink.store.retention``: the cost follows what expires), and with
+        ``sweep`` delete by the time field over whole collections (FerretDB scans them:
+        the cost follows what is stored), which also catches documents stored out of
+        order and device status."""
         cutoff = datetime.now(UTC) - self._retention
         deleted = 0
         try:
             for name, field in _EXPIRES_BY.items():
                 if self._ttl.get(name, False):
                     continue
-                deleted += self._db[name].delete_many({field: {"$lt": cutoff}}).deleted_count
+                if sweep:
+                    deleted += retention.sweep(self._db[name], field, cutoff)
+                elif name in _WALKED:
+                    deleted += retention.walk(self._db[name], field, cutoff).deleted
         except PyMongoError as exc:
             raise StoreUnavailable(f"retention delete failed: {exc}") from exc
         return deleted
@@ -312,14 +374,19 @@ def _increment(aggregate: Rollup) -> dict[str, Any]:
             "sensor_kind": aggregate.sensor_kind,
             "unit": aggregate.unit,
             "last": aggregate.last,
+            "last_id": aggregate.last_id,
         },
     }
 
 
-def _is_latest(this: datetime, stored: Any) -> bool:
-    """Whether a batch whose latest reading is at ``this`` holds the bucket's latest
-    (ties go to the newer write); clients without ``tz_aware`` read naive UTC times."""
-    if not isinstance(stored, datetime):
+def _is_latest(aggregate: Rollup, stored: dict[str, Any]) -> bool:
+    """Whether a batch's aggregate holds the bucket's latest reading, by event time and
+    then event_id (as a recomputation orders them); clients without ``tz_aware`` read
+    naive UTC times."""
+    previous = stored.get("last_time")
+    if not isinstance(previous, datetime):
         return True
-    previous: datetime = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
-    return (this if this.tzinfo else this.replace(tzinfo=UTC)) >= previous
+    previous = previous if previous.tzinfo else previous.replace(tzinfo=UTC)
+    this = aggregate.last_time
+    this = this if this.tzinfo else this.replace(tzinfo=UTC)
+    return (this, aggregate.last_id) >= (previous, str(stored.get("last_id") or ""))

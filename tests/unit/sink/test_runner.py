@@ -203,7 +203,7 @@ class StuckRetentionStore(MemoryStore):
         self.release = threading.Event()
         self.started = threading.Event()
 
-    def enforce_retention(self) -> int:
+    def enforce_retention(self, *, sweep: bool = False) -> int:
         self.started.set()
         self.release.wait(30)
         return 0
@@ -220,6 +220,42 @@ def test_retention_runs_beside_consumption_not_in_its_way(serde: ContractSerde) 
         store.release.set()
     assert store.started.is_set()
     assert len(store.collections["readings"]) == 80
+
+
+class CountingRetentionStore(MemoryStore):
+    """Records each retention run: a walk (sweep False) or a sweep."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[bool] = []
+
+    def enforce_retention(self, *, sweep: bool = False) -> int:
+        self.runs.append(sweep)
+        return 0
+
+
+@pytest.mark.parametrize(("sweep_seconds", "sweeps"), [(0.2, True), (0, False)])
+def test_retention_checks_walk_often_and_sweep_rarely(
+    serde: ContractSerde, sweep_seconds: float, sweeps: bool
+) -> None:
+    store = CountingRetentionStore()
+    runner = runner_for(
+        FakeConsumer([]),
+        serde,
+        store,
+        FakeDeadLetters(),
+        retention_check_seconds=0.01,
+        retention_sweep_seconds=sweep_seconds,
+    )
+    thread = threading.Thread(target=runner._retention_loop)
+    thread.start()
+    time.sleep(0.5)
+    runner.stop.set()
+    thread.join(5)
+    walks, swept = store.runs.count(False), store.runs.count(True)
+    assert walks >= 10  # every check, not hourly
+    assert (1 <= swept <= 2) if sweeps else swept == 0  # at 0.2 s and 0.4 s
+    assert not store.runs[0]  # the first sweep waits its period, not at start
 
 
 def test_a_document_the_database_refuses_is_dead_lettered_not_retried(
