@@ -12,6 +12,11 @@ Once caught up, documents of boxes the topic no longer holds are deleted: a tomb
 may have been compacted away while the sink was down. The mirror runs on its own thread
 and consumer; database and broker trouble is retried with backoff, never fatal.
 
+Each box's name and location also go onto its device's document in ``device_status``
+(``name``, ``text``, ``location`` as "lat, lon", ``latitude``, ``longitude``,
+``registered``), where dashboards and alert rules read them; a device the registry does
+not know (or no longer knows) keeps its id as its name (:func:`registry_update`).
+
 Device states (paused, retired; :mod:`iotpipe.devices.states`) go onto the device's
 document in ``device_status`` (``state``, ``state_reason``, ``state_changed_at``), where
 the silent alert and the fleet dashboard read them (FerretDB has no ``$lookup`` to join
@@ -35,7 +40,7 @@ from iotpipe.devices.boxes import Box
 from iotpipe.devices.reader import RegistryConsumer, RegistryReader
 from iotpipe.devices.states import DeviceState, StateRecord
 from iotpipe.devices.topic import RegistryRecord
-from sink.documents import DEVICE_STATUS
+from sink.documents import DEVICE_STATUS, device_identity, unregistered
 from sink.settings import SinkSettings
 from sink.store import StoreUnavailable
 
@@ -45,6 +50,7 @@ __all__ = [
     "DeviceStore",
     "MongoDevices",
     "device_document",
+    "registry_update",
     "start_devices_mirror",
     "state_update",
 ]
@@ -74,6 +80,34 @@ def device_document(box: Box, updated_at: datetime | None = None) -> dict[str, A
         "location": location,
         "updated_at": updated_at,
     }
+
+
+# Registered names and locations on a device's status document; unset when it is not.
+_COORDINATES = ("latitude", "longitude")
+
+
+def registry_update(box_id: str, document: dict[str, Any] | None) -> dict[str, Any]:
+    """The update of a device's status document for its registry entry (``document``:
+    :func:`device_document`, None once the box is removed). A registered device is
+    upserted (its readings, arriving later, merge into it; one that never reports has no
+    ``last_seen`` and is never silent), a removed one gets its id back as its name."""
+    if document is None:
+        return {"$set": unregistered(box_id), "$unset": dict.fromkeys(_COORDINATES, "")}
+    name = str(document["name"])
+    fields: dict[str, Any] = {"name": name, "text": name, "registered": True}
+    point = document.get("location")
+    unset: dict[str, Any] = {}
+    if point is None:
+        fields["location"] = ""
+        unset = dict.fromkeys(_COORDINATES, "")
+    else:
+        longitude, latitude = point["coordinates"][:2]
+        fields.update(
+            location=f"{latitude:.5f}, {longitude:.5f}", latitude=latitude, longitude=longitude
+        )
+    identity = {k: v for k, v in device_identity(box_id).items() if k not in fields}
+    update: dict[str, Any] = {"$set": fields, "$setOnInsert": identity}
+    return {**update, "$unset": unset} if unset else update
 
 
 class DeviceStore(Protocol):
@@ -108,8 +142,7 @@ def state_update(record: StateRecord) -> tuple[str, dict[str, Any], bool]:
     device = record.device_id
     if record.state is DeviceState.ACTIVE:
         return f"device|{device}", {"$set": fields}, False
-    identity = {"scope": "device", "device_id": device, "value": device}
-    return f"device|{device}", {"$set": fields, "$setOnInsert": identity}, True
+    return f"device|{device}", {"$set": fields, "$setOnInsert": device_identity(device)}, True
 
 
 class MongoDevices:
@@ -126,20 +159,36 @@ class MongoDevices:
         return cls(client, database)
 
     def upsert(self, document: dict[str, Any]) -> None:
+        box_id = document["_id"]
         try:
-            self._devices.replace_one({"_id": document["_id"]}, document, upsert=True)
+            self._devices.replace_one({"_id": box_id}, document, upsert=True)
+            update = registry_update(box_id, document)
+            self._status.update_one({"_id": f"device|{box_id}"}, update, upsert=True)
         except PyMongoError as exc:
             raise StoreUnavailable(f"devices: upsert failed: {exc}") from exc
 
     def delete(self, box_id: str) -> None:
         try:
             self._devices.delete_one({"_id": box_id})
+            self._status.update_one({"_id": f"device|{box_id}"}, registry_update(box_id, None))
         except PyMongoError as exc:
             raise StoreUnavailable(f"devices: delete failed: {exc}") from exc
 
     def keep_only(self, box_ids: Collection[str]) -> int:
+        """Also gives every other device its id back as its name: those removed while
+        the sink was down, and documents written before names were kept (no
+        ``registered`` field). Once per start; each is one update by ``_id``."""
+        live = list(box_ids)
         try:
-            return self._devices.delete_many({"_id": {"$nin": list(box_ids)}}).deleted_count
+            gone = self._devices.delete_many({"_id": {"$nin": live}}).deleted_count
+            stale = self._status.find(
+                {"scope": "device", "device_id": {"$nin": live}, "registered": {"$ne": False}},
+                {"device_id": 1},
+            )
+            for doc in list(stale):
+                update = registry_update(doc["device_id"], None)
+                self._status.update_one({"_id": doc["_id"]}, update)
+            return gone
         except PyMongoError as exc:
             raise StoreUnavailable(f"devices: delete failed: {exc}") from exc
 

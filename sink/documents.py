@@ -20,15 +20,19 @@ from pydantic import BaseModel
 __all__ = [
     "COLLECTIONS",
     "DEVICE_STATUS",
+    "LATEST",
     "ROLLUPS",
     "Rollup",
     "RollupKey",
     "Status",
+    "device_identity",
+    "latest_of",
     "minute_of",
     "rollup",
     "rollups_of",
     "statuses_of",
     "to_document",
+    "unregistered",
 ]
 
 COLLECTIONS = {"SensorReading": "readings", "DeviceEvent": "device_events"}
@@ -37,7 +41,12 @@ ROLLUPS = "readings_1m"
 # alerts find silent devices and the sensors of a device here (FerretDB's pipelines have no
 # $max accumulator, so this cannot be computed from the readings at query time).
 DEVICE_STATUS = "device_status"
-
+# A device document's latest reading, {time, sensor_id, value, sensor_kind, unit}, kept
+# with $max: BSON compares embedded documents field by field in order, so the reading
+# with the latest event time wins whatever order batches come in or are replayed (at one
+# instant: the greatest sensor id). FerretDB 1.24 has no $first/$last accumulator, so the
+# fleet map could not find it in the rollups at query time.
+LATEST = "latest"
 
 # Values BSON holds as they are (most fields of a record).
 _PLAIN = frozenset({str, float, int, bool, datetime, type(None)})
@@ -173,6 +182,7 @@ class Status:
     last_stored: datetime
     sensor_kind: str | None = None
     unit: str | None = None
+    latest: dict[str, Any] | None = None  # device scope: see LATEST
 
     @property
     def id(self) -> str:
@@ -181,18 +191,58 @@ class Status:
         return f"sensor|{self.device_id}|{self.sensor_id}"
 
     def as_update(self) -> dict[str, Any]:
-        identity: dict[str, Any] = {"scope": self.scope, "device_id": self.device_id}
-        if self.sensor_id is not None:
-            identity["sensor_id"] = self.sensor_id
-        identity["value"] = self.device_id if self.sensor_id is None else self.sensor_id
+        if self.sensor_id is None:
+            identity = device_identity(self.device_id)
+        else:
+            identity = {
+                "scope": self.scope,
+                "device_id": self.device_id,
+                "sensor_id": self.sensor_id,
+                "value": self.sensor_id,
+            }
+        latest = {LATEST: self.latest} if self.latest is not None else {}
         update: dict[str, Any] = {
             "$setOnInsert": identity,
             "$min": {"first_seen": self.first_seen},
-            "$max": {"last_seen": self.last_seen, "last_stored": self.last_stored},
+            "$max": {"last_seen": self.last_seen, "last_stored": self.last_stored, **latest},
         }
         if self.sensor_kind is not None:
             update["$set"] = {"sensor_kind": self.sensor_kind, "unit": self.unit}
         return update
+
+
+def device_identity(device_id: str) -> dict[str, Any]:
+    """What a device's status document starts with: its id as its name, ``text`` (the
+    device variable's label) and no location. The sink's device registry mirror
+    (:mod:`sink.devices`) sets a registered device's name, label and location over these,
+    and puts them back on a tombstone: FerretDB has no ``$lookup`` to join the registry
+    nor ``$ifNull`` to fall back to the id at query time, so the fallback is stored."""
+    return {
+        "scope": "device",
+        "device_id": device_id,
+        "value": device_id,
+        **unregistered(device_id),
+    }
+
+
+def unregistered(device_id: str) -> dict[str, Any]:
+    """The naming fields of a device the registry does not know."""
+    return {"name": device_id, "text": device_id, "location": "", "registered": False}
+
+
+def latest_of(reading: dict[str, Any]) -> dict[str, Any]:
+    """A reading as a device's LATEST (key order matters: it is what $max compares)."""
+    return {
+        "time": reading["event_time"],
+        "sensor_id": reading["sensor_id"],
+        "value": float(reading["value"]),
+        "sensor_kind": str(reading["sensor_kind"]),
+        "unit": str(reading["unit"]),
+    }
+
+
+def _order(reading: dict[str, Any]) -> tuple[datetime, str, float]:
+    return reading["event_time"], reading["sensor_id"], float(reading["value"])
 
 
 def statuses_of(readings: Iterable[dict[str, Any]]) -> list[Status]:
@@ -205,14 +255,17 @@ def statuses_of(readings: Iterable[dict[str, Any]]) -> list[Status]:
             if span is None:
                 spans[key] = [r["event_time"], r["event_time"], r["stored_time"], r]
                 continue
-            span[0] = min(span[0], r["event_time"])
-            if r["event_time"] >= span[1]:
-                span[1], span[3] = r["event_time"], r
+            moment = r["event_time"]
+            span[0] = min(span[0], moment)
+            if moment > span[1] or (moment == span[1] and _order(r) >= _order(span[3])):
+                span[1], span[3] = moment, r  # ties as $max orders LATEST
             span[2] = max(span[2], r["stored_time"])
     statuses = []
     for (device, sensor), (first, last, stored, latest) in spans.items():
         if sensor is None:
-            statuses.append(Status("device", device, None, first, last, stored))
+            statuses.append(
+                Status("device", device, None, first, last, stored, latest=latest_of(latest))
+            )
         else:
             statuses.append(
                 Status(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sink.documents import minute_of, rollups_of, statuses_of
+from sink.documents import LATEST, minute_of, rollups_of, statuses_of
 from sink.store import StoreUnavailable, Turn, WriteResult, any_time
 
 __all__ = ["MemoryStore"]
@@ -70,6 +70,10 @@ class MemoryStore:
             current["first_seen"] = min(current.get("first_seen", s.first_seen), s.first_seen)
             current["last_seen"] = max(current.get("last_seen", s.last_seen), s.last_seen)
             current["last_stored"] = max(current.get("last_stored", s.last_stored), s.last_stored)
+            if s.latest is not None:  # $max over {time, sensor_id, value, ...}
+                held = current.get(LATEST)
+                if held is None or _key(s.latest) > _key(held):
+                    current[LATEST] = s.latest
 
     def rebuild_rollups(self, since: datetime) -> int:
         start = minute_of(since)
@@ -84,3 +88,7 @@ class MemoryStore:
 
     def enforce_retention(self, *, sweep: bool = False) -> int:
         return 0
+
+
+def _key(latest: dict[str, Any]) -> tuple[Any, ...]:
+    return latest["time"], latest["sensor_id"], latest["value"]

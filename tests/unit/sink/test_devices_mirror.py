@@ -12,13 +12,14 @@ from typing import Any
 from iotpipe.devices.boxes import hash_token
 from iotpipe.devices.states import DeviceState, StateRecord
 from iotpipe.devices.topic import encode_removal, encode_state
-from sink.devices import DeviceMirror, device_document, state_update
+from sink.devices import DeviceMirror, device_document, registry_update, state_update
 from sink.documents import Status
 from sink.store import StoreUnavailable
 from tests.unit.devices.registry_fakes import BOX_ID, SENSOR_ID, TOKEN, FakeConsumer, box
 
 TOPIC = "iotpipe.devices"
 OTHER_ID = "5a1100000000000000d10000"
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 class FakeDevices:
@@ -168,3 +169,35 @@ def test_a_state_update_creates_a_status_document_only_to_silence_a_device() -> 
     status_id, update, upsert = state_update(StateRecord("dev-1", DeviceState.ACTIVE))
     assert upsert is False
     assert update == {"$set": {"state": "active", "state_reason": "", "state_changed_at": None}}
+
+
+def test_a_registered_device_status_carries_its_name_and_location() -> None:
+    located = device_document(box(name="Oststr"))
+    update = registry_update(BOX_ID, located)
+    assert update["$set"] == {
+        "name": "Oststr",
+        "text": "Oststr",
+        "registered": True,
+        "location": "51.96237, 7.64568",
+        "latitude": 51.962372,
+        "longitude": 7.64568,
+    }
+    # Upserted with the identity the status writer gives, less what $set already sets.
+    identity = Status("device", BOX_ID, None, NOW, NOW, NOW).as_update()["$setOnInsert"]
+    assert update["$setOnInsert"] == {"scope": "device", "device_id": BOX_ID, "value": BOX_ID}
+    assert set(update["$setOnInsert"]) | set(update["$set"]) == set(identity) | {
+        "latitude",
+        "longitude",
+    }
+    assert "$unset" not in update
+
+    nowhere = registry_update(BOX_ID, device_document(box(currentLocation=None)))
+    assert nowhere["$set"]["location"] == ""
+    assert nowhere["$unset"] == {"latitude": "", "longitude": ""}
+
+
+def test_a_removed_device_is_named_by_its_id_again() -> None:
+    assert registry_update(BOX_ID, None) == {
+        "$set": {"name": BOX_ID, "text": BOX_ID, "location": "", "registered": False},
+        "$unset": {"latitude": "", "longitude": ""},
+    }

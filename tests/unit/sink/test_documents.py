@@ -49,9 +49,28 @@ def test_statuses_span_each_device_and_sensor() -> None:
 def test_status_update_only_widens_the_span_and_names_its_value() -> None:
     device, sensor = statuses_of([doc("a", 0)])
     assert device.as_update() == {
-        "$setOnInsert": {"scope": "device", "device_id": "a", "value": "a"},
+        "$setOnInsert": {
+            "scope": "device",
+            "device_id": "a",
+            "value": "a",
+            # Named by its id until the registry mirror says otherwise.
+            "name": "a",
+            "text": "a",
+            "location": "",
+            "registered": False,
+        },
         "$min": {"first_seen": device.first_seen},
-        "$max": {"last_seen": device.last_seen, "last_stored": device.last_stored},
+        "$max": {
+            "last_seen": device.last_seen,
+            "last_stored": device.last_stored,
+            "latest": {
+                "time": T0,
+                "sensor_id": "s",
+                "value": 1.0,
+                "sensor_kind": "TEMPERATURE",
+                "unit": "Cel",
+            },
+        },
     }
     assert sensor.as_update()["$setOnInsert"] == {
         "scope": "sensor",
@@ -60,6 +79,28 @@ def test_status_update_only_widens_the_span_and_names_its_value() -> None:
         "value": "s",
     }
     assert sensor.as_update()["$set"] == {"sensor_kind": "TEMPERATURE", "unit": "Cel"}
+
+
+def test_a_device_latest_is_its_latest_reading_whatever_the_batch_order() -> None:
+    def at(minutes: int, sensor: str, value: float) -> dict[str, Any]:
+        return {**doc("a", minutes), "sensor_id": sensor, "value": value, "event_id": sensor}
+
+    batch = [at(4, "t", 9.0), at(5, "s", 2.0), at(5, "t", 3.0), at(1, "u", 7.0)]
+    for order in (batch, batch[::-1]):
+        (device,) = [s for s in statuses_of(order) if s.scope == "device"]
+        assert device.latest is not None
+        # Same instant: the greatest sensor id, as MongoDB's $max orders the documents.
+        assert (device.latest["time"], device.latest["sensor_id"]) == (
+            T0 + timedelta(minutes=5),
+            "t",
+        )
+        assert device.latest["value"] == 3.0
+    sensors = [s for s in statuses_of(batch) if s.scope == "sensor"]
+    assert all(s.latest is None for s in sensors)
+    store = MemoryStore()
+    store.add_to_rollups([at(5, "s", 2.0)])
+    store.add_to_rollups([at(3, "s", 8.0)])  # late: kept out
+    assert store.statuses["device|a"]["latest"]["value"] == 2.0
 
 
 def test_memory_store_merges_late_and_replayed_batches() -> None:
