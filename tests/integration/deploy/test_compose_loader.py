@@ -122,6 +122,10 @@ def test_docker_compose_up_from_the_root_is_the_deployment(
         assert services[name]["build"]["context"] == str(REPO_DIR), name  # `..` of compose/
     assert _bind_sources(services["mongodb"]) == {str(COMPOSE_DIR / "mongo/init-users.js")}
     assert _bind_sources(services["prometheus"]) == {str(COMPOSE_DIR / "prometheus/prometheus.yml")}
+    assert _bind_sources(services["proxy"]) == {
+        str(COMPOSE_DIR / "proxy/Caddyfile"),
+        str(COMPOSE_DIR / "proxy/certs"),
+    }
     assert _bind_sources(services["grafana"]) == {
         str(REPO_DIR / "grafana/provisioning"),
         str(REPO_DIR / "grafana/dashboards"),
@@ -149,3 +153,27 @@ def test_the_root_file_reads_the_passwords_from_compose_env(
     project = _project(composecheck, checkout / "compose.yaml", nothing, tmp_path)
     grafana = project["services"]["grafana"]["environment"]
     assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == env["GRAFANA_ADMIN_PASSWORD"]
+
+
+def test_the_proxy_gets_the_certificate_settings_as_the_docs_write_them(
+    composecheck: Path, tmp_path: Path
+) -> None:
+    """docs/operations/compose.md's compose/.env lines for the device proxy: two paths in
+    one unquoted value, and an e-mail address followed by a comment, reach the container
+    as the Caddyfile's tls arguments (what tests/integration/deploy/test_proxy.py runs)."""
+    files = "/certs/fullchain.pem /certs/privkey.pem"
+    for line, expected in (
+        (f"PROXY_TLS={files}", files),
+        ("PROXY_TLS=ops@example.org            # the ACME account's e-mail", "ops@example.org"),
+    ):
+        env_file = tmp_path / "compose.env"
+        env = {k: v for k, v in example_env().items() if k != "PROXY_TLS"}
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()) + line + "\n")
+        for compose_file in COMPOSE_FILES.values():
+            result = subprocess.run(
+                [composecheck, compose_file, env_file], capture_output=True, text=True,
+                timeout=60, check=False,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            proxy = json.loads(result.stdout)["services"]["proxy"]["environment"]
+            assert proxy["PROXY_TLS"] == expected, compose_file.name
