@@ -173,11 +173,11 @@ def jobs_router(times: ExampleTimes) -> APIRouter:
 
     @router.get("", summary="List jobs, newest first", responses=_errors(401, 403, 503))
     async def list_jobs(runner: Runner, _caller: AdminCaller) -> dict[str, Any]:
-        return {"jobs": [_view(job) for job in runner.list()]}
+        return {"jobs": [_view(job) for job in await runner.list()]}
 
     @router.get("/{job_id}", summary="A job's state", responses=_errors(401, 403, 404, 503))
     async def get_job(job_id: JobId, runner: Runner, _caller: AdminCaller) -> dict[str, Any]:
-        return _view(runner.get(job_id))
+        return _view(await runner.get(job_id))
 
     @router.delete(
         "/{job_id}",

@@ -1,12 +1,14 @@
 """The job store on a compacted Kafka topic: key = job id, value = the job as JSON.
 
-Loading reads every partition from the beginning up to the end offsets seen at start
-(compaction keeps at least the latest record of each key). Saving produces with
-``acks=all`` and waits for the acknowledgement, on one worker thread so that a job's
-writes reach the topic in the order they were made. A missing topic is created
-(compacted, retention forever) before the first read, and an existing one that is not
-compacted is refused, so a broker's auto-creation with ``cleanup.policy=delete`` can
-never silently expire job state.
+One consumer (assigned, never committing) reads the topic's one partition from the
+beginning; each ``read`` goes on up to the end offset asked of the broker at that moment,
+so it returns every record any replica saved before it (compaction keeps at least the
+latest record of each key; a replica folds what it reads: ingest.jobs.lease). Saving
+produces with ``acks=all`` and waits for the acknowledgement, on the same one worker
+thread, so that a job's writes reach the topic in the order they were made. A missing
+topic is created (compacted, retention forever, one partition) before the first read,
+and an existing one that is not compacted or has more partitions is refused, so a
+broker's auto-creation with ``cleanup.policy=delete`` can never silently expire job state.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
 
 from ingest.jobs.errors import StoreError
 from ingest.jobs.model import Job
@@ -39,6 +49,9 @@ class KafkaJobStore:
         self._timeout = timeout
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-jobs-store")
         self._closed = False
+        self._consumer: Consumer | None = None  # made on the first read, on the worker thread
+        self._next = 0  # the offset of the next record to read
+        self._pending: list[Job] = []  # read, not yet handed out
         self._producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
@@ -50,8 +63,8 @@ class KafkaJobStore:
             }
         )
 
-    async def load(self) -> list[Job]:
-        return await asyncio.get_running_loop().run_in_executor(self._io, self._load)
+    async def read(self) -> list[Job]:
+        return await asyncio.get_running_loop().run_in_executor(self._io, self._read)
 
     async def save(self, job: Job) -> None:
         value = json.dumps(job.as_dict(), separators=(",", ":")).encode()
@@ -67,7 +80,12 @@ class KafkaJobStore:
         # Not on the store's own thread: a load still waiting there on an unreachable
         # broker would hold the flush, and the worker's exit, for its whole timeout.
         await asyncio.to_thread(self._producer.flush, 5.0)
+        self._io.submit(self._close_consumer)
         self._io.shutdown(wait=False)
+
+    def _close_consumer(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
 
     # -- worker thread -----------------------------------------------------------------
     def _ensure(self) -> None:
@@ -91,6 +109,11 @@ class KafkaJobStore:
                 return
         except IotpipeError as exc:
             raise StoreError(f"jobs topic {self.topic}: {exc}") from exc
+        if state.partitions != 1:
+            raise StoreError(
+                f"jobs topic {self.topic} has {state.partitions} partitions; it needs one, "
+                "so every replica reads the jobs' records in one order (the claim rule)"
+            )
         policy = state.configs.get("cleanup.policy")
         if policy != "compact":
             raise StoreError(
@@ -99,50 +122,47 @@ class KafkaJobStore:
                 "(IOTPIPE_INGEST_JOBS_TOPIC)"
             )
 
-    def _load(self) -> list[Job]:
-        self._ensure()
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": f"iotpipe-jobs-load-{uuid.uuid4().hex[:8]}",  # never commits
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "logger": _rdkafka_log,
-            }
-        )
+    def _read(self) -> list[Job]:
+        if self._consumer is None:
+            self._ensure()
+            self._consumer = Consumer(
+                {
+                    "bootstrap.servers": self._bootstrap,
+                    "group.id": f"iotpipe-jobs-read-{uuid.uuid4().hex[:8]}",  # never commits
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "logger": _rdkafka_log,
+                }
+            )
+            self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         try:
-            return self._read_all(consumer)
+            self._read_to_end(self._consumer)
         except KafkaException as exc:
             raise StoreError(f"cannot read jobs topic {self.topic}: {exc}") from exc
-        finally:
-            consumer.close()
+        fresh, self._pending = self._pending, []
+        return fresh
 
-    def _read_all(self, consumer: Consumer) -> list[Job]:
-        metadata = consumer.list_topics(self.topic, timeout=self._timeout)
-        ends: dict[int, int] = {}
-        assigned = []
-        for partition in metadata.topics[self.topic].partitions:
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(self.topic, partition), timeout=self._timeout
-            )
-            if high > low:
-                ends[partition] = high
-                assigned.append(TopicPartition(self.topic, partition, low))
-        latest: dict[str, bytes | None] = {}
-        consumer.assign(assigned)
-        while ends:
+    def _read_to_end(self, consumer: Consumer) -> None:
+        """Read up to the end offset as of now (records read before a failure are kept
+        for the next call: the consumer's position has moved past them)."""
+        partition = TopicPartition(self.topic, 0)
+        low, high = consumer.get_watermark_offsets(partition, timeout=self._timeout, cached=False)
+        self._next = max(self._next, low)  # compaction and retention move the start
+        while self._next < high:
             message = consumer.poll(self._timeout)
             if message is None:
                 raise StoreError(f"jobs topic {self.topic}: no records within {self._timeout}s")
-            partition = message.partition() or 0
             error = message.error()
             if error is not None and error.code() != KafkaError._PARTITION_EOF:
                 raise StoreError(f"jobs topic {self.topic}: {error.str()}")
-            if error is None:
-                latest[(message.key() or b"").decode()] = message.value()
-            if error is not None or (message.offset() or 0) >= ends.get(partition, 0) - 1:
-                ends.pop(partition, None)
-        return [job for value in latest.values() if value and (job := _job(value))]
+            offset = message.offset() or 0
+            if error is not None:  # the end as the consumer saw it
+                self._next = max(self._next, offset)
+                continue
+            self._next = offset + 1
+            value = message.value()
+            if value and (job := _job(value)):
+                self._pending.append(job)
 
     def _produce(self, key: bytes, value: bytes) -> None:
         failures: list[str] = []

@@ -169,7 +169,9 @@ class Job:
     updated_at: datetime
     state: State = "queued"
     reason: str | None = None
-    owner: str = ""  # the ingest instance running it (see the runner on replicas)
+    owner: str = ""  # the ingest instance running it (see ingest.jobs.lease)
+    epoch: int = 0  # how many times the job was claimed; the owner writes at its epoch
+    heartbeat_at: datetime | None = None  # the owner's last write: its lease runs from it
     started_at: datetime | None = None
     finished_at: datetime | None = None
     box_name: str | None = None
@@ -222,9 +224,14 @@ class Job:
         return {
             "id": self.id,
             **self.spec.as_dict(),
+            # "sensors" below is the progress; the spec's own list would be lost under it
+            # (a job resumed before it read its box would read every sensor).
+            "requested_sensors": list(self.spec.sensors),
             "state": self.state,
             "reason": self.reason,
             "owner": self.owner,
+            "epoch": self.epoch,
+            "heartbeat_at": opt(self.heartbeat_at),
             "box_name": self.box_name,
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
@@ -246,12 +253,14 @@ class Job:
         bad = data.get("bad_rows") or {}
         return cls(
             id=data["id"],
-            spec=JobSpec.from_dict(data),
+            spec=JobSpec.from_dict({**data, "sensors": data.get("requested_sensors") or ()}),
             created_at=parse_time(data["created_at"]),
             updated_at=parse_time(data["updated_at"]),
             state=cast(State, data["state"]),
             reason=data.get("reason"),
             owner=data.get("owner", ""),
+            epoch=int(data.get("epoch", 0)),
+            heartbeat_at=_opt_time(data.get("heartbeat_at")),
             started_at=_opt_time(data.get("started_at")),
             finished_at=_opt_time(data.get("finished_at")),
             box_name=data.get("box_name"),

@@ -1,8 +1,9 @@
 """Where job state lives: the port, and the in-memory fake the unit tests use.
 
-The real adapter is :class:`ingest.jobs.kafka_store.KafkaJobStore` (a compacted topic):
-ingest keeps no database of its own, and a job's latest record is all a restarted
-ingest needs to resume it.
+The real adapter is :class:`ingest.jobs.kafka_store.KafkaJobStore` (a compacted topic of
+one partition): ingest keeps no database of its own, every replica reads the same log in
+the same order, and the records of a job, folded with :func:`ingest.jobs.lease.supersedes`,
+are all a replica needs to show it or take it over.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ __all__ = ["JobStore", "MemoryJobStore"]
 
 
 class JobStore(Protocol):
-    async def load(self) -> list[Job]:
-        """The latest state of every job."""
+    async def read(self) -> list[Job]:
+        """The records written since the last read (the first read: every record kept),
+        in log order, up to the log's end as of this call: whatever any replica saved
+        before the call is in it."""
         ...
 
     async def save(self, job: Job) -> None:
@@ -29,24 +32,33 @@ class JobStore(Protocol):
 
 
 class MemoryJobStore:
-    """Keeps each job's latest JSON (as the topic would) and every write, in order."""
+    """One log of JSON records (as the topic would hold them), in order; ``replica()``
+    gives another reader of the same log, as another ingest replica is."""
 
-    def __init__(self) -> None:
-        self.latest: dict[str, dict[str, Any]] = {}
-        self.writes: list[dict[str, Any]] = []
-        self.failure: str | None = None  # when set, load and save raise StoreError with it
+    def __init__(self, log: list[dict[str, Any]] | None = None) -> None:
+        self.writes: list[dict[str, Any]] = [] if log is None else log
+        self._read = 0
+        self.failure: str | None = None  # when set, read and save raise StoreError with it
 
-    async def load(self) -> list[Job]:
+    @property
+    def latest(self) -> dict[str, dict[str, Any]]:
+        """Each job's latest record, as compaction would keep it."""
+        return {data["id"]: data for data in self.writes}
+
+    def replica(self) -> MemoryJobStore:
+        return MemoryJobStore(self.writes)
+
+    async def read(self) -> list[Job]:
         if self.failure is not None:
             raise StoreError(self.failure)
-        return [Job.from_dict(data) for data in self.latest.values()]
+        fresh = self.writes[self._read :]
+        self._read += len(fresh)
+        return [Job.from_dict(data) for data in fresh]
 
     async def save(self, job: Job) -> None:
         if self.failure is not None:
             raise StoreError(self.failure)
-        data = json.loads(json.dumps(job.as_dict()))  # what the topic would hold
-        self.latest[job.id] = data
-        self.writes.append(data)
+        self.writes.append(json.loads(json.dumps(job.as_dict())))  # what the topic would hold
 
     async def close(self) -> None:
         return None

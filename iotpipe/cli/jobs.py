@@ -205,18 +205,19 @@ def status(
 
 @jobs_app.command("list")
 def list_jobs(as_json: AsJson = False, url: IngestUrl = DEFAULT_URL, key: AdminKey = None) -> None:
-    """Every job ingest knows, newest first."""
+    """Every job of every ingest replica (one jobs topic), newest first, with its owner."""
     with _client(url, key) as client:
         jobs = _call(client, "GET", "/v1/jobs")["jobs"]
     if as_json:
         typer.echo(json.dumps(jobs, indent=2))
         return
-    table = Table("state", "box", "from", "to", "progress", "published", "rejected")
+    table = Table("state", "owner", "box", "from", "to", "progress", "published", "rejected")
     table.add_column("job", no_wrap=True, min_width=32)  # whole, to copy into status/cancel
     for job in jobs:
         totals = job["totals"]
         table.add_row(
             job["state"],
+            job["owner"],
             job["box_id"],
             job["from"],
             job["to"],

@@ -1,5 +1,5 @@
-"""The jobs topic store on real Kafka: the latest write of each job wins, across store
-instances (what a restarted ingest reads)."""
+"""The jobs topic store on real Kafka: every record in order, across store instances
+(what another replica, or a restarted ingest, reads), and each read goes on from the last."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_a_new_store_reads_the_latest_state_of_every_job(
 
     async def write() -> None:
         store = KafkaJobStore(endpoints["kafka"], topic)
-        assert await store.load() == []  # creates the topic
+        assert await store.read() == []  # creates the topic
         for name in ("a", "b"):
             job = Job(id=name, spec=spec, created_at=AT, updated_at=AT)
             await store.save(job)
@@ -34,16 +34,25 @@ def test_a_new_store_reads_the_latest_state_of_every_job(
             await store.save(job)
         await store.close()
 
-    async def read() -> list[Job]:
+    async def read() -> tuple[list[Job], list[Job]]:
         store = KafkaJobStore(endpoints["kafka"], topic)
         try:
-            return await store.load()
+            first = await store.read()
+            job = Job(id="c", spec=spec, created_at=AT, updated_at=AT)
+            writer = KafkaJobStore(endpoints["kafka"], topic)  # another replica
+            await writer.save(job)
+            await writer.close()
+            return first, await store.read()
         finally:
             await store.close()
 
     asyncio.run(write())
-    jobs = sorted(asyncio.run(read()), key=lambda j: j.id)
-    assert [(j.id, j.state) for j in jobs] == [("a", "running"), ("b", "running")]
+    records, then = asyncio.run(read())
+    assert [(j.id, j.state) for j in records] == [
+        ("a", "queued"), ("a", "running"), ("b", "queued"), ("b", "running"),
+    ]  # fmt: skip
+    assert [j.id for j in then] == ["c"]  # the next read: only what was written since
+    jobs = records[1::2]
     assert jobs[0].sensors[0].upper == AT + timedelta(hours=5)
     assert jobs[0].sensors[0].published == 10
     state = KafkaTopicAdmin(endpoints["kafka"]).describe([topic])[topic]
@@ -58,9 +67,26 @@ def test_a_jobs_topic_that_is_not_compacted_is_refused(
     async def load() -> None:
         store = KafkaJobStore(endpoints["kafka"], topic)
         try:
-            await store.load()
+            await store.read()
         finally:
             await store.close()
 
     with pytest.raises(StoreError, match=r"cleanup\.policy=delete, so job state would expire"):
+        asyncio.run(load())
+
+
+def test_a_jobs_topic_of_several_partitions_is_refused(
+    endpoints: dict[str, str], scratch: Scratch
+) -> None:
+    """Replicas agree on who claimed a job first only if they read one log in one order."""
+    topic = scratch.topic("it-jobs-parts", partitions=3, config={"cleanup.policy": "compact"})
+
+    async def load() -> None:
+        store = KafkaJobStore(endpoints["kafka"], topic)
+        try:
+            await store.read()
+        finally:
+            await store.close()
+
+    with pytest.raises(StoreError, match="has 3 partitions; it needs one"):
         asyncio.run(load())

@@ -203,7 +203,7 @@ def test_a_restart_resumes_from_the_saved_cursor_without_republishing() -> None:
     cursor = saved["sensors"][0]["cursor"]["to"]
     assert cursor is not None
 
-    second = Harness(api, store=first.store)
+    second = Harness(api, store=first.store.replica())
     calls_before = len(api.data_calls(TEMPERATURE))
 
     async def after_restart() -> Job:
@@ -228,9 +228,9 @@ def test_a_restart_resumes_from_the_saved_cursor_without_republishing() -> None:
 def _stored(owner: str, updated: datetime) -> MemoryJobStore:
     store = MemoryJobStore()
     job = Job(id="other", spec=spec(TEMPERATURE), created_at=updated, updated_at=updated)
-    job.owner = owner
+    job.owner, job.epoch, job.heartbeat_at = owner, 1, updated
     job.move("running", updated)
-    store.latest[job.id] = job.as_dict()
+    asyncio.run(store.save(job))
     return store
 
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from ingest.app import create_app
 from ingest.auth.keys import KeyStore
-from ingest.jobs.runner import JobPorts
+from ingest.jobs.runner import JobPorts, JobRunner
 from ingest.jobs.source import OsemSource
 from ingest.jobs.store import MemoryJobStore
 from ingest.publisher.memory import MemoryPublisher
@@ -50,7 +50,9 @@ class Harness:
         return self.device_keys[device_id]
 
     def job_count(self) -> int:
-        return len(self.client.app.state.jobs.list())  # type: ignore[attr-defined]
+        runner: JobRunner = self.client.app.state.jobs  # type: ignore[attr-defined]
+        assert self.client.portal is not None  # inside the client's lifespan
+        return len(self.client.portal.call(runner.list))
 
 
 @contextmanager
