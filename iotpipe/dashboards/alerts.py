@@ -47,13 +47,20 @@ def out_of_range(settings: AlertSettings) -> MongoPanel:
 
 
 def silent_devices() -> MongoPanel:
-    """Per silent device: 1. The rule's time range ends now and starts
+    """Per silent device: 1, with its id, name and location as text columns, which
+    Grafana makes the alert's labels. The rule's time range ends now and starts
     ``silent_after_minutes`` ago, so $__from is the silence threshold. Paused and retired
-    devices are left out, as on the fleet dashboard."""
+    devices are left out, as on the fleet dashboard. Name and location are on the
+    device's status document (the sink's registry mirror: FerretDB has no $lookup);
+    a device the registry does not know is named by its id, with location ""."""
     return MongoPanel(
         DEVICE_STATUS,
-        [SILENT, {"$group": {"_id": "$value", "silent": {"$sum": 1}}}],
-        {"_id": "string", "silent": "number"},
+        [
+            SILENT,
+            {"$project": {"_id": 0, "device_id": 1, "name": 1, "location": 1}},
+            {"$addFields": {"silent": 1}},
+        ],
+        {"device_id": "string", "name": "string", "location": "string", "silent": "number"},
         may_be_empty=True,
     )
 
@@ -265,8 +272,10 @@ def alert_rules(settings: AlertSettings) -> dict[str, Any]:
                         f"Device silent for more than {silent} minutes",
                         *queries["iotpipe-device-silent"],
                         {
-                            "summary": f"Device {{{{ $labels._id }}}} sent nothing for more "
-                            f"than {silent} minutes",
+                            "summary": f"Device {{{{ $labels.name }}}} "
+                            "({{ $labels.device_id }}{{ with $labels.location }}, at "
+                            f"{{{{ . }}}}{{{{ end }}}}) sent nothing for more than {silent} "
+                            "minutes",
                             "__dashboardUid__": "iotpipe-fleet",
                         },
                     ),

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from grafana_foundation_sdk.builders import dashboard, stat, table, timeseries
+from grafana_foundation_sdk.builders import common, dashboard, stat, table, timeseries
+from grafana_foundation_sdk.models.common import BigValueColorMode, BigValueTextMode
 from grafana_foundation_sdk.models.dashboard import VariableRefresh, VariableSort
 
 from iotpipe.dashboards.board import Board
@@ -15,19 +16,35 @@ from iotpipe.dashboards.queries import MONGODB, MongoPanel, in_range
 from iotpipe.dashboards.transforms import hide_fields, mean_of_sum_and_count
 from sink.documents import COLLECTIONS, DEVICE_STATUS, ROLLUPS
 
-__all__ = ["DEVICE_VARIABLE", "FIELD_POINTS", "SENSOR_VARIABLE", "device_view", "field_series"]
+__all__ = [
+    "DEVICE",
+    "DEVICE_VARIABLE",
+    "FIELD_POINTS",
+    "SENSOR_VARIABLE",
+    "device_view",
+    "field_series",
+]
 
 FIELD_POINTS = 5000  # the latest readings a field's panel plots
 
-# Query variables: the plugin reads each result document's ``value`` field.
+# Query variables: the plugin reads each result document's ``value`` field, and its
+# ``text`` as the label shown (the device's registered name; its id if unregistered).
 DEVICE_VARIABLE = MongoPanel(
     DEVICE_STATUS,
     [
         {"$match": {"scope": "device"}},
-        {"$project": {"_id": 0, "value": 1}},
+        {"$project": {"_id": 0, "value": 1, "text": 1}},
         {"$sort": {"value": 1}},
     ],
-    {"value": "string"},
+    {"value": "string", "text": "string"},
+)
+DEVICE = MongoPanel(
+    DEVICE_STATUS,
+    [
+        {"$match": {"scope": "device", "device_id": "$device"}},
+        {"$project": {"_id": 0, "name": 1, "location": 1, "device_id": 1}},
+    ],
+    {"name": "string", "location": "string", "device_id": "string"},
 )
 SENSOR_VARIABLE = MongoPanel(
     DEVICE_STATUS,
@@ -143,10 +160,24 @@ def device_view(numbers: Sequence[NumericField] = ()) -> Board:
         _query_variable("sensor", "Sensor", SENSOR_VARIABLE).multi(True).include_all(True)
     )
     board.add(
+        stat.Panel()
+        .text_mode(BigValueTextMode.VALUE_AND_NAME)
+        .color_mode(BigValueColorMode.NONE)
+        .reduce_options(
+            common.ReduceDataOptions().values(True).fields("/^(name|location|device_id)$/")
+        ),
+        "Device",
+        [DEVICE],
+        width=8,
+        height=5,
+        description="Name and location (latitude, longitude) from the device registry; "
+        "a device it does not know is named by its id.",
+    )
+    board.add(
         stat.Panel().unit("dateTimeFromNow"),
         "Last seen",
         [LAST_SEEN],
-        width=6,
+        width=4,
         height=5,
         description="Event time of the device's latest reading.",
     )
@@ -154,7 +185,7 @@ def device_view(numbers: Sequence[NumericField] = ()) -> Board:
         timeseries.Panel().unit("short"),
         "Readings per minute",
         [READINGS],
-        width=18,
+        width=12,
         height=5,
     )
     board.add(table.Panel(), "Sensors", [SENSORS], width=24, height=6)

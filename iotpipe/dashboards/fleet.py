@@ -3,16 +3,26 @@ one panel per sensor kind of the contract, rejections and dead letters."""
 
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import barchart, dashboard, stat, table, timeseries
+from grafana_foundation_sdk.builders import (
+    barchart,
+    common,
+    dashboard,
+    geomap,
+    stat,
+    table,
+    timeseries,
+)
+from grafana_foundation_sdk.models.common import FrameGeometrySourceMode
 from grafana_foundation_sdk.models.dashboard import VariableOption
+from grafana_foundation_sdk.models.geomap import TooltipMode
 
 from iotpipe.dashboards.board import Board
 from iotpipe.dashboards.queries import FROM, MongoPanel, PromPanel, in_range
-from iotpipe.dashboards.transforms import hide_fields, mean_of_sum_and_count
+from iotpipe.dashboards.transforms import extract_fields, hide_fields, mean_of_sum_and_count
 from iotpipe.devices.states import SILENCED
-from sink.documents import DEVICE_STATUS, ROLLUPS
+from sink.documents import DEVICE_STATUS, LATEST, ROLLUPS
 
-__all__ = ["SILENT_AFTER", "fleet_overview"]
+__all__ = ["DEVICE_MAP", "SILENT_AFTER", "fleet_overview"]
 
 SILENT_AFTER = ["15m", "5m", "30m", "1h", "6h", "24h"]  # first: the default
 
@@ -53,13 +63,106 @@ SILENT_DEVICES = MongoPanel(
     DEVICE_STATUS,
     [
         SILENT,
-        {"$project": {"_id": 0, "value": 1, "last_seen": 1, "first_seen": 1, "last_stored": 1}},
+        {
+            "$project": {
+                "_id": 0,
+                "name": 1,
+                "location": 1,
+                "device_id": 1,
+                "last_seen": 1,
+                "first_seen": 1,
+                "last_stored": 1,
+            }
+        },
         {"$sort": {"last_seen": -1}},
         {"$limit": 500},
     ],
-    {"value": "string", "last_seen": "time", "first_seen": "time", "last_stored": "time"},
+    {
+        "name": "string",
+        "location": "string",
+        "device_id": "string",
+        "last_seen": "time",
+        "first_seen": "time",
+        "last_stored": "time",
+    },
     may_be_empty=True,
 )
+# Registered devices with a location (the sink's registry mirror puts name, latitude and
+# longitude on their status documents) and their latest reading, whatever its age.
+DEVICE_MAP = MongoPanel(
+    DEVICE_STATUS,
+    [
+        {"$match": {"scope": "device", "latitude": {"$exists": True}}},
+        {
+            "$project": {
+                "_id": 0,
+                "name": 1,
+                "device_id": 1,
+                "location": 1,
+                "latitude": 1,
+                "longitude": 1,
+                LATEST: 1,
+                "last_seen": 1,
+                "state": 1,
+            }
+        },
+        {"$sort": {"device_id": 1}},
+        {"$limit": 5000},
+    ],
+    {
+        "name": "string",
+        "device_id": "string",
+        "latitude": "number",
+        "longitude": "number",
+        f"{LATEST}.value": "number",
+        f"{LATEST}.unit": "string",
+        f"{LATEST}.time": "time",
+    },
+    may_be_empty=True,
+)
+
+
+def device_map() -> geomap.Panel:
+    """Markers at each device's latitude/longitude, labelled with its name; the latest
+    reading (a JSON field from the plugin) split into value, unit, sensor and time."""
+    location = (
+        common.FrameGeometrySource()
+        .mode(FrameGeometrySourceMode.COORDS)
+        .latitude("latitude")
+        .longitude("longitude")
+    )
+    markers = (
+        common.MapLayerOptions()
+        .type("markers")
+        .name("Devices")
+        .location(location)
+        .tooltip(True)
+        .config(
+            {
+                "showLegend": False,
+                "style": {
+                    "color": {"fixed": "dark-green"},
+                    "size": {"fixed": 6},
+                    "opacity": 0.8,
+                    "symbol": {"fixed": "img/icons/marker/circle.svg", "mode": "fixed"},
+                    "text": {"field": "name", "fixed": "", "mode": "field"},
+                    "textConfig": {"fontSize": 11, "offsetY": -12, "textAlign": "center"},
+                },
+            }
+        )
+    )
+    return (
+        geomap.Panel()
+        .basemap(common.MapLayerOptions().type("default").name("Basemap"))
+        .layers([markers])
+        .tooltip(geomap.TooltipOptions().mode(TooltipMode.DETAILS))
+        .controls(geomap.ControlsOptions().show_zoom(True).mouse_wheel_zoom(True))
+        .view(geomap.MapViewConfig().id("fit").all_layers(True))
+        .with_transformation(extract_fields(LATEST))
+        .with_transformation(hide_fields(LATEST))
+    )
+
+
 READINGS_BY_KIND = MongoPanel(
     ROLLUPS,
     [
@@ -157,7 +260,18 @@ def fleet_overview(kinds: list[str]) -> Board:
         width=12,
         time_from="$silent_after",
         description="Latest reading older than $silent_after, most recent first (paused "
-        "and retired devices left out).",
+        "and retired devices left out). Name and location from the device registry; a "
+        "device it does not know is named by its id.",
+    )
+    board.add(
+        device_map(),
+        "Device locations and last values",
+        [DEVICE_MAP],
+        width=24,
+        height=10,
+        description="Registered devices with a location (iotpipe devices import), "
+        "labelled with their name; hover for the latest reading (value, unit, sensor, "
+        "time), whatever its age. Devices the registry does not know have no location.",
     )
     board.add(
         timeseries.Panel().unit("short"),

@@ -27,7 +27,14 @@ from iotpipe.dashboards.macros import interpolate, parse_pipeline
 from iotpipe.dashboards.queries import MONGODB, FieldKind, MongoPanel
 from iotpipe.dashboards.render import RULES_FILE, boards
 
-__all__ = ["CommittedQuery", "Outcome", "committed_queries", "expand_provisioning", "run"]
+__all__ = [
+    "CommittedQuery",
+    "Outcome",
+    "committed_queries",
+    "expand_provisioning",
+    "field_of",
+    "run",
+]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -148,13 +155,22 @@ def _kind(value: Any) -> FieldKind | None:
     return None
 
 
+def field_of(row: Mapping[str, Any], name: str) -> Any:
+    """``row``'s field ``name``; a dotted name reaches into embedded documents (which
+    the panel splits into fields of their own, e.g. ``latest.value``)."""
+    value: Any = row
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
 def check(spec: MongoPanel, rows: list[dict[str, Any]]) -> list[str]:
     """What is wrong with ``rows`` for a panel that plots ``spec.fields``."""
     if not rows:
         return [] if spec.may_be_empty else ["no rows"]
     problems = []
     for name, kind in spec.fields.items():
-        kinds = {_kind(row.get(name)) for row in rows}
+        kinds = {_kind(field_of(row, name)) for row in rows}
         if kinds != {kind}:
             seen = ", ".join(sorted(str(k) for k in kinds))
             problems.append(f"field {name!r}: expected {kind} in every row, got {seen}")

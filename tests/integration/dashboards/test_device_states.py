@@ -125,9 +125,11 @@ def test_paused_and_retired_devices_leave_the_silent_alert_and_panels(
         assert eventually(lambda: states() == expected), states()
 
         rows = outcomes(sink_world, now)
-        assert rows[ALERT] == [{"_id": SILENT, "silent": 1}]
+        # Not in the registry: named by its id, no location.
+        unnamed = {"device_id": SILENT, "name": SILENT, "location": "", "silent": 1}
+        assert rows[ALERT] == [unnamed]
         assert rows[COUNT] == [{"devices": 1}]
-        assert [r["value"] for r in rows[LIST]] == [SILENT]
+        assert [r["device_id"] for r in rows[LIST]] == [SILENT]
         assert rows[REPORTING] == [{"devices": 4}]  # states change silence, not reporting
 
         # Reactivated, the retired device is silent again: alerted on and listed.
@@ -135,9 +137,9 @@ def test_paused_and_retired_devices_leave_the_silent_alert_and_panels(
         assert back.status_code == 200, back.text
     assert eventually(lambda: states()[RETIRED] == "active")
     rows = outcomes(sink_world, now)
-    assert sorted(r["_id"] for r in rows[ALERT]) == [RETIRED, SILENT]
+    assert sorted(r["device_id"] for r in rows[ALERT]) == [RETIRED, SILENT]
     assert rows[COUNT] == [{"devices": 2}]
-    assert sorted(r["value"] for r in rows[LIST]) == [RETIRED, SILENT]
+    assert sorted(r["device_id"] for r in rows[LIST]) == [RETIRED, SILENT]
 
     listed = run_cli("devices", "states", "--json", "--topic", registry, env=env)
     assert listed.returncode == 0, listed.stderr

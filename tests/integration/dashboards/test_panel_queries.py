@@ -1,6 +1,8 @@
 """Every MongoDB query of the committed dashboards and alert rules, run as Grafana would
 (time range and variables filled in, Extended JSON parsed) against a database the real
-pipeline filled: HTTP -> ingest -> Kafka -> sink process -> FerretDB."""
+pipeline filled: HTTP -> ingest -> Kafka -> sink process -> FerretDB. The silent device
+is in the pipeline's device registry topic (name, location), the live one is not: names,
+locations and the fleet map come from the registry, with the id for an unknown device."""
 
 from __future__ import annotations
 
@@ -24,12 +26,17 @@ from ingest.main import build_app
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
 from iotpipe.dashboards.probe import Outcome, run
+from iotpipe.devices.kafka import publish_boxes
+from tests.integration.devices.world import COMPACTED, make_topic
 from tests.scratch import Scratch
 from tests.support import sink_environment
+from tests.unit.devices.registry_fakes import box
 
 pytestmark = pytest.mark.timeout(240)
 
-LIVE, SILENT = "box-live", "box-silent"
+# The silent device is registered (a box id: 24 hex characters), the live one is not.
+LIVE, SILENT = "box-live", "5a11000000000000000000a1"
+SILENT_NAME, SILENT_AT = "Hafenkran", "51.96237, 7.64568"  # registry_fakes' location
 SENSORS = [("temp", "TEMPERATURE", "Cel", 21.5), ("hum", "HUMIDITY", "%", 55.0)]
 OUT_OF_RANGE = 85.0  # plausible for the schema, outside TEMPERATURE's alert range
 
@@ -76,6 +83,9 @@ def seeded(
 ) -> Iterator[Seeded]:
     topic = module_scratch.topic("it-dash", partitions=2, dlq=True, push=True)
     database = module_scratch.database("it_dash")
+    registry = f"{topic}-devices"  # the topic's family: removed with it
+    make_topic(endpoints["kafka"], registry, COMPACTED)
+    publish_boxes(endpoints["kafka"], [box(SILENT, name=SILENT_NAME)], topic=registry)
     keys = KeyStore(Path(tmp_path_factory.mktemp("keys")) / "keys.json")
     admin_key = keys.create("ops", "admin")[1]
     settings = IngestSettings(
@@ -92,6 +102,7 @@ def seeded(
         )
         assert response.status_code == 202, response.text
     env = sink_environment(endpoints, topic=topic, group=topic, database=database)
+    env["IOTPIPE_SINK_DEVICES_TOPIC"] = registry
     sink = subprocess.Popen(
         [sys.executable, "-m", "iotpipe", "sink"],
         env=env,
@@ -129,8 +140,9 @@ def _statuses_settled(db: Database[dict[str, Any]], now: datetime) -> bool:
         f"device|{SILENT}": now - timedelta(minutes=40),
         f"sensor|{SILENT}|temp": now - timedelta(minutes=40),
     }
-    found = {d["_id"]: d["last_seen"] for d in db["device_status"].find({}, {"last_seen": 1})}
-    return found == expected
+    found = {d["_id"]: d.get("last_seen") for d in db["device_status"].find({}, {"last_seen": 1})}
+    named = db["device_status"].find_one({"_id": f"device|{SILENT}", "name": SILENT_NAME})
+    return found == expected and named is not None
 
 
 def _counted(db: Database[dict[str, Any]]) -> int:
@@ -161,12 +173,66 @@ def test_the_answers_match_what_was_sent(seeded: Seeded, outcomes: dict[str, Out
     assert rows("iotpipe-fleet: Readings in range")[0]["readings"] == seeded.sent
     assert rows("iotpipe-fleet: Devices reporting") == [{"devices": 2}]
     assert rows("iotpipe-fleet: Devices silent for $silent_after") == [{"devices": 1}]
-    assert [r["value"] for r in rows("iotpipe-fleet: Silent devices")] == [SILENT]
+    assert [r["device_id"] for r in rows("iotpipe-fleet: Silent devices")] == [SILENT]
     by_kind = {r["_id"]: r["readings"] for r in rows("iotpipe-fleet: Readings by sensor kind")}
     assert by_kind == {"TEMPERATURE": 10 + 1 + 3, "HUMIDITY": 10}
-    assert sorted(r["value"] for r in rows("iotpipe-device: variable device")) == [LIVE, SILENT]
+    assert sorted(r["value"] for r in rows("iotpipe-device: variable device")) == sorted(
+        [LIVE, SILENT]
+    )
     assert sorted(r["value"] for r in rows("iotpipe-device: variable sensor")) == ["hum", "temp"]
     values = rows("iotpipe-device: $sensor")
     assert len(values) == 10 and max(r["max"] for r in values) == OUT_OF_RANGE
     assert rows("alert iotpipe-value-out-of-range") == [{"_id": f"{LIVE}|temp", "minutes": 1}]
-    assert rows("alert iotpipe-device-silent") == [{"_id": SILENT, "silent": 1}]
+    assert rows("alert iotpipe-device-silent") == [
+        {"device_id": SILENT, "name": SILENT_NAME, "location": SILENT_AT, "silent": 1}
+    ]
+
+
+def test_devices_are_shown_by_name_and_location_or_by_id(
+    seeded: Seeded, outcomes: dict[str, Outcome]
+) -> None:
+    def rows(where: str) -> list[dict[str, Any]]:
+        return outcomes[where].rows
+
+    # The device variable: registered name as the label, the id as the value.
+    labels = {r["value"]: r["text"] for r in rows("iotpipe-device: variable device")}
+    assert labels == {LIVE: LIVE, SILENT: SILENT_NAME}
+    [silent] = rows("iotpipe-fleet: Silent devices")
+    assert (silent["name"], silent["location"]) == (SILENT_NAME, SILENT_AT)
+    # The device panel ($device is the unregistered LIVE here): its id, no location.
+    assert rows("iotpipe-device: Device") == [{"name": LIVE, "location": "", "device_id": LIVE}]
+    registered = run(
+        seeded.db,
+        Contract.load(),
+        now=seeded.now + timedelta(seconds=5),
+        variables={
+            "device": SILENT,
+            "sensor": "temp",
+            "kind": "TEMPERATURE",
+            "silent_after": "15m",
+        },
+    )
+    [device] = [o for o in registered if o.query.where == "iotpipe-device: Device"]
+    assert device.rows == [{"name": SILENT_NAME, "location": SILENT_AT, "device_id": SILENT}]
+
+
+def test_the_fleet_map_has_registered_locations_and_last_values(
+    seeded: Seeded, outcomes: dict[str, Outcome]
+) -> None:
+    # Only the registered device has a location; its latest reading, however old.
+    [row] = outcomes["iotpipe-fleet: Device locations and last values"].rows
+    assert (row["name"], row["device_id"], row["location"]) == (SILENT_NAME, SILENT, SILENT_AT)
+    assert (row["latitude"], row["longitude"]) == (51.962372, 7.64568)
+    assert row["latest"] == {
+        "time": seeded.now - timedelta(minutes=40),
+        "sensor_id": "temp",
+        "value": 12.0,
+        "sensor_kind": "TEMPERATURE",
+        "unit": "Cel",
+    }
+    live = seeded.db["device_status"].find_one({"_id": f"device|{LIVE}"})
+    assert live is not None and "latitude" not in live
+    # The live device's latest: the last minute's readings of both sensors (one instant:
+    # the greater sensor id, "temp"), not the out-of-range one from 3.5 minutes ago.
+    assert live["latest"]["time"] == seeded.now - timedelta(minutes=1)
+    assert (live["latest"]["sensor_id"], live["latest"]["value"]) == ("temp", 21.5 + 0.1)

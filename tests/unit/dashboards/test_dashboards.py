@@ -139,7 +139,23 @@ def test_alert_rules_file_reads_back_to_the_generated_queries() -> None:
         assert rule["condition"] in refs
         [query] = [d for d in rule["data"] if d["datasourceUid"] == "iotpipe-mongodb"]
         assert query["model"]["queryText"] in known
-        assert "{{ $labels._id }}" in rule["annotations"]["summary"]
+    summaries = {r["uid"]: r["annotations"]["summary"] for r in rules}
+    assert "{{ $labels._id }}" in summaries["iotpipe-value-out-of-range"]
+    # The silent device by name, id and (when the registry gives one) location: the
+    # query's text columns, which Grafana makes the alert's labels.
+    silent = summaries["iotpipe-device-silent"]
+    assert "{{ $labels.name }} ({{ $labels.device_id }}" in silent
+    assert "{{ with $labels.location }}, at {{ . }}{{ end }}" in silent
+    [model] = [
+        d["model"]
+        for r in rules
+        if r["uid"] == "iotpipe-device-silent"
+        for d in r["data"]
+        if d["datasourceUid"] == "iotpipe-mongodb"
+    ]
+    spec = known[model["queryText"]]
+    text_columns = {k for k, kind in spec.fields.items() if kind == "string"}
+    assert text_columns == {"device_id", "name", "location"}
     assert (
         len(committed_queries()) == len({q.text for q in committed_queries()} | set())
         or len(committed_queries()) >= 15
@@ -211,3 +227,46 @@ def test_paused_and_retired_devices_are_never_silent() -> None:
         q for q in committed_queries() if q.where == "iotpipe-fleet: Devices reporting"
     )
     assert "state" not in reporting.text
+
+
+def panel(uid: str, title: str) -> dict[str, Any]:
+    board = dict(dashboards())[GRAFANA_DIR / "dashboards" / f"{uid}.json"]
+    found: list[dict[str, Any]] = [p for p in board["panels"] if p["title"] == title]
+    assert len(found) == 1, title
+    return found[0]
+
+
+def test_the_fleet_map_places_devices_by_latitude_and_longitude() -> None:
+    geo = panel("iotpipe-fleet", "Device locations and last values")
+    assert geo["type"] == "geomap"
+    assert geo["datasource"]["uid"] == "iotpipe-mongodb"
+    [layer] = geo["options"]["layers"]
+    assert layer["type"] == "markers"
+    assert layer["location"] == {"mode": "coords", "latitude": "latitude", "longitude": "longitude"}
+    assert layer["config"]["style"]["text"] == {"field": "name", "fixed": "", "mode": "field"}
+    assert geo["options"]["basemap"]["type"] == "default"
+    assert geo["options"]["tooltip"]["mode"] == "details"
+    # The latest reading arrives as one JSON field: split into value, unit, sensor, time.
+    [extract, organize] = geo["transformations"]
+    assert extract["id"] == "extractFields" and extract["options"]["source"] == "latest"
+    assert organize["options"]["excludeByName"] == {"latest": True}
+    [target] = geo["targets"]
+    assert target["collection"] == "device_status"
+    stages = parse_pipeline(target["queryText"])
+    assert stages[0]["$match"] == {"scope": "device", "latitude": {"$exists": True}}
+    shown = stages[1]["$project"]
+    assert {"name", "latitude", "longitude", "latest"} <= {k for k, v in shown.items() if v}
+
+
+def test_device_panels_show_names_and_the_variable_labels_devices_by_name() -> None:
+    board = dict(dashboards())[GRAFANA_DIR / "dashboards" / "iotpipe-device.json"]
+    [device] = [v for v in board["templating"]["list"] if v["name"] == "device"]
+    [stage] = [
+        s["$project"] for s in parse_pipeline(device["query"]["queryText"]) if "$project" in s
+    ]
+    assert stage == {"_id": 0, "value": 1, "text": 1}  # the plugin: label "text", value "value"
+    info = panel("iotpipe-device", "Device")
+    assert info["options"]["reduceOptions"]["fields"] == "/^(name|location|device_id)$/"
+    silent = panel("iotpipe-fleet", "Silent devices")
+    shown = json.loads(silent["targets"][0]["queryText"])[1]["$project"]
+    assert {"name", "location", "device_id"} <= set(shown)
