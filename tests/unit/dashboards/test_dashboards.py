@@ -19,7 +19,7 @@ from iotpipe.contract.catalog import Contract, RecordType
 from iotpipe.dashboards import render
 from iotpipe.dashboards.kinds import GRAFANA_DIR, load_alert_settings, sensor_kinds
 from iotpipe.dashboards.macros import interpolate, parse_pipeline, variable_names
-from iotpipe.dashboards.probe import committed_queries, expand_provisioning, specs
+from iotpipe.dashboards.probe import check, committed_queries, expand_provisioning, specs
 from iotpipe.errors import ContractError
 from sink.health import SinkMetrics
 
@@ -270,3 +270,21 @@ def test_device_panels_show_names_and_the_variable_labels_devices_by_name() -> N
     silent = panel("iotpipe-fleet", "Silent devices")
     shown = json.loads(silent["targets"][0]["queryText"])[1]["$project"]
     assert {"name", "location", "device_id"} <= set(shown)
+
+
+def test_a_dotted_field_is_read_inside_the_document() -> None:
+    """The map's latest reading is an embedded document: its spec names latest.value."""
+    spec = next(s for s in specs(Contract.load()).values() if "latest.value" in s.fields)
+    row = {
+        "name": "Hafenkran",
+        "device_id": "5a11000000000000000000a1",
+        "latitude": 51.96,
+        "longitude": 7.64,
+        "latest": {"time": datetime(2026, 12, 1, tzinfo=UTC), "value": 12.0, "unit": "Cel"},
+    }
+    assert check(spec, [row]) == []
+    assert check(spec, [{**row, "latest": {"value": "12"}}]) == [
+        "field 'latest.value': expected number in every row, got string",
+        "field 'latest.unit': expected string in every row, got None",
+        "field 'latest.time': expected time in every row, got None",
+    ]
