@@ -1,4 +1,5 @@
-"""The openSenseMap routes: ``POST /boxes/{boxId}/data`` and ``POST /boxes/{boxId}/{sensorId}``.
+"""openSenseMap's upload routes: ``POST /boxes/{boxId}/data``, ``POST /boxes/{boxId}/{sensorId}``
+(the GET side: :mod:`ingest.opensensemap.read_api`).
 
 Paths, status codes and bodies are openSenseMap's (v1), so a senseBox only needs a new
 host name: 201 with the JSON string ``"Measurements saved in box"``, errors as
@@ -23,7 +24,9 @@ from ingest.api.body import read_limited
 from ingest.api.context import Ctx, trace_id
 from ingest.api.examples import ExampleTimes
 from ingest.domain.errors import BodyTimeout, BodyTooLarge
+from ingest.opensensemap.decoding import query_of
 from ingest.opensensemap.errors import OsemError
+from ingest.opensensemap.read_api import BOX_EXAMPLE, SENSOR_EXAMPLE, opensensemap_read_router
 from ingest.opensensemap.service import SAVED_BULK, SAVED_SINGLE, OsemService
 from ingest.settings import IngestSettings
 
@@ -31,8 +34,6 @@ __all__ = ["TAG", "opensensemap_router"]
 
 TAG = "openSenseMap"
 TOKEN_HEADERS = ("authorization", "x-osem-device-api-key")
-BOX_EXAMPLE = "57000b8745fd40c8196ad04c"
-SENSOR_EXAMPLE = "57000b8745fd40c8196ad04e"
 
 _ERROR = {
     "type": "object",
@@ -42,7 +43,7 @@ _ERROR = {
 }
 _WHEN = {
     400: "A measurement for a sensor that is not part of the box; unparseable JSON; "
-    "single: `value` missing.",
+    "a parameter given twice (`?luftdaten=1&luftdaten=1`); single: `value` missing.",
     401: "Box access token not valid (boxes with useAuth, and always for hackAIR).",
     404: "Box not found; single: sensor not in the box.",
     408: "Body not received within ingest's body_timeout_seconds (not upstream).",
@@ -154,7 +155,9 @@ def opensensemap_router(times: ExampleTimes) -> APIRouter:
         "`sensorId,value[,createdAt[,lng,lat[,height]]]`), JSON object "
         "(`{sensorId: value | [value, createdAt, location]}`) or array "
         "(`[{sensor, value, createdAt?, location?}]`), `application/sbx-bytes(-ts)`, "
-        "`?luftdaten=1` (sensor.community) and `?hackair=true` payloads; at most 2500 "
+        "luftdaten (sensor.community) and hackAIR payloads, selected by a `luftdaten` or "
+        "`hackair` flag with any non-empty value, in the query string (`?luftdaten=1`) or "
+        "as a key of a JSON object body (the query wins), as upstream; at most 2500 "
         "measurements, all or nothing. Measurements without createdAt get the receive "
         "time; createdAt may be at most 1 minute ahead, and any age. Each measurement "
         "becomes a SensorReading (device_id = box id, sensor_id = sensor id) produced to "
@@ -175,7 +178,7 @@ def opensensemap_router(times: ExampleTimes) -> APIRouter:
         upload = service.open_bulk(
             box_id,
             content_type=request.headers.get("content-type"),
-            query=dict(request.query_params),
+            query=query_of(request.query_params.multi_items()),
             tokens=_tokens(request),
         )
         body = await _body(request, ctx.settings)
@@ -189,7 +192,8 @@ def opensensemap_router(times: ExampleTimes) -> APIRouter:
         description="openSenseMap's single upload, unchanged: JSON "
         '`{"value": 21.34, "createdAt"?: RFC 3339, "location"?: [lng, lat, height] | '
         "{lng, lat, height}}`, as the senseBox custom sketch (`custom_setup`) sends it. "
-        "Same auth, time and contract rules as the bulk upload.",
+        "`value`, `createdAt` and `location` may also be query parameters, which win over "
+        "the body's, as upstream. Same auth, time and contract rules as the bulk upload.",
         responses=_responses(400, 401, 404, 408, 413, 415, 422, 429, 503, saved=SAVED_SINGLE),
         openapi_extra={"security": _SECURITY, "requestBody": _SINGLE_BODY},
     )
@@ -214,10 +218,11 @@ def opensensemap_router(times: ExampleTimes) -> APIRouter:
             sensor_id,
             await _body(request, ctx.settings),
             content_type=content_type,
-            query=dict(request.query_params),
+            query=query_of(request.query_params.multi_items()),
             tokens=_tokens(request),
             trace=trace_id(request.headers),
         )
         return JSONResponse(SAVED_SINGLE, status_code=201)
 
+    router.include_router(opensensemap_read_router())
     return router

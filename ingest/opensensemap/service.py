@@ -6,6 +6,8 @@ Knows no HTTP: the routes (``api``) pass plain values in, ``OsemError`` comes ou
 (``http_semantics.json`` ``auth.check_order_bulk``): boxId 422 -> content type 415 ->
 box 404 -> token 401, decided by :meth:`OsemService.open_bulk` before the body is read
 (an unauthenticated client cannot make ingest buffer it), then :meth:`OsemService.save`
+reads the flags a JSON body may carry (upstream reads ``luftdaten``/``hackair`` from the
+body too; a body-flagged hackAIR upload must then show the box's token: 401), and
 decodes (422 / 400). Single (``single_measurement.json`` rules): 415 -> boxId 422
 (:meth:`OsemService.check_single`), then the body's parameters, box, token, measurement
 rules and sensor (:meth:`OsemService.save_single`). Then every reading is validated
@@ -15,8 +17,8 @@ invalid reading refuses the whole request and nothing is published.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -25,6 +27,7 @@ from pydantic import BaseModel
 from ingest.domain.accept import Policy
 from ingest.domain.service import IngestService, RecordResult
 from ingest.opensensemap.decoding import (
+    Query,
     bulk_format,
     check_id_param,
     complete_single,
@@ -62,6 +65,9 @@ class Upload:
 
     box: Box
     fmt: str  # "csv", "json", "sbx-bytes", "sbx-bytes-ts", "luftdaten", "hackair"
+    content_type: str | None = None
+    query: Query = field(default_factory=dict)
+    tokens: Sequence[str | None] = ()
 
 
 class OsemService:
@@ -83,14 +89,14 @@ class OsemService:
         box_id: str,
         *,
         content_type: str | None,
-        query: Mapping[str, str],
+        query: Query,
         tokens: Sequence[str | None],
     ) -> Upload:
         """``POST /boxes/:boxId/data`` up to the body: 422 id, 415 type, 404 box, 401."""
         self._counted(check_id_param, "boxId", box_id)
         fmt = self._counted(bulk_format, content_type, query)
         box = self._box(box_id, tokens, hackair=fmt == "hackair")
-        return Upload(box, fmt)
+        return Upload(box, fmt, content_type, query, tokens)
 
     def check_single(self, box_id: str, *, content_type: str | None) -> None:
         """``POST /boxes/:boxId/:sensorId`` before its body: 415 (JSON only), 422 boxId."""
@@ -101,9 +107,10 @@ class OsemService:
     async def save(self, upload: Upload, body: bytes, *, trace: str) -> int:
         """Decode, validate against the contract, publish all or nothing; the count saved."""
         received_at = self._clock()
-        measurements = self._counted(
-            decode_bulk, upload.fmt, body, upload.box, received_at=received_at
-        )
+        fmt = self._counted(bulk_format, upload.content_type, upload.query, body)
+        if fmt == "hackair" and upload.fmt != "hackair":  # flagged in the body only
+            self._check_token(upload.box, upload.tokens, hackair=True)
+        measurements = self._counted(decode_bulk, fmt, body, upload.box, received_at=received_at)
         return await self._publish(upload.box, measurements, trace=trace)
 
     async def save_single(
@@ -113,7 +120,7 @@ class OsemService:
         body: bytes,
         *,
         content_type: str | None,
-        query: Mapping[str, str],
+        query: Query,
         tokens: Sequence[str | None],
         trace: str,
     ) -> None:
@@ -138,11 +145,14 @@ class OsemService:
         box = self._boxes.get(box_id.strip())
         if box is None:
             self._refuse(OsemError.not_found("Box not found"))
+        self._check_token(box, tokens, hackair=hackair)
+        return box
+
+    def _check_token(self, box: Box, tokens: Sequence[str | None], *, hackair: bool) -> None:
         if box.requires_token(hackair=hackair) and not any(
             box.token_matches(t) for t in tokens if t is not None
         ):
             self._refuse(OsemError.unauthorized())
-        return box
 
     def _readings(self, box: Box, measurements: Iterable[Measurement]) -> list[dict[str, Any]]:
         """Contract readings of measurements the decoders matched to the box's sensors."""

@@ -12,19 +12,22 @@ Bulk (``POST /boxes/:boxId/data``), upstream's check order: boxId syntax (route,
 token 401 (route) -> :func:`decode_bulk` (422 decode/validate, then 400 foreign sensor).
 Single (``POST /boxes/:boxId/:sensorId``): see :mod:`.single`.
 
-``?luftdaten=`` / ``?hackair=`` with ANY non-empty value (even "false") select those
-decoders, as upstream: a drop-in target must accept what upstream accepts, and a client
-sending ``luftdaten=false`` works upstream only with a luftdaten body. Upstream also
-reads these flags from a JSON body key; we only read the query.
+The ``luftdaten`` / ``hackair`` flags are read where upstream's ``retrieveParameters``
+reads them (``userParamHelpers.extractParam``): a key of the parsed JSON body
+(``application/json`` or ``+json`` bodies that are objects), overridden by the query
+string. A string flag with ANY non-empty value (even "false") selects its decoder, as
+upstream: a drop-in target must accept what upstream accepts. A JSON ``false``, ``0`` or
+``null`` is no flag (JS ``stringParser`` keeps falsy values and the controller tests
+truthiness); ``true``, a number or an object is one. See :func:`bulk_flags`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
-from ingest.opensensemap.decoding._js import to_number, trim
+from ingest.opensensemap.decoding._js import loads, to_number, to_string, trim
 from ingest.opensensemap.decoding.csv_body import decode_csv
 from ingest.opensensemap.decoding.hackair import decode_hackair
 from ingest.opensensemap.decoding.json_body import decode_json
@@ -48,16 +51,21 @@ from iotpipe.devices.boxes import Box
 
 __all__ = [
     "BULK_FORMATS",
+    "FLAGS",
     "INVALID_BOX_ID_MESSAGE",
     "MAX_MEASUREMENTS",
+    "Query",
     "SingleRequest",
+    "bulk_flags",
     "bulk_format",
     "check_id_param",
     "complete_single",
     "decode_bulk",
     "decode_single",
+    "is_json_media",
     "numeric_value",
     "parse_single",
+    "query_of",
     "valid_object_id",
 ]
 
@@ -85,25 +93,93 @@ _DECODERS: Final[dict[str, Callable[[bytes, Box], list[object]]]] = {
 BULK_FORMATS: Final = tuple(_DECODERS)
 
 
-def bulk_format(content_type: str | None, query: Mapping[str, str]) -> str:
+# The query string as the routes pass it: one value, or a list when a name is repeated.
+Query = Mapping[str, "str | list[str]"]
+FLAGS: Final = ("luftdaten", "hackair")  # upstream's retrieveParameters order
+
+
+def query_of(pairs: Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
+    """The query string as restify's parser gives it: a name given twice is a list (which
+    upstream's parameters refuse: "must only be specified once")."""
+    out: dict[str, str | list[str]] = {}
+    for name, value in pairs:
+        seen = out.get(name)
+        if seen is None:
+            out[name] = value
+        else:
+            out[name] = [*seen, value] if isinstance(seen, list) else [seen, value]
+    return out
+
+
+def is_json_media(content_type: str | None) -> bool:
+    """A body restify's JSON body parser parses: ``application/json`` or ``application/*+json``."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _body_params(content_type: str | None, body: bytes) -> dict[str, Any]:
+    """The JSON body's keys, where upstream's parameter search looks (``req.body``); a body
+    that is not a JSON object, or not JSON by its content type, has none. Unparseable JSON
+    is restify's 400 ``InvalidContent``."""
+    if not body or not is_json_media(content_type):
+        return {}
+    if not any(name.encode() in body for name in FLAGS) and b"\\u" not in body:
+        return {}  # no key can be a flag: spare the hot path a second parse
+    try:
+        doc = loads(body.decode("utf-8", "replace"))
+    except ValueError as exc:
+        raise OsemError.invalid_content(f"Invalid JSON: {exc}") from None
+    return doc if isinstance(doc, dict) else {}
+
+
+def _flag(name: str, value: object) -> bool:
+    """One flag as upstream's String parameter and the controller's ``if (flag)`` read it."""
+    if isinstance(value, list):
+        raise OsemError.bad_request(f"Parameter {name} must only be specified once")
+    if isinstance(value, str) or not (value is None or value is False or value == 0):
+        text = value if isinstance(value, str) else to_string(value)
+        if not trim(text):
+            raise OsemError.unprocessable(f"Parameter {name} is not parseable as datatype String")
+        return True
+    return False  # JSON false / 0 / null: the parameter is set, but falsy
+
+
+def bulk_flags(query: Query, content_type: str | None = None, body: bytes = b"") -> set[str]:
+    """The flags set (``{"luftdaten", "hackair"}`` or part of it), upstream's way.
+
+    Each is looked up in the query string, else in the JSON body's keys; a name given
+    twice in the query (an array to restify's query parser) or as a JSON array is 400
+    "Parameter <name> must only be specified once"; an empty (after trimming) string is
+    422 "Parameter <name> is not parseable as datatype String"; luftdaten is checked first.
+    Without ``body`` (before it is read) only the query counts.
+    """
+    from_body = _body_params(content_type, body)
+    flags = set()
+    for name in FLAGS:
+        if name in query:
+            value: object = query[name]
+        elif name in from_body:
+            value = from_body[name]
+        else:
+            continue
+        if _flag(name, value):
+            flags.add(name)
+    return flags
+
+
+def bulk_format(content_type: str | None, query: Query, body: bytes = b"") -> str:
     """'hackair' | 'luftdaten' | 'json' | 'csv' | 'sbx-bytes' | 'sbx-bytes-ts'.
 
-    As upstream: a ``luftdaten``/``hackair`` query parameter that is empty after trimming
-    is 422 "Parameter <name> is not parseable as datatype String" (luftdaten checked
-    first); then hackair (any non-empty value) wins over luftdaten, which wins over the
-    Content-Type (lower-cased, parameters stripped; missing = application/octet-stream);
-    anything else is 415 "Unsupported content-type." (``debug_plain`` too: it stores
-    nothing upstream).
+    As upstream: the flags (:func:`bulk_flags`; 400/422 for a bad one), then hackair wins
+    over luftdaten, which wins over the Content-Type (lower-cased, parameters stripped;
+    missing = application/octet-stream); anything else is 415 "Unsupported
+    content-type." (``debug_plain`` too: it stores nothing upstream). Without ``body``
+    the flags a JSON body may carry are not seen: :meth:`OsemService.save` asks again
+    once the body is read.
     """
-    flags = {}
-    for name in ("luftdaten", "hackair"):
-        raw = query.get(name)
-        if raw is not None:
-            if not trim(raw):
-                raise OsemError.unprocessable(
-                    f"Parameter {name} is not parseable as datatype String"
-                )
-            flags[name] = raw
+    flags = bulk_flags(query, content_type, body)
     if "hackair" in flags:
         return "hackair"
     if "luftdaten" in flags:
@@ -145,7 +221,7 @@ def decode_single(
     sensor_id: str,
     *,
     received_at: datetime,
-    query: Mapping[str, str] | None = None,
+    query: Query | None = None,
 ) -> Measurement:
     """``POST /boxes/:boxId/:sensorId``: :func:`parse_single` then :func:`complete_single`.
 

@@ -15,7 +15,8 @@ Upstream's check order, and who does what here:
    {...}", future limit), then 404 "Sensor not found: Sensor <id> of box <boxId> not
    found" (matched case-insensitively, as bson's ``ObjectId.equals``).
 
-Parameters are looked up as upstream does: JSON body, then the query string (which wins).
+Parameters are looked up as upstream does: JSON body, then the query string (which wins;
+a name repeated there is a list, so 400 "Parameter <name> must only be specified once").
 The value is stored as ``String(value).trim()``. :func:`decode_single` is 2 + 4 for a
 caller that has already done 1 and 3 (then a 400/422 of step 2 comes after 404/401).
 """
@@ -66,7 +67,7 @@ class SingleRequest:
     location: Location | None
 
 
-def _params(body: bytes, query: Mapping[str, str] | None) -> dict[str, Any]:
+def _params(body: bytes, query: Mapping[str, str | list[str]] | None) -> dict[str, Any]:
     space: dict[str, Any] = {}
     if body:
         try:
@@ -87,7 +88,11 @@ def _once(name: str, value: object) -> object:
 
 
 def parse_single(
-    body: bytes, content_type: str | None, sensor_id: str, *, query: Mapping[str, str] | None = None
+    body: bytes,
+    content_type: str | None,
+    sensor_id: str,
+    *,
+    query: Mapping[str, str | list[str]] | None = None,
 ) -> SingleRequest:
     """Step 2 of the module docstring: everything that needs no box."""
     if not _is_json(content_type):

@@ -13,7 +13,12 @@ from ingest.auth.keys import KeyStore
 from ingest.publisher.memory import MemoryPublisher
 from ingest.settings import IngestSettings
 
-PARAMS = {"name": "SensorReading", "version": "1"}
+PARAMS = {
+    "name": "SensorReading",
+    "version": "1",
+    "boxId": "57000b8745fd40c8196ad04c",  # the openSenseMap GET routes
+    "sensorId": "57000b8745fd40c8196ad04e",
+}
 
 
 def test_operations_documented_as_public_answer_without_a_key(tmp_path: Path) -> None:
