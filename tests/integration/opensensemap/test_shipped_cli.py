@@ -78,3 +78,49 @@ def test_iotpipe_ingest_takes_a_wifi_sketch_request(shipped: OsemServer) -> None
     assert {sid: (r["device_id"], r["value"]) for sid, r in got.items()} == {
         sid: (HOME, value) for sid, value in lines
     }
+
+
+def _request(server: OsemServer, method: str, path: str, body: bytes = b"") -> bytes:
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: ingress.opensensemap.org\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return server.send(head.encode() + body)
+
+
+def test_the_shipped_ingest_reads_boxes_and_body_flags_from_the_registry(
+    shipped: OsemServer,
+) -> None:
+    """GET /boxes/:boxId answers from the imported registry; a measurement route it does
+    not serve says so; a luftdaten flag sent as a JSON body key reaches Kafka decoded."""
+    status, headers, payload = split(_request(shipped, "GET", f"/boxes/{HOME}"))
+    assert status == 200, payload
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert headers["access-control-allow-origin"] == "*"
+    box = json.loads(payload)
+    home = next(b for b in boxes_with_token(shipped.token) if b["_id"] == HOME)
+    assert box["_id"] == HOME
+    assert [s["_id"] for s in box["sensors"]] == [s["_id"] for s in home["sensors"]]
+    assert shipped.token not in payload.decode()
+
+    status, _, payload = split(_request(shipped, "GET", f"/boxes/{HOME}/sensors"))
+    assert (status, json.loads(payload)["code"]) == (404, "ResourceNotFound")
+
+    luftdaten_box = "5a1100000000000000d10000"  # boxes.json: useAuth false
+    body = json.dumps(
+        {
+            "luftdaten": True,
+            "sensordatavalues": [
+                {"value_type": "SDS_P1", "value": "5.38"},
+                {"value_type": "SDS_P2", "value": "4.98"},
+            ],
+        }
+    ).encode()
+    since = shipped.mark()
+    status, _, payload = split(_request(shipped, "POST", f"/boxes/{luftdaten_box}/data", body))
+    assert status == 201, payload
+    got = sorted(
+        (r.model_dump()["device_id"], r.model_dump()["value"]) for r in shipped.consume(since, 2)
+    )
+    assert got == [(luftdaten_box, 4.98), (luftdaten_box, 5.38)]
