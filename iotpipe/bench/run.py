@@ -15,11 +15,11 @@ import confluent_kafka
 from rich.console import Console
 
 from ingest.settings import IngestSettings
-from iotpipe.bench import limits, phases, stages, world
+from iotpipe.bench import limits, loadgen, phases, stages, world
+from iotpipe.bench.loadgen import LoadResult, run_load
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import BATCH_PHASES, batch_body, single_body
-from iotpipe.bench.wrk import WrkResult, find_wrk, run_wrk
 from iotpipe.contract.catalog import Contract
 from iotpipe.processes import free_port, wait_sink_assigned
 from iotpipe.stack.manager import Stack
@@ -44,9 +44,9 @@ class BenchPlan:
 @dataclass
 class BenchRun:
     figures: dict[str, Any] = field(default_factory=dict)
-    loadgen: dict[str, float] = field(default_factory=dict)  # phase -> wrk CPU share
+    loadgen: dict[str, float] = field(default_factory=dict)  # phase -> generator's CPU share
 
-    def wrk(self, name: str, result: WrkResult) -> WrkResult:
+    def load(self, name: str, result: LoadResult) -> LoadResult:
         self.loadgen[name] = round(result.cpu_share, 3)
         if result.non2xx or result.errors:
             console.print(f"[yellow]{name}: {result.non2xx} non-2xx, {result.errors} errors[/]")
@@ -62,7 +62,7 @@ def _versions() -> dict[str, str]:
 
 
 def run_bench(plan: BenchPlan) -> dict[str, Any]:
-    find_wrk()
+    loadgen.prepare(console)  # built on first use, before anything starts
     stack = Stack(StackSettings(), console=console)
     endpoints = stack.up().endpoints()
     tag = uuid.uuid4().hex[:8]
@@ -142,8 +142,8 @@ def _http_phases(
                    workdir / f"noop-{kind}.log", f"http://127.0.0.1:{port}/healthz"):  # fmt: skip
             console.print(f"bare HTTP server ({kind} no-op)...")
             noop = f"http://127.0.0.1:{port}/noop"
-            bare = run.wrk(f"bare_http_{kind}", run_wrk(noop, single, connections=plan.connections,
-                                                         seconds=plan.seconds))  # fmt: skip
+            found = run_load(noop, single, connections=plan.connections, seconds=plan.seconds)
+            bare = run.load(f"bare_http_{kind}", found)
         run.figures[figure] = bare.requests_per_s
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -152,23 +152,24 @@ def _http_phases(
     with serve(["-m", "iotpipe", "ingest"], ingest_env, workdir / "ingest.log", f"{base}/readyz"):
         console.print("ingest, single readings at full load...")
         url = f"{base}/v1/readings"
-        full = run.wrk("single_full", run_wrk(url, single, key=key, connections=plan.connections,
-                                              seconds=plan.seconds))  # fmt: skip
+        full = run.load("single_full", run_load(url, single, key=key, connections=plan.connections,
+                                                seconds=plan.seconds))  # fmt: skip
         # Half load: pace each connection so that all together send about half the peak.
         per_connection = full.requests_per_s / 2 / plan.connections
         pause = max(0.0, 1000 / per_connection - full.mean_ms / 2)
         console.print("ingest, single readings at half load...")
-        half = run.wrk("single_half", run_wrk(url, single, key=key, connections=plan.connections,
-                                              seconds=plan.seconds, delay_ms=pause))  # fmt: skip
+        half = run.load("single_half", run_load(url, single, key=key, connections=plan.connections,
+                                                seconds=plan.seconds, delay_ms=pause))  # fmt: skip
         run.figures["single"] = {
             "full": {"rps": full.requests_per_s, "p50_ms": full.p50_ms, "p99_ms": full.p99_ms},
             "half": {"rps": half.requests_per_s, "p50_ms": half.p50_ms, "p99_ms": half.p99_ms},
         }
         for size, connections in BATCH_PHASES:
             console.print(f"ingest, batches of {size}...")
-            result = run.wrk(f"batch_{size}", run_wrk(f"{base}/v1/readings/batch", batch_body(size),
-                                                      key=key, connections=connections,
-                                                      seconds=plan.seconds))  # fmt: skip
+            batch = batch_body(size)
+            result = run.load(f"batch_{size}", run_load(f"{base}/v1/readings/batch", batch, key=key,
+                                                        connections=connections,
+                                                        seconds=plan.seconds))  # fmt: skip
             run.figures[f"batch_{size}_readings_per_s"] = result.requests_per_s * size
             run.figures[f"batch_{size}_p99_ms"] = result.p99_ms
         console.print("ingest, WebSocket frames of 100...")

@@ -9,11 +9,12 @@ database) is started, measured and wiped, so the developer's stack is never touc
 - the sink: 1, 2 and 3 real ``iotpipe sink`` processes in one consumer group (each point
   a fresh group and database) draining that topic; documents counted in the database;
 - ingest: ``iotpipe ingest --workers K`` for 1, 2 and one per core (and 4 on two cores,
-  to show oversubscription), loaded with wrk: batches of 1,000 and single readings.
+  to show oversubscription), loaded with the bench's load generator: batches of 1,000 and
+  single readings.
 
 Each point records the CPU of each process group (Kafka, registry, database, sink,
-ingest, wrk, the rest of the machine) over its stretch, so the reading can name the
-resource that saturates. Nothing here asserts a timing.
+ingest, the load generator, the rest of the machine) over its stretch, so the reading can
+name the resource that saturates. Nothing here asserts a timing.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ from ingest.main import ingest_producer_config
 from ingest.settings import IngestSettings
 from iotpipe.bench import limits, phases, world
 from iotpipe.bench.cpu import CpuMeter, Group
+from iotpipe.bench.loadgen import LoadResult, prepare, run_load
 from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import batch_body, single_body
-from iotpipe.bench.wrk import WrkResult, find_wrk, run_wrk
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.registry import SchemaRegistry
 from iotpipe.errors import ConfigError, ServiceFailed
@@ -79,7 +80,7 @@ STEADY_UNTIL = 0.95  # ... and ends at this quantile (a replica done early idles
 
 @dataclass(frozen=True)
 class ScalePlan:
-    seconds: float  # per ingest phase (wrk)
+    seconds: float  # per ingest phase (load generator)
     prefill: int  # readings in the sink's topic (the bare producer writes them)
     sink_replicas: tuple[int, ...]
     ingest_workers: tuple[int, ...]
@@ -108,8 +109,8 @@ def build_plan(
 ) -> ScalePlan:
     """The points to measure, checked: a bad number is a ConfigError saying which."""
     if seconds < 1:
-        raise ConfigError(f"--seconds must be at least 1 for --scale (wrk counts whole seconds; "
-                          f"got {seconds:g})")  # fmt: skip
+        raise ConfigError(f"--seconds must be at least 1 for --scale (wrk, if chosen, counts whole "
+                          f"seconds; got {seconds:g})")  # fmt: skip
     if prefill < topics.partitions:
         raise ConfigError(
             f"--prefill must be at least the topic's {topics.partitions} partitions "
@@ -168,7 +169,7 @@ def private_stack(state_dir: Path, *, brokers: int) -> Stack:
 
 def run_scale(plan: ScalePlan, state_dir: Path) -> dict[str, Any]:
     """Start the private stack, measure every point, wipe the stack; the result."""
-    find_wrk()
+    prepare(console)  # the load generator, built on first use before anything starts
     stack = private_stack(state_dir, brokers=plan.brokers)
     console.print(f"private {plan.brokers}-broker stack in {state_dir}...")
     try:
@@ -382,7 +383,7 @@ class _ScaleRun:
         console.print(f"ingest, {workers} worker(s)...")
         with serve(args, ingest_env, log, f"{base}/readyz") as process:
             url = f"{base}/v1/readings"
-            run_wrk(url, single_body(), key=key, seconds=WARMUP_SECONDS)
+            run_load(url, single_body(), key=key, seconds=WARMUP_SECONDS)
             meter = self._meter(Group("ingest", lambda: [process.pid]))
             phase: dict[str, Any] = {"workers": workers}
             for name, url, body, connections, size in (
@@ -392,13 +393,15 @@ class _ScaleRun:
             ):  # fmt: skip
                 before = self._end_offsets(topic)
                 meter.start()
-                found = run_wrk(url, body, key=key, connections=connections, seconds=plan.seconds)
-                cpu = meter.stop(extra={"wrk": found.cpu_share * self.cores})
-                phase[name] = _wrk_figures(found, size, self._end_offsets(topic) - before, cpu)
+                found = run_load(url, body, key=key, connections=connections, seconds=plan.seconds)
+                cpu = meter.stop(extra={"loadgen": found.cpu_share * self.cores})
+                phase[name] = _load_figures(found, size, self._end_offsets(topic) - before, cpu)
         return phase
 
 
-def _wrk_figures(found: WrkResult, size: int, landed: int, cpu: dict[str, float]) -> dict[str, Any]:
+def _load_figures(
+    found: LoadResult, size: int, landed: int, cpu: dict[str, float]
+) -> dict[str, Any]:
     if found.non2xx or found.errors:
         console.print(f"[yellow]{found.non2xx} non-2xx answers, {found.errors} errors[/]")
     return {

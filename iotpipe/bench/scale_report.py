@@ -27,7 +27,8 @@ __all__ = [
 
 SATURATED = 0.9  # a machine whose busy cores reach this share of its cores is CPU-bound
 NOT_GROUPS = {"machine", "steal"}  # keys of a point's cpu that are not process groups
-NOT_PIPELINE = NOT_GROUPS | {"other", "wrk", "bench"}  # not the pipeline's own processes
+# Not the pipeline's own processes ("wrk": the load generator of older runs).
+NOT_PIPELINE = NOT_GROUPS | {"other", "loadgen", "wrk", "bench"}
 
 
 def pipeline_cores(cpu: dict[str, float]) -> float:

@@ -1,12 +1,12 @@
 """A constant-rate load: batches POSTed on a fixed schedule from a background thread.
 
-wrk paces a connection by waiting after each response, so a slower server silently gets
-less load (closed loop); a soak must hold its rate, so this is open loop: request k is due
-at ``start + k * interval`` whatever happened to earlier ones, and a slow server shows as
-more requests in flight. ``max_in_flight`` bounds that; a request that would exceed it is
-counted as ``skipped`` (a failure of the run, not silently dropped load). At the soak's
-rates (tens of requests per second) one asyncio client uses a few percent of a core;
-``cpu_share`` reports it.
+The bench's load generator (as wrk) paces a connection by waiting after each response, so
+a slower server silently gets less load (closed loop); a soak must hold its rate, so this
+is open loop: request k is due at ``start + k * interval`` whatever happened to earlier
+ones, and a slow server shows as more requests in flight. ``max_in_flight`` bounds that;
+a request that would exceed it is counted as ``skipped`` (a failure of the run, not
+silently dropped load). At the soak's rates (tens of requests per second) one asyncio
+client uses a few percent of a core; ``cpu_share`` reports it.
 """
 
 from __future__ import annotations

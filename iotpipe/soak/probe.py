@@ -1,10 +1,10 @@
-"""A short peak probe: wrk at full speed on ingest while the sink consumes, for the rate
-the pipeline sustains end to end on this machine now.
+"""A short peak probe: the bench's load generator at full speed on ingest while the sink
+consumes, for the rate the pipeline sustains end to end on this machine now.
 
 Both sides are measured in the same run because on a small machine they share the cores:
 ingest's rate alone would overstate what the sink can keep up with. The sink's rate is
 the readings of the probe over the time from its start until the group's lag is back to
-zero: a sink faster than ingest finishes right after wrk (its rate is then ingest's), a
+zero: a sink faster than ingest finishes right after the load (its rate is then ingest's), a
 slower one is measured over its whole backlog rather than over a window it may have spent
 joining the group. One batch is sent and stored first, so the sink has its partitions
 before the clock starts.
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from iotpipe.bench.loadgen import run_load
 from iotpipe.bench.processes import metrics
 from iotpipe.bench.workload import batch_body
-from iotpipe.bench.wrk import run_wrk
 from iotpipe.soak.world import SoakWorld
 
 __all__ = ["Peak", "probe_peak", "stored", "until_zero"]
@@ -32,8 +32,8 @@ PROBE_CONNECTIONS = 8
 class Peak:
     ingest_readings_per_s: float
     sink_docs_per_s: float
-    drain_s: float  # from the end of wrk until the lag was zero
-    wrk_cpu_share: float
+    drain_s: float  # from the end of the load until the lag was zero
+    loadgen_cpu_share: float
     errors: int
 
     @property
@@ -68,7 +68,7 @@ def probe_peak(
     if until_zero(lag, timeout) is None:
         raise RuntimeError("the sink did not store the probe's first batch")
     before, began = stored(world), time.perf_counter()
-    result = run_wrk(url, body, key=world.key, connections=PROBE_CONNECTIONS, seconds=seconds)
+    result = run_load(url, body, key=world.key, connections=PROBE_CONNECTIONS, seconds=seconds)
     drain = until_zero(lag, timeout)
     if drain is None:
         raise RuntimeError(f"the sink did not drain the probe's backlog in {timeout:.0f} s")
@@ -77,6 +77,6 @@ def probe_peak(
         ingest_readings_per_s=result.requests_per_s * batch,
         sink_docs_per_s=sink_rate,
         drain_s=drain,
-        wrk_cpu_share=result.cpu_share,
+        loadgen_cpu_share=result.cpu_share,
         errors=result.non2xx + result.errors,
     )

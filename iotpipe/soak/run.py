@@ -13,10 +13,10 @@ from typing import Any
 
 from rich.console import Console
 
+from iotpipe.bench import loadgen
 from iotpipe.bench.phases import percentile
 from iotpipe.bench.processes import metrics, serve
 from iotpipe.bench.workload import batch_body
-from iotpipe.bench.wrk import find_wrk
 from iotpipe.soak.growth import growth, slope
 from iotpipe.soak.lag import KafkaOffsets
 from iotpipe.soak.load import LoadCounts, PacedLoad
@@ -47,7 +47,7 @@ class SoakPlan:
 
 
 def run_soak(plan: SoakPlan) -> dict[str, Any]:
-    find_wrk()
+    loadgen.prepare(console)  # built on first use, before anything starts
     status = Stack(StackSettings(), console=console).up()
     pids = {f"stack {s.name}": s.pid for s in status.services if s.pid is not None}
     with soak_world(status.endpoints(), keep_logs=plan.logs) as world:
@@ -73,7 +73,7 @@ def _soak(
     peak: Peak | None = None
     rate = plan.rate
     if rate is None:
-        console.print(f"peak probe: wrk at full speed for {plan.probe_s:.0f} s...")
+        console.print(f"peak probe: the load generator at full speed for {plan.probe_s:.0f} s...")
         peak = probe_peak(
             world, offsets.lag, batch=plan.batch, seconds=plan.probe_s,
             timeout=plan.drain_timeout_s,
@@ -82,7 +82,7 @@ def _soak(
         console.print(
             f"  ingest {peak.ingest_readings_per_s:,.0f} readings/s, sink "
             f"{peak.sink_docs_per_s:,.0f} docs/s (backlog drained {peak.drain_s:.0f} s after "
-            f"wrk) -> soak at {rate:,.0f} readings/s"
+            f"the load) -> soak at {rate:,.0f} readings/s"
         )
     load = PacedLoad(
         f"{world.ingest_url}/v1/readings/batch",

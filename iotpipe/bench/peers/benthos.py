@@ -1,5 +1,5 @@
 """Benthos v4 as ingest's peer: the same JSON POSTs with the same API key, Avro in the
-registry's wire format, produced to Kafka, measured with the same wrk phases.
+registry's wire format, produced to Kafka, measured with the same load phases.
 
 Benthos core (github.com/redpanda-data/benthos/v4, Go module proxy) ships the
 ``http_server`` input, bloblang and the processors, but no Kafka output, no schema
@@ -9,17 +9,18 @@ franz-go + hamba/avro) for those. The program is built once per content of its s
 into ``<cache>/benthos/<fingerprint>/`` (the Go caches are the stack's, beside it), run
 with a config rendered here, and measured:
 
-* ``single_rps`` / ``single_p50_ms`` / ``single_p99_ms``: wrk, one reading per POST,
-  ``ctx.connections`` connections (as ingest's ``single.full``);
-* ``batch_100_readings_per_s`` / ``batch_100_p99_ms`` and ``batch_1000_*``: wrk, 100 and
+* ``single_rps`` / ``single_p50_ms`` / ``single_p99_ms``: the bench's load generator
+  (:mod:`iotpipe.bench.loadgen`), one reading per POST, ``ctx.connections`` connections
+  (as ingest's ``single.full``);
+* ``batch_100_readings_per_s`` / ``batch_100_p99_ms`` and ``batch_1000_*``: 100 and
   1,000 readings per POST, 8 and 4 connections (ingest's batch phases,
   ``iotpipe.bench.workload.BATCH_PHASES``);
 * ``delivered``: the messages the topic holds afterwards (all phases and the warm-up),
-  counted from its offsets; a run whose topic holds fewer readings than wrk saw accepted
-  (``accepted``, estimated from wrk's rates) is refused, not reported;
+  counted from its offsets; a run whose topic holds fewer readings than the load
+  generator saw accepted (``accepted``, estimated from its rates) is refused;
   ``failed_requests``: non-2xx and errors;
-* ``*_peer_cpu_share`` and ``*_wrk_cpu_share``: CPU of the Benthos process and of wrk
-  over each phase (1.0 = all cores busy).
+* ``*_peer_cpu_share`` and ``*_loadgen_cpu_share``: CPU of the Benthos process and of
+  the load generator over each phase (1.0 = all cores busy).
 
 Same work as ingest as far as Benthos goes. Each request's key is checked first, once
 per request as ingest does (ingest/auth/keys.py): the ``Authorization: Bearer`` header
@@ -60,9 +61,9 @@ from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 
 from ingest.auth.keys import KeyEntry, KeyStore
+from iotpipe.bench.loadgen import LoadResult, run_load
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.bench.workload import BATCH_PHASES, batch_body, single_body
-from iotpipe.bench.wrk import WrkResult, run_wrk
 from iotpipe.errors import BuildFailed, PrerequisiteMissing, ServiceFailed
 from iotpipe.processes import free_port, stop, wait_http
 from iotpipe.stack.assets import assets_dir, fingerprint
@@ -89,7 +90,7 @@ NAME = "benthos"
 BINARY = "iotpipe-benthos"
 PATH = "/v1/readings"  # single readings and arrays alike
 RECORD_TYPE = "dev.iotpipe.SensorReading"
-DELIVERED_SHARE = 0.98  # the topic must hold at least this share of what wrk saw accepted
+DELIVERED_SHARE = 0.98  # the topic must hold at least this share of what the load saw accepted
 
 _SOURCES = ("go.mod", "go.sum", "main.go")
 
@@ -250,8 +251,8 @@ def topic_messages(kafka: str, topic: str) -> int:
         consumer.close()
 
 
-def _ok_requests(result: WrkResult, seconds: float) -> float:
-    """Requests answered 2xx (wrk counts non-2xx answers among its requests)."""
+def _ok_requests(result: LoadResult, seconds: float) -> float:
+    """Requests answered 2xx (the load generator counts non-2xx answers among its requests)."""
     return max(0.0, result.requests_per_s * seconds - result.non2xx)
 
 
@@ -276,10 +277,11 @@ def post_until_served(
 
 
 def accepted_readings(
-    phases: Iterable[tuple[int, WrkResult]], seconds: float, warmup: int
+    phases: Iterable[tuple[int, LoadResult]], seconds: float, warmup: int
 ) -> float:
-    """Readings wrk saw accepted over its phases (readings per request, result), estimated
-    from its rates over the phase length, plus the ``warmup`` readings posted before."""
+    """Readings the load generator saw accepted over its phases (readings per request,
+    result), estimated from its rates over the phase length, plus the ``warmup`` readings
+    posted before."""
     return warmup + sum(size * _ok_requests(result, seconds) for size, result in phases)
 
 
@@ -298,18 +300,18 @@ def _cpu(pid: int) -> float:
 
 
 # -- run ----------------------------------------------------------------------------------
-def _phase(  # noqa: PLR0917 - one wrk phase
+def _phase(  # noqa: PLR0917 - one load phase
     process: subprocess.Popen[bytes],
     url: str,
     body: bytes,
     key: str,
     connections: int,
     seconds: float,
-) -> tuple[WrkResult, float]:
-    """One wrk phase (``key`` sent as ingest's is) and the peer's CPU share over it (1.0 =
+) -> tuple[LoadResult, float]:
+    """One load phase (``key`` sent as ingest's is) and the peer's CPU share over it (1.0 =
     all cores busy)."""
     before, began = _cpu(process.pid), time.perf_counter()
-    result = run_wrk(url, body, key=key, connections=connections, seconds=seconds)
+    result = run_load(url, body, key=key, connections=connections, seconds=seconds)
     wall = time.perf_counter() - began
     return result, (_cpu(process.pid) - before) / (wall * (os.cpu_count() or 1))
 
@@ -350,7 +352,7 @@ def measure(ctx: PeerContext) -> dict[str, float]:
     )
     url = f"http://127.0.0.1:{port}{PATH}"
     figures: dict[str, float] = {}
-    done: list[tuple[int, WrkResult]] = []
+    done: list[tuple[int, LoadResult]] = []
     with serving(binary, config, log, port) as process:
         try:  # a warm-up (registry schema, broker metadata), and a check
             first = post_until_served(url, single_body(), key=ctx.key)
@@ -365,7 +367,7 @@ def measure(ctx: PeerContext) -> dict[str, float]:
             "single_p50_ms": single.p50_ms,
             "single_p99_ms": single.p99_ms,
             "single_peer_cpu_share": cpu,
-            "single_wrk_cpu_share": single.cpu_share,
+            "single_loadgen_cpu_share": single.cpu_share,
         }
         for size, connections in BATCH_PHASES:
             batch, cpu = _phase(process, url, batch_body(size), ctx.key, connections, ctx.seconds)
@@ -375,13 +377,14 @@ def measure(ctx: PeerContext) -> dict[str, float]:
                 f"batch_{size}_readings_per_s": accepted_per_s,
                 f"batch_{size}_p99_ms": batch.p99_ms,
                 f"batch_{size}_peer_cpu_share": cpu,
-                f"batch_{size}_wrk_cpu_share": batch.cpu_share,
+                f"batch_{size}_loadgen_cpu_share": batch.cpu_share,
             }
     delivered = topic_messages(ctx.endpoints["kafka"], ctx.topic)
     accepted = accepted_readings(done, ctx.seconds, warmup=1)
     if delivered < DELIVERED_SHARE * accepted:
         raise PeerUnavailable(
-            f"the topic holds {delivered} readings, wrk saw about {accepted:.0f} accepted"
+            f"the topic holds {delivered} readings, the load generator saw about "
+            f"{accepted:.0f} accepted"
         )
     return {
         **figures,

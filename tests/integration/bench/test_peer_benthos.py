@@ -1,6 +1,7 @@
 """The Benthos peer against the real stack: built (once; cached afterwards), run, loaded
-with wrk for a moment (every phase: single, batches of 100 and of 1000, with the key), and
-what it wrote decodes with the contract's own decoder as the same readings ingest writes.
+with the bench's load generator for a moment (every phase: single, batches of 100 and of
+1000, with the key), and what it wrote decodes with the contract's own decoder as the
+same readings ingest writes.
 A request without the run's key, or with a wrong one, is refused and writes nothing.
 (No figure is asserted beyond being there.)"""
 

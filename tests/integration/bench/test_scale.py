@@ -61,7 +61,7 @@ def test_the_short_scale_run_measures_every_point_and_tears_its_stack_down(
             phase = point[kind]
             assert phase["readings_per_s"] > 0, (point["workers"], kind)
             assert phase["records_in_topic"] > 0, (point["workers"], kind)
-            assert set(phase["cpu"]) == GROUPS | {"ingest", "wrk"}
+            assert set(phase["cpu"]) == GROUPS | {"ingest", "loadgen"}
             assert phase["cpu"]["ingest"] > 0
 
     curve = result["curve"]

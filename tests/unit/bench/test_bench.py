@@ -1,4 +1,4 @@
-"""The benchmark's pure parts: workload, the limits' encoders, wrk's summary, ratios,
+"""The benchmark's pure parts: workload, the limits' encoders, ratios,
 targets and report (with and without peers), the no-op servers. (The benchmark itself
 runs with `nox -s bench`; no test asserts a timing.)"""
 
@@ -21,24 +21,8 @@ from iotpipe.bench import limits, report
 from iotpipe.bench.limits import as_ingested, avro_serializer
 from iotpipe.bench.noop import create_app, noop_asgi
 from iotpipe.bench.workload import batch_body, readings, single_body
-from iotpipe.bench.wrk import parse_summary
 from iotpipe.contract.catalog import Contract
 from iotpipe.contract.serde import ContractSerde
-
-SUMMARY = {
-    "requests": 7000,
-    "duration_us": 10_000_000,
-    "non2xx": 3,
-    "errors": 1,
-    "p50_us": 4200,
-    "p99_us": 19000,
-    "mean_us": 4500.5,
-}
-WRK_OUTPUT = (
-    "Running 10s test @ http://127.0.0.1:8000/noop\n  1 threads and 32 connections\n"
-    f"  7000 requests in 10.00s, 1.2MB read\n{json.dumps(SUMMARY)}\n"
-)
-
 
 BENTHOS = {
     "name": "benthos",
@@ -123,13 +107,6 @@ def test_the_earlier_limits_encoder_writes_what_ingests_serde_writes() -> None:
     records = as_ingested(40)
     assert [encode(r) for r in records] == [serde.encode(r, topic) for r in records]
     assert limits.ENCODERS == ("generated", "avroserializer")
-
-
-def test_wrk_summary_is_read_from_the_scripts_json_line() -> None:
-    parsed = parse_summary(WRK_OUTPUT, cpu_share=0.25)
-    assert parsed.requests_per_s == 700.0
-    assert (parsed.p50_ms, parsed.p99_ms, parsed.non2xx, parsed.errors) == (4.2, 19.0, 3, 1)
-    assert parsed.cpu_share == 0.25
 
 
 def test_ratios_compare_each_figure_with_its_limit_and_leave_peers_open() -> None:

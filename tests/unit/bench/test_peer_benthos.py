@@ -1,6 +1,6 @@
 """The Benthos peer's pure parts: its config (with the run's key digests), the build cache
 key and cache, its sources' modules, the arithmetic behind ``delivered`` and the CPU
-shares, and which wrk phases it runs (no Go, no network)."""
+shares, and which load phases it runs (no Go, no network)."""
 
 from __future__ import annotations
 
@@ -18,16 +18,16 @@ import pytest
 import yaml
 
 from ingest.auth.keys import KeyEntry, KeyStore
+from iotpipe.bench.loadgen import LoadResult
 from iotpipe.bench.peers import PeerContext, PeerUnavailable, benthos
-from iotpipe.bench.wrk import WrkResult
 from iotpipe.errors import BuildFailed, PrerequisiteMissing
 from iotpipe.stack.install import DONE_MARK
 
 
-def wrk(rps: float, non2xx: int = 0) -> WrkResult:
-    return WrkResult(
-        requests_per_s=rps, p50_ms=1.0, p99_ms=2.0, mean_ms=1.0, non2xx=non2xx, errors=0,
-        cpu_share=0.01,
+def load(rps: float, non2xx: int = 0) -> LoadResult:
+    return LoadResult(
+        requests=round(rps * 10), requests_per_s=rps, p50_ms=1.0, p99_ms=2.0, mean_ms=1.0,
+        non2xx=non2xx, errors=0, cpu_share=0.01,
     )  # fmt: skip
 
 
@@ -234,25 +234,28 @@ def context(tmp_path: Path, key: str = "k") -> PeerContext:
 
 
 def fake_peer(monkeypatch: pytest.MonkeyPatch, delivered: int) -> list[tuple[int, str, int, float]]:
-    """The peer's process, wrk and the topic replaced: each wrk phase runs at 10 requests/s
-    for 10 s; returns (readings per request, key, connections, seconds) per phase."""
+    """The peer's process, the load generator and the topic replaced: each load phase runs
+    at 10 requests/s for 10 s; returns (readings per request, key, connections, seconds)
+    per phase."""
     calls: list[tuple[int, str, int, float]] = []
 
     @contextmanager
     def serving(*_args: object) -> Iterator[object]:
         yield SimpleNamespace(pid=0)
 
-    def run_wrk(_url: str, body: bytes, *, key: str, connections: int, seconds: float) -> WrkResult:
+    def run_load(
+        _url: str, body: bytes, *, key: str, connections: int, seconds: float
+    ) -> LoadResult:
         readings = orjson.loads(body)
         calls.append(
             (len(readings) if isinstance(readings, list) else 1, key, connections, seconds)
         )
-        return wrk(10.0)
+        return load(10.0)
 
     monkeypatch.setattr(benthos, "build", lambda _cache: Path("/bin/true"))
     monkeypatch.setattr(benthos, "serving", serving)
     monkeypatch.setattr(benthos, "post_until_served", lambda *_a, **_k: httpx.Response(200))
-    monkeypatch.setattr(benthos, "run_wrk", run_wrk)
+    monkeypatch.setattr(benthos, "run_load", run_load)
     monkeypatch.setattr(benthos, "topic_messages", lambda _kafka, _topic: delivered)
     return calls
 
@@ -276,7 +279,7 @@ def test_measure_sends_the_key_in_every_phase_and_runs_ingests_batch_phases(
     }
 
 
-def test_measure_refuses_a_topic_short_of_what_wrk_saw_accepted(
+def test_measure_refuses_a_topic_short_of_what_the_load_saw_accepted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_peer(monkeypatch, delivered=100 + 100 * 100)  # the batches of 1000 missing
@@ -285,9 +288,9 @@ def test_measure_refuses_a_topic_short_of_what_wrk_saw_accepted(
 
 
 def test_accepted_readings_count_only_2xx_answers_of_every_phase() -> None:
-    single = wrk(1000.0, non2xx=50)  # 10 000 requests in 10 s, 50 refused
-    batch_100 = wrk(20.0)  # 200 batches of 100
-    batch_1000 = wrk(3.0, non2xx=2)  # 30 batches of 1000, 2 refused
+    single = load(1000.0, non2xx=50)  # 10 000 requests in 10 s, 50 refused
+    batch_100 = load(20.0)  # 200 batches of 100
+    batch_1000 = load(3.0, non2xx=2)  # 30 batches of 1000, 2 refused
     phases = [(1, single), (100, batch_100), (1000, batch_1000)]
     assert benthos.accepted_readings(phases, 10.0, warmup=1) == 1 + 9950 + 20_000 + 28_000
 

@@ -1,0 +1,3 @@
+module iotpipe.dev/bench/loadgen
+
+go 1.26.0
