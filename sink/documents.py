@@ -21,12 +21,16 @@ __all__ = [
     "COLLECTIONS",
     "DEVICE_STATUS",
     "LATEST",
+    "MEMBERS",
     "ROLLUPS",
     "Rollup",
     "RollupKey",
     "Status",
+    "buckets_of",
     "device_identity",
+    "from_members",
     "latest_of",
+    "member",
     "minute_of",
     "rollup",
     "rollups_of",
@@ -37,6 +41,11 @@ __all__ = [
 
 COLLECTIONS = {"SensorReading": "readings", "DeviceEvent": "device_events"}
 ROLLUPS = "readings_1m"
+# One document per rollup (same _id): the bucket's readings as {event_id: [value,
+# event_time]}, so a reading counted twice (a replay after a crash, a duplicate) is seen,
+# and the bucket recomputed from them, not incremented again. Kept apart from the
+# rollups, which dashboards read whole (FerretDB scans a collection for any query).
+MEMBERS = "readings_1m_members"
 # One document per device and per sensor: when it first and last reported. Dashboards and
 # alerts find silent devices and the sensors of a device here (FerretDB's pipelines have no
 # $max accumulator, so this cannot be computed from the readings at query time).
@@ -47,6 +56,7 @@ DEVICE_STATUS = "device_status"
 # instant: the greatest sensor id). FerretDB 1.24 has no $first/$last accumulator, so the
 # fleet map could not find it in the rollups at query time.
 LATEST = "latest"
+
 
 # Values BSON holds as they are (most fields of a record).
 _PLAIN = frozenset({str, float, int, bool, datetime, type(None)})
@@ -119,6 +129,7 @@ class Rollup:
     max: float
     last: float
     last_time: datetime
+    last_id: str = ""  # the latest reading's event_id (breaks ties of event_time)
 
     def as_document(self) -> dict[str, Any]:
         return {
@@ -134,6 +145,7 @@ class Rollup:
             "max": self.max,
             "last": self.last,
             "last_time": self.last_time,
+            "last_id": self.last_id,
         }
 
 
@@ -153,18 +165,45 @@ def rollup(key: RollupKey, readings: Iterable[dict[str, Any]]) -> Rollup | None:
         max=max(values),
         last=values[-1],
         last_time=rows[-1]["event_time"],
+        last_id=str(rows[-1]["event_id"]),
     )
 
 
-def rollups_of(readings: Iterable[dict[str, Any]]) -> list[Rollup]:
-    """Aggregates per device, sensor and minute of the given readings."""
+def buckets_of(readings: Iterable[dict[str, Any]]) -> dict[RollupKey, list[dict[str, Any]]]:
+    """Readings per device, sensor and minute."""
     groups: dict[RollupKey, list[dict[str, Any]]] = {}
     for reading in readings:
         key = RollupKey(
             reading["device_id"], reading["sensor_id"], minute_of(reading["event_time"])
         )
         groups.setdefault(key, []).append(reading)
+    return groups
+
+
+def rollups_of(readings: Iterable[dict[str, Any]]) -> list[Rollup]:
+    """Aggregates per device, sensor and minute of the given readings."""
+    groups = buckets_of(readings)
     return [r for key, rows in groups.items() if (r := rollup(key, rows)) is not None]
+
+
+def member(reading: dict[str, Any]) -> list[Any]:
+    """What a bucket's members keep of a reading (under its event_id)."""
+    return [float(reading["value"]), reading["event_time"]]
+
+
+def from_members(key: RollupKey, members: dict[str, list[Any]], like: Rollup) -> Rollup | None:
+    """The exact aggregate of a bucket's members (kind and unit as in ``like``)."""
+    rows = [
+        {"event_id": i, "value": v, "event_time": _utc(t), "sensor_kind": like.sensor_kind,
+         "unit": like.unit}
+        for i, (v, t) in members.items()
+    ]  # fmt: skip
+    return rollup(key, rows)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Clients without ``tz_aware`` read naive UTC times."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Rollups and device status, written off the sink's write path.
 
-The documents a batch stored are what count: the runner hands them here after the insert
-and commits offsets without waiting. A background thread merges what arrived and writes
-the rollups and statuses every ``views_flush_seconds`` (a few updates per series per
-flush instead of per batch, which matters on FerretDB, where each update costs a
-SQLite transaction). If the database is down, pending readings wait for the next flush;
-on shutdown the thread flushes what is left. What a crash loses here is derived data:
-``iotpipe db rebuild-rollups`` recomputes it exactly from the readings.
+The documents a batch stored (or found stored: duplicates) are what count: the runner
+hands them here after the insert and commits the batch's offsets once a flush has
+written them (``flushed``). A background thread merges what arrived and writes the
+rollups and statuses every ``views_flush_seconds`` (a few updates per series per flush
+instead of per batch, which matters on FerretDB, where each update costs a SQLite
+transaction). If the database is down, pending readings wait for the next flush; on
+shutdown the thread flushes what is left. A crash loses nothing here: the readings not
+yet flushed are in batches not yet committed, so they are delivered again, and the
+store counts a reading it has seen once only (sink.store.mongo.add_to_rollups).
 
 The views get at most ``max_db_share`` of the database's time: after a flush that took
 ``d`` seconds the next one waits at least ``d * (1 - share) / share``. On FerretDB an
@@ -62,7 +64,10 @@ class ViewUpdater:
         self._max_db_share = max_db_share
         self._max_pending = max_pending
         self._pending: list[dict[str, Any]] = []
+        self._added = 0  # readings handed to add(), ever
+        self._flushed = 0  # ...of which the first this many are written (or dropped)
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
@@ -78,10 +83,24 @@ class ViewUpdater:
             self._thread = threading.Thread(target=self._loop, name="sink-views", daemon=True)
             self._thread.start()
 
+    @property
+    def ticket(self) -> int:
+        """How many readings were handed to ``add`` so far: once ``flushed`` reaches it,
+        they are all written."""
+        with self._lock:
+            return self._added
+
+    @property
+    def flushed(self) -> int:
+        with self._lock:
+            return self._flushed
+
     def add(self, readings: Sequence[dict[str, Any]]) -> None:
-        """Freshly stored readings (duplicates excluded) to count in the views."""
+        """Stored readings (duplicates too: a replayed batch's readings may not have
+        been counted) to count in the views."""
         slim = [{k: r[k] for k in _FIELDS} for r in readings]
         with self._lock:
+            self._added += len(slim)
             self._pending.extend(slim)
             overflow = len(self._pending) - self._max_pending
             if overflow > 0:
@@ -97,8 +116,15 @@ class ViewUpdater:
 
     def flush(self) -> bool:
         """Write what is pending; False (and it stays pending) if the database refused."""
+        with self._flushing:  # one at a time: ``flushed`` must not pass one under way
+            return self._flush()
+
+    def _flush(self) -> bool:
         with self._lock:
             batch, self._pending = self._pending, []
+            upto = self._added
+            if not batch:
+                self._flushed = upto
         if not batch:
             return True
         started = time.perf_counter()
@@ -119,6 +145,7 @@ class ViewUpdater:
             self._failing_since = None
         self._metrics.views_flush_seconds.observe(time.perf_counter() - started)
         with self._lock:
+            self._flushed = max(self._flushed, upto)
             self._metrics.views_pending.set(len(self._pending))
         return True
 

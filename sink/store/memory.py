@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sink.documents import LATEST, minute_of, rollups_of, statuses_of
+from sink.documents import LATEST, buckets_of, from_members, member, minute_of, rollup, statuses_of
 from sink.store import StoreUnavailable, Turn, WriteResult, any_time
 
 __all__ = ["MemoryStore"]
@@ -17,6 +17,7 @@ __all__ = ["MemoryStore"]
 class MemoryStore:
     collections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     rollups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    members: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
     # Says why the database would refuse a document (None: it takes it), as a server can.
@@ -47,20 +48,16 @@ class MemoryStore:
     def _add_to_rollups(self, readings: Sequence[dict[str, Any]]) -> int:
         if self.down:
             raise StoreUnavailable("database down (test)")
-        aggregates = rollups_of(readings)
-        for a in aggregates:
-            current = self.rollups.get(a.key.id)
-            if current is None:
-                self.rollups[a.key.id] = a.as_document()
-                continue
-            current["count"] += a.count
-            current["sum"] += a.sum
-            current["min"] = min(current["min"], a.min)
-            current["max"] = max(current["max"], a.max)
-            if a.last_time >= current["last_time"]:
-                current["last"], current["last_time"] = a.last, a.last_time
+        groups = buckets_of(readings)
+        for key, rows in groups.items():
+            known = self.members.setdefault(key.id, {})
+            known.update({r["event_id"]: member(r) for r in rows})
+            like = rollup(key, rows)
+            exact = from_members(key, known, like) if like is not None else None
+            if exact is not None:
+                self.rollups[key.id] = exact.as_document()
         self._update_statuses(readings)
-        return len(aggregates)
+        return len(groups)
 
     def _update_statuses(self, readings: Sequence[dict[str, Any]]) -> None:
         for s in statuses_of(readings):
@@ -81,7 +78,12 @@ class MemoryStore:
             r for r in self.collections.get("readings", {}).values() if r["event_time"] >= start
         ]
         self.rollups = {k: v for k, v in self.rollups.items() if v["minute"] < start}
-        aggregates = rollups_of(rows)
+        self.members = {k: v for k, v in self.members.items() if k in self.rollups}
+        groups = buckets_of(rows)
+        self.members.update(
+            {k.id: {r["event_id"]: member(r) for r in rs} for k, rs in groups.items()}
+        )
+        aggregates = [a for k, rs in groups.items() if (a := rollup(k, rs)) is not None]
         self.rollups.update({a.key.id: a.as_document() for a in aggregates})
         self._update_statuses(rows)
         return len(aggregates)

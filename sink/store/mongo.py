@@ -66,7 +66,7 @@ _EXPIRES_BY = {
 }
 # Stored in about the order of their time field, so walked from the front at each check;
 # device status (its last_seen moves) only in the sweep.
-_WALKED = frozenset({"readings", "device_events", ROLLUPS})
+_WALKED = frozenset({"readings", "device_events", ROLLUPS, MEMBERS})
 
 
 class MongoStore:
@@ -319,7 +319,12 @@ class MongoStore:
                 [
                     UpdateMany(
                         {"_id": key.id},
-                        {"$set": {"minute": key.minute, "m": {r["event_id"]: member(r) for r in rs}}},
+                        {
+                            "$set": {
+                                "minute": key.minute,
+                                "m": {r["event_id"]: member(r) for r in rs},
+                            }
+                        },
                         upsert=True,
                     )
                     for key, rs in groups.items()

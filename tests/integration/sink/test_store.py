@@ -84,6 +84,26 @@ def test_rollups_count_each_reading_once_across_redeliveries(store: MongoStore) 
     )
 
 
+def test_readings_handed_again_after_a_crash_count_once_and_are_not_lost(
+    store: MongoStore,
+) -> None:
+    """A replayed batch's readings are duplicates by then and handed again: counted once.
+    A crash between a bucket's members and its rollup update (the rollup lost here) is
+    repaired by the replay, which finds its readings among the members."""
+    store.prepare()
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    docs = [reading(f"e{i}", minute + timedelta(seconds=i), float(i)) for i in range(10)]
+    store.write("readings", docs[:6])
+    store.add_to_rollups(docs[:6])
+    store._db["readings_1m"].delete_many({})  # the crash: members written, rollup not
+    store.write("readings", docs)
+    store.add_to_rollups(docs)  # the replay: 6 duplicates and 4 fresh
+    store.add_to_rollups(docs[5:])  # and a retried flush
+    [bucket] = list(store._db["readings_1m"].find())
+    fields = ("count", "sum", "min", "max", "last", "last_id")
+    assert tuple(bucket[f] for f in fields) == (10, 45.0, 0.0, 9.0, 9.0, "e9")
+
+
 def test_a_rollups_last_is_its_latest_reading_in_whatever_order_batches_come(
     store: MongoStore,
 ) -> None:
@@ -191,8 +211,9 @@ def test_views_write_only_inside_their_turns_a_few_updates_at_a_time(
         assert store.add_to_rollups(docs, turn) == 9  # buckets
         assert writes.commands
         assert all(inside for _, inside in writes.commands)
-        # One findAndModify per bucket; statuses (1 device + 9 sensors) in bulks of 4.
-        assert turns == 9 + 3
+        # Two findAndModify per bucket (members, rollup); statuses (1 device + 9
+        # sensors) in bulks of 4.
+        assert turns == 2 * 9 + 3
         assert sum(r["count"] for r in store._db["readings_1m"].find()) == 27
     finally:
         client.drop_database(database)

@@ -410,3 +410,26 @@ def test_stored_time_is_when_the_batch_is_handed_to_the_database(serde: Contract
     assert registry.get_sample_value("iotpipe_sink_write_seconds_count") == 2
     assert writes is not None and batches is not None
     assert batches - writes >= 0.04
+
+
+def test_offsets_wait_for_the_views_and_a_replay_counts_what_they_never_wrote(
+    serde: ContractSerde,
+) -> None:
+    """A batch's offsets are committed once the views wrote its readings; a sink killed
+    before (its readings stored, not counted) leaves them to a replay, which counts them
+    although they are duplicates by then."""
+    records = [reading(i) for i in range(30)]
+    consumer, store = FakeConsumer(messages(serde, records)), MemoryStore()
+    runner = runner_for(consumer, serde, store, FakeDeadLetters(), views_flush_seconds=60)
+    batch: Any = consumer.consume(30, 0)
+    runner.process(batch)  # no views thread started: nothing flushes
+    assert len(store.collections["readings"]) == 30 and store.rollups == {}
+    assert consumer.committed == {}  # killed now: all 30 are delivered again
+    again = FakeConsumer(messages(serde, records))
+    run_until_drained(runner_for(again, serde, store, FakeDeadLetters()), again)
+    assert sum(r["count"] for r in store.rollups.values()) == 30
+    assert again.committed == {("sensor-data", 0): 30}
+    runner.views.flush()  # the first sink's views, had they flushed: nothing counted twice
+    runner._commit_flushed()
+    assert consumer.committed == {("sensor-data", 0): 30}
+    assert sum(r["count"] for r in store.rollups.values()) == 30
