@@ -45,12 +45,26 @@ def bench(  # noqa: PLR0917 - typer options
             "(default: ~/.local/state/iotpipe/bench-scale-stack)."
         ),
     ] = None,
+    retention: Annotated[
+        bool,
+        typer.Option(
+            "--retention",
+            help="Instead: one retention run on the local FerretDB at --stored readings, "
+            "--expired of them expired, the old delete by time against the sink's walk; "
+            "writes retention.json. Uses --output.",
+        ),
+    ] = False,
+    stored: Annotated[int, typer.Option(help="--retention: readings stored.")] = 1_000_000,
+    expired: Annotated[int, typer.Option(help="--retention: of which expired.")] = 10_000,
 ) -> None:
     """Measure ingest (single, batch, WebSocket), the sink and end to end against the bare
     producer, HTTP server and database and against the peers, in one run; print the table
     with the targets' verdicts, write JSON and PNG. With --scale: the scaling curve."""
     if scale:
         _scale(seconds=seconds, prefill=prefill, output=output, stack_dir=stack_dir)
+        return
+    if retention:
+        _retention(stored=stored, expired=expired, output=output)
         return
     from iotpipe.bench import report  # noqa: PLC0415 - loads the benchmark only here
     from iotpipe.bench.run import PEERS, BenchPlan, run_bench  # noqa: PLC0415
@@ -62,6 +76,24 @@ def bench(  # noqa: PLR0917 - typer options
     make_console().print(report.table(result))
     data, chart = report.write(result, output)
     make_console(stderr=True).print(f"wrote {data} and {chart}")
+
+
+def _retention(*, stored: int, expired: int, output: Path) -> None:
+    from iotpipe.bench.retention import (  # noqa: PLC0415 - loads the benchmark only here
+        run_retention_bench,
+        table,
+        write,
+    )
+    from iotpipe.stack.manager import Stack  # noqa: PLC0415
+    from iotpipe.stack.settings import StackSettings  # noqa: PLC0415
+
+    if not 0 < expired < stored:
+        raise typer.BadParameter("--expired must be between 0 and --stored")
+    err = make_console(stderr=True)
+    uri = Stack(StackSettings(), console=err).up(["mongodb"]).endpoints()["mongodb"]
+    figures = run_retention_bench(uri, stored=stored, expired=expired, console=err)
+    make_console().print(table(figures))
+    err.print(f"wrote {write(figures, output)}")
 
 
 def _scale(*, seconds: float, prefill: int, output: Path, stack_dir: Path | None) -> None:
