@@ -315,7 +315,7 @@ class SinkRunner:
             self._metrics.duplicates.inc(result.duplicates)
             for index, why in result.refused:
                 dead.append(self._refused(prepared.sources[collection][index], why))
-            if collection == "readings":
+            if collection == "readings" and self._settings.views:
                 # Duplicates too: a batch delivered again after a crash was stored, but
                 # maybe not counted; the store counts each reading once.
                 refused = {index for index, _ in result.refused}
@@ -396,7 +396,8 @@ class SinkRunner:
             on_lost=self._on_lost,
         )
         log.info("consuming %s as group %s", self._settings.topic, self._settings.group_id)
-        self.views.start()
+        if self._settings.views:  # false: readings only (a bench setting)
+            self.views.start()
         retention = threading.Thread(
             target=self._retention_loop, name="sink-retention", daemon=True
         )

@@ -79,6 +79,10 @@ class SinkSettings(BaseSettings):
     # waits longer (see sink.views; on FerretDB each update is a SQLite transaction).
     views_max_db_share: float = Field(default=0.05, gt=0, le=1)
     views_max_pending: int = Field(default=500_000, ge=1000)
+    # false: readings only, no rollups and no device status (the dashboards and alerts
+    # read those). A bench setting: ``iotpipe bench`` measures the sink this way too, to
+    # compare it with a sink that stores readings only (the Kafka Connect peer).
+    views: bool = True
 
     # Faults: backoff between retries (exponential with jitter, capped).
     retry_initial_seconds: float = Field(default=0.2, gt=0)
