@@ -62,7 +62,7 @@ def test_retention_removes_what_is_older_than_the_period(store: MongoStore) -> N
     deleted = store.enforce_retention()
     remaining = {d["event_id"] for d in store._db["readings"].find()}
     if notes:  # periodic delete: immediate and exact
-        assert deleted == 2  # the old reading and its rollup
+        assert deleted == 3  # the old reading, its rollup and the rollup's members
         assert remaining == {"new"}
     else:  # TTL index: the server deletes in the background
         assert deleted == 0
