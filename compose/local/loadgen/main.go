@@ -75,6 +75,7 @@ type run struct {
 	conns     []*conn
 	byFd      map[int]*conn
 	latencies []int64 // microseconds, one per answer
+	lower     []byte  // an answer's head in lower case (parse's, reused)
 	non2xx    int
 	errors    int
 }
@@ -236,15 +237,24 @@ func epollWait(epfd int, events []syscall.EpollEvent, ms int) (int, syscall.Errn
 	return int(n), err
 }
 
-// next starts c's next request, or ends c at the deadline.
+// next starts c's next request (on a fresh connection if the server closed the last
+// one: sent once connected), or ends c at the deadline.
 func (r *run) next(c *conn, now time.Time) {
-	if !now.Before(r.deadline) {
-		r.drop(c)
+	switch {
+	case !now.Before(r.deadline):
+		if c.fd >= 0 {
+			r.drop(c)
+		}
 		c.state = finished
-		return
+	case c.fd < 0:
+		if r.open(c) != nil {
+			r.errors++
+			c.state = finished
+		}
+	default:
+		c.state, c.written, c.buf, c.sent = writing, 0, c.buf[:0], now
+		r.write(c)
 	}
-	c.state, c.written, c.buf, c.sent = writing, 0, c.buf[:0], now
-	r.write(c)
 }
 
 func (r *run) ready(c *conn, events uint32) {
@@ -293,13 +303,17 @@ func (r *run) read(c *conn) {
 			r.fail(c)
 			return
 		}
+		room := cap(c.buf) - len(c.buf)
 		c.buf = c.buf[:len(c.buf)+n]
-		status, done, closing, bad := parse(c.buf)
+		status, done, closing, bad := parse(c.buf, &r.lower)
 		if bad {
 			r.fail(c)
 			return
 		}
 		if !done {
+			if n < room {
+				return // the socket is drained: the next edge brings the rest, no read to EAGAIN
+			}
 			continue
 		}
 		now := time.Now()
@@ -307,13 +321,8 @@ func (r *run) read(c *conn) {
 		if status < 200 || status > 299 {
 			r.non2xx++
 		}
-		if closing { // the server ends the connection: a fresh one for the next request
+		if closing { // the server ends the connection: the next request opens a fresh one
 			r.drop(c)
-			if now.Before(r.deadline) && r.open(c) == nil {
-				return // sent once connected (without the pause: a rare case, not paced)
-			}
-			c.state = finished
-			return
 		}
 		if r.pause > 0 {
 			c.state, c.resume = pausing, now.Add(r.pause)
@@ -333,12 +342,18 @@ var (
 
 // parse reads an HTTP/1.1 answer from buf: its status, whether it is whole, whether the
 // server closes the connection after it, and whether it cannot be read at all.
-func parse(buf []byte) (status int, done, closing, bad bool) {
+func parse(buf []byte, lower *[]byte) (status int, done, closing, bad bool) {
 	end := bytes.Index(buf, crlf2)
 	if end < 0 {
 		return 0, false, false, len(buf) > 64<<10
 	}
-	head := bytes.ToLower(buf[:end])
+	head := append((*lower)[:0], buf[:end]...)
+	for i, b := range head {
+		if 'A' <= b && b <= 'Z' {
+			head[i] = b + 'a' - 'A'
+		}
+	}
+	*lower = head
 	if len(head) < 12 || !bytes.HasPrefix(head, []byte("http/1.")) {
 		return 0, false, false, true
 	}

@@ -1,6 +1,7 @@
 """The bench's load generator, built (or found in the cache) as a run builds it, against a
 small local server that counts what it is sent: the requests, non-2xx answers and pacing
-the generator reports are the server's own counts. (No rate or latency is asserted.)"""
+the generator reports are the server's own counts, also when the server sends chunked
+answers and closes connections. (No rate or latency is asserted.)"""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 KEY = "k-0123456789ab"
 BODY = batch_body(3)
 REFUSE_EVERY = 7  # the server answers every 7th request 503
+CHUNKED_EVERY = 3  # ... every 3rd answer's body in chunks (as a streamed answer)
+CLOSE_EVERY = 5  # ... and closes the connection after every 5th (Connection: close)
 
 
 class Counts:
@@ -47,12 +50,21 @@ def counting_server() -> Iterator[tuple[str, Counts]]:
             with counts.lock:
                 counts.answered += 1
                 counts.wrong += not right
-                refuse = counts.answered % REFUSE_EVERY == 0
+                number = counts.answered
+                refuse = number % REFUSE_EVERY == 0
                 counts.refused += refuse
             self.send_response(503 if refuse else 202)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+            if number % CLOSE_EVERY == 0:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            if number % CHUNKED_EVERY == 0:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.wfile.write(b"1\r\n{\r\n1;x=y\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n")
+            else:
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
 
         def log_message(self, *_args: object) -> None:
             pass
