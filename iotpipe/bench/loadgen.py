@@ -1,11 +1,12 @@
 """The benchmark's HTTP load generator: built on first use, cached, run for one phase.
 
-``compose/local/loadgen`` is a small Go program (fasthttp's client; Go is already what
-the stack builds FerretDB with) that POSTs one JSON body from N connections for a fixed
-time, closed loop as wrk does, and prints requests, non-2xx answers, errors and latency
-percentiles as one JSON line. It is built once per content of its sources into
-``~/.cache/iotpipe/loadgen/<fingerprint>/`` (modules from the Go module proxy, Go's
-caches the stack's), saying so while it builds: no apt, no root, no step by hand.
+``compose/local/loadgen`` is a small Go program (standard library only; Go is already
+what the stack builds FerretDB with) that POSTs one JSON body from N connections for a
+fixed time, closed loop as wrk does, and prints requests, non-2xx answers, errors and
+latency percentiles as one JSON line. Like wrk it runs one thread and one epoll loop, so
+it costs the machine about what wrk did (see its source). It is built once per content
+of its sources into ``~/.cache/iotpipe/loadgen/<fingerprint>/`` (Go's caches the
+stack's), saying so while it builds: no apt, no root, no step by hand.
 
 ``IOTPIPE_BENCH_LOADGEN=wrk`` runs wrk from PATH instead (its Lua script prints the same
 line), e.g. to compare with figures taken with it. The CPU the generator used is read
@@ -71,7 +72,7 @@ def source_dir() -> Path:
 def build(
     cache: Path | None = None, *, src: Path | None = None, console: Console | None = None
 ) -> Path:
-    """The generator's binary, built from ``src`` on first use (a few seconds to a minute)."""
+    """The generator's binary, built from ``src`` on first use (25 s with empty Go caches)."""
     cache = cache or StackSettings().cache_dir
     src = src or source_dir()
     go_caches = cache / "go"  # shared with the stack's FerretDB build and the peers
@@ -87,7 +88,7 @@ def build(
         }
         run_logged(
             [find_go(), "build", "-trimpath", "-o", out / NAME, "."],
-            label="Building the benchmark's load generator (Go module proxy, < 1 min)",
+            label="Building the benchmark's load generator (Go, ~30 s)",
             log_path=cache / "logs" / "loadgen-build.log",
             console=console or Console(stderr=True),
             cwd=src,
