@@ -12,7 +12,6 @@ UpdateMany by ``_id`` (sink.store.mongo)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,8 +26,18 @@ from tests.scratch import Scratch
 
 @pytest.fixture
 def client(endpoints: dict[str, str]) -> Iterator[MongoClient[dict[str, Any]]]:
-    # A stalled command is given up after 2 s (the test stays bounded); the stalled
-    # database is dropped at teardown, which frees FerretDB's pool for it.
+    # An answer within 20 s is an answer on a loaded machine; a stalled command never
+    # answers. The stalled database is dropped, which frees FerretDB's pool for it.
+    mongo: MongoClient[dict[str, Any]] = MongoClient(
+        endpoints["mongodb"], socketTimeoutMS=20_000, serverSelectionTimeoutMS=5000
+    )
+    yield mongo
+    mongo.close()
+
+
+@pytest.fixture
+def impatient(endpoints: dict[str, str]) -> Iterator[MongoClient[dict[str, Any]]]:
+    """Gives up after 2 s: for what never answers (the test stays bounded)."""
     mongo: MongoClient[dict[str, Any]] = MongoClient(
         endpoints["mongodb"], socketTimeoutMS=2000, serverSelectionTimeoutMS=5000
     )
@@ -40,36 +49,33 @@ def _ferretdb(client: MongoClient[dict[str, Any]]) -> bool:
     return "ferretdbVersion" in client.admin.command("buildInfo")
 
 
-def _bulk(client: MongoClient[dict[str, Any]], database: str, n: int, multi: bool) -> float:
-    """``n`` updates by ``_id`` of existing documents in one bulk; seconds it took."""
+def _bulk(client: MongoClient[dict[str, Any]], database: str, n: int, multi: bool) -> None:
+    """``n`` updates by ``_id`` of existing documents in one bulk, all applied."""
     collection = client[database]["b"]
     collection.insert_many([{"_id": f"k{i}", "x": 0} for i in range(n)])
     kind = UpdateMany if multi else UpdateOne
-    started = time.perf_counter()
     result = collection.bulk_write(
         [kind({"_id": f"k{i}"}, {"$inc": {"x": 1}}) for i in range(n)], ordered=False
     )
-    assert result.matched_count == n
-    return time.perf_counter() - started
+    assert result.matched_count == result.modified_count == n
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_a_bulk_of_100_single_updates_wedges_the_database_many_updates_do_not(
-    client: MongoClient[dict[str, Any]], scratch: Scratch
+    client: MongoClient[dict[str, Any]], impatient: MongoClient[dict[str, Any]], scratch: Scratch
 ) -> None:
     if not _ferretdb(client):
         pytest.skip("the stall is FerretDB's; MongoDB takes any bulk")
-    assert _bulk(client, scratch.database("it_bulk"), 99, multi=False) < 2  # the limit: 99
+    _bulk(client, scratch.database("it_bulk"), 99, multi=False)  # the most it takes
     wedged = scratch.database("it_bulk")
     with pytest.raises(NetworkTimeout):
-        _bulk(client, wedged, 100, multi=False)
+        _bulk(impatient, wedged, 100, multi=False)
     with pytest.raises(NetworkTimeout):  # and the database with it, not only that command
-        client[wedged]["b"].find_one({"_id": "k1"})
+        impatient[wedged]["b"].find_one({"_id": "k1"})
     client.drop_database(wedged)  # closes its pool: the stalled command ends
     assert client[wedged]["b"].insert_one({"_id": 1}).inserted_id == 1
-    took = _bulk(client, scratch.database("it_bulk"), 500, multi=True)
-    assert took < 2, f"500 UpdateMany by _id took {took:.2f} s"
+    _bulk(client, scratch.database("it_bulk"), 300, multi=True)  # the same, as multi
 
 
 @pytest.mark.slow
