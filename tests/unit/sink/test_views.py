@@ -97,3 +97,20 @@ def test_a_flush_writes_in_turns_between_batch_writes() -> None:
         assert store.rollups == {}
     assert flushed.wait(5)
     assert sum(r["count"] for r in store.rollups.values()) == 3
+
+
+def test_flushed_reaches_a_ticket_only_once_its_readings_are_written() -> None:
+    """What the runner commits by: a failed flush leaves ``flushed`` behind, and a
+    reading handed twice (a replay) is counted once."""
+    store = MemoryStore(down=True)
+    views = ViewUpdater(store, SinkMetrics(), flush_seconds=60, max_pending=10_000)
+    views.add([doc(i) for i in range(10)])
+    ticket = views.ticket
+    assert (ticket, views.flushed) == (10, 0)
+    assert views.flush() is False and views.flushed == 0
+    views.add([doc(i) for i in range(5, 15)])  # five of them again
+    store.down = False
+    assert views.flush() is True
+    assert views.flushed == views.ticket == 20
+    assert sum(r["count"] for r in store.rollups.values()) == 15
+    assert views.flush() is True and views.flushed == 20  # nothing pending: unchanged
