@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.table import Table
 
+from iotpipe.bench import same_work
 from iotpipe.bench.stages import STAGES
 from iotpipe.results import pyplot, write_results
 
@@ -86,6 +87,14 @@ def sink_vs_kafka_connect(figures: dict[str, Any]) -> float | None:
     return None if connect is None else figures["sink_docs_per_s"] / connect["sink_docs_per_s"]
 
 
+def sink_same_work_vs_kafka_connect(figures: dict[str, Any]) -> float | None:
+    """Like with like: our sink doing only the peer's work (readings only, the same
+    documents: iotpipe.bench.same_work) over Kafka Connect's docs/s; None when either
+    was not measured."""
+    connect, ours = peer(figures, KAFKA_CONNECT), figures.get("sink_same_work_docs_per_s")
+    return None if connect is None or ours is None else ours / connect["sink_docs_per_s"]
+
+
 def ratios(figures: dict[str, Any]) -> dict[str, float | None]:
     """Each figure against its limit (same run) and against its peer (None: not measured).
 
@@ -107,6 +116,7 @@ def ratios(figures: dict[str, Any]) -> dict[str, float | None]:
         "batch_1000_vs_benthos": None if benthos is None else benthos["batch_1000"],
         "single_vs_benthos": None if benthos is None else benthos["single"],
         "sink_vs_kafka_connect": sink_vs_kafka_connect(figures),
+        "sink_same_work_vs_kafka_connect": sink_same_work_vs_kafka_connect(figures),
     }
 
 
@@ -209,6 +219,9 @@ def table(result: dict[str, Any]) -> Table:
     }
     for found in f.get("peers", {}).values():
         _peer_rows(out, found, limits)
+    if connect.get("sink_docs_per_s"):
+        out.add_section()
+        same_work.add_rows(out, f)
     ours = result.get("vs_benthos")
     if ours is not None:
         out.add_row("iotpipe / Benthos", ", ".join(

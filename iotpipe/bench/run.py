@@ -15,7 +15,7 @@ import confluent_kafka
 from rich.console import Console
 
 from ingest.settings import IngestSettings
-from iotpipe.bench import limits, loadgen, phases, stages, world
+from iotpipe.bench import limits, loadgen, phases, same_work, stages, world
 from iotpipe.bench.loadgen import LoadResult, run_load
 from iotpipe.bench.peers import PeerContext, PeerUnavailable
 from iotpipe.bench.processes import metrics, serve
@@ -68,7 +68,9 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     names = ("ingest", "sink", "producer", "e2e", "peer")
     topics = {name: f"bench-{name}-{tag}" for name in names}
-    databases = {name: f"bench_{name}_{tag}" for name in ("sink", "e2e", *plan.peers)}
+    databases = {
+        name: f"bench_{name}_{tag}" for name in ("sink", "sink_same_work", "e2e", *plan.peers)
+    }
     run = BenchRun()
     with world.run_world(
         endpoints, owner="bench", topics=topics.values(), databases=databases.values(),
@@ -79,6 +81,7 @@ def run_bench(plan: BenchPlan) -> dict[str, Any]:
         _limits_and_sink(
             plan, run, env=env, endpoints=endpoints, workdir=workdir, topic=topics["sink"],
             producer_topic=topics["producer"], database=databases["sink"],
+            same_work_database=databases["sink_same_work"],
         )  # fmt: skip
         _end_to_end(
             plan, run, env=env, workdir=workdir, topic=topics["e2e"], database=databases["e2e"],
@@ -191,6 +194,7 @@ def _limits_and_sink(
     topic: str,
     producer_topic: str,
     database: str,
+    same_work_database: str,
 ) -> None:
     console.print(f"bare producer, AvroSerializer ({plan.prefill} readings)...")
     run.figures["bare_producer_avroserializer_readings_per_s"] = limits.bare_producer(
@@ -208,16 +212,14 @@ def _limits_and_sink(
         endpoints["mongodb"], plan.prefill, batch=2000
     )
     console.print("sink, draining the pre-filled topic...")
-    sink_env = world.sink_env(env, topic, database)
-    group = sink_env["IOTPIPE_SINK_GROUP_ID"]
-
-    def drained() -> bool:
-        return phases.committed(endpoints["kafka"], group, topic) >= plan.prefill
-
-    with serve(["-m", "iotpipe", "sink"], sink_env, workdir / "sink.log", None):
-        run.figures["sink_docs_per_s"] = phases.sink_rate(
-            endpoints["mongodb"], database, plan.prefill, drained=drained
-        )
+    run.figures["sink_docs_per_s"] = same_work.sink_rate(
+        endpoints, env, workdir, topic, database, plan.prefill
+    )
+    # Like with like: doing only what the Kafka Connect peer does (readings only).
+    console.print("sink, the Kafka Connect peer's work only, the same topic...")
+    run.figures["sink_same_work_docs_per_s"] = same_work.sink_rate(
+        endpoints, env, workdir, topic, same_work_database, plan.prefill, same_work=True
+    )
 
 
 def _end_to_end(

@@ -54,6 +54,17 @@ def bench(  # noqa: PLR0917 - typer options
             "writes retention.json. Uses --output.",
         ),
     ] = False,
+    sink_only: Annotated[
+        bool,
+        typer.Option(
+            "--sink-only",
+            help="Instead: the sink stage only, like with like: our sink as deployed, our "
+            "sink doing the Kafka Connect peer's work (readings only) and the peer (same "
+            "documents), --rounds times in turn on one topic of --prefill readings; prints "
+            "what still differs, writes sink.json. Uses --output.",
+        ),
+    ] = False,
+    rounds: Annotated[int, typer.Option(help="--sink-only: rounds (medians).")] = 3,
     stored: Annotated[int, typer.Option(help="--retention: readings stored.")] = 1_000_000,
     expired: Annotated[int, typer.Option(help="--retention: of which expired.")] = 10_000,
 ) -> None:
@@ -65,6 +76,9 @@ def bench(  # noqa: PLR0917 - typer options
         return
     if retention:
         _retention(stored=stored, expired=expired, output=output)
+        return
+    if sink_only:
+        _sink_only(prefill=prefill, rounds=rounds, output=output)
         return
     from iotpipe.bench import report  # noqa: PLC0415 - loads the benchmark only here
     from iotpipe.bench.run import PEERS, BenchPlan, run_bench  # noqa: PLC0415
@@ -119,3 +133,21 @@ def _scale(*, seconds: float, prefill: int, output: Path, stack_dir: Path | None
     make_console().print(scale_report.table(result))
     data, chart = scale_report.write(result, output)
     make_console(stderr=True).print(f"wrote {data} and {chart}")
+
+
+def _sink_only(*, prefill: int, rounds: int, output: Path) -> None:
+    import json  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from iotpipe.bench import same_work  # noqa: PLC0415 - loads the benchmark only here
+
+    workdir = Path(tempfile.mkdtemp(prefix="iotpipe-bench-sink-"))
+    console = make_console(stderr=True)
+    result = same_work.compare(prefill, rounds, workdir, console)
+    result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+    make_console().print(same_work.table(result))
+    output.mkdir(parents=True, exist_ok=True)
+    path = output / "sink.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    console.print(f"wrote {path} (logs in {workdir})")

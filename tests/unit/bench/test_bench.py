@@ -119,6 +119,7 @@ def test_ratios_compare_each_figure_with_its_limit_and_leave_peers_open() -> Non
         "batch_1000_vs_benthos": None,
         "single_vs_benthos": None,
         "sink_vs_kafka_connect": None,
+        "sink_same_work_vs_kafka_connect": None,
     }
 
 
