@@ -106,8 +106,9 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark (``iotpipe bench``): figures against their limits, in one run. Needs
-    wrk (apt-get install wrk). Arguments after ``--`` go to ``iotpipe bench``."""
+    """The benchmark (``iotpipe bench``): figures against their limits, in one run. Builds
+    its load generator on first use (Go, ~30 s; iotpipe/bench/loadgen.py). Arguments after
+    ``--`` go to ``iotpipe bench``."""
     session.install("-e", ".[dev,bench]")
     session.run("iotpipe", "bench", *session.posargs)
 
@@ -131,8 +132,9 @@ def chaos(session: nox.Session) -> None:
 @nox.session
 def soak(session: nox.Session) -> None:
     """The soak run (``iotpipe soak``): half of peak for 10 minutes; memory flat, no error,
-    lag back to zero. Not in the default sessions nor in CI. Needs wrk (peak probe).
-    Arguments after ``--`` go to ``iotpipe soak``, e.g. ``-- --minutes 3``."""
+    lag back to zero. Not in the default sessions nor in CI. The peak probe uses the
+    bench's load generator. Arguments after ``--`` go to ``iotpipe soak``, e.g.
+    ``-- --minutes 3``."""
     session.install("-e", ".[dev,bench]")
     session.run("iotpipe", "soak", *session.posargs)
 
