@@ -22,6 +22,7 @@ from sink.documents import (
     MEMBERS,
     ROLLUPS,
     Rollup,
+    RollupKey,
     Status,
     buckets_of,
     from_members,
@@ -238,47 +239,73 @@ class MongoStore:
         groups = buckets_of(readings)
         if not groups:
             return 0
-        rollups, members = self._db[ROLLUPS], self._db[MEMBERS]
         try:
-            restore = []
+            restore: list[UpdateMany] = []  # rollups set whole, or their last put back
+            partial: list[UpdateMany] = []  # members of rollups older than them
             for key, rows in groups.items():
-                aggregate = rollup(key, rows)
-                if aggregate is None:
-                    continue
-                new = {r["event_id"]: member(r) for r in rows}
-                with turn():
-                    before = members.find_one_and_update(
-                        {"_id": key.id},
-                        {
-                            "$set": {f"m.{i}": m for i, m in new.items()},
-                            "$setOnInsert": {"minute": key.minute},
-                        },
-                        upsert=True,
-                        return_document=ReturnDocument.BEFORE,
-                    )
-                known: dict[str, list[Any]] = (before or {}).get("m") or {}
-                if any(i in known for i in new):
-                    exact = from_members(key, {**known, **new}, aggregate)
-                    assert exact is not None  # noqa: S101 - it has this batch's readings
-                    restore.append(
-                        UpdateMany({"_id": key.id}, {"$set": exact.as_document()}, upsert=True)
-                    )
-                    continue
-                with turn():
-                    previous = rollups.find_one_and_update(
-                        {"_id": key.id},
-                        _increment(aggregate),
-                        upsert=True,  # no projection: FerretDB 1.24 refuses one here
-                        return_document=ReturnDocument.BEFORE,
-                    )
-                if previous is not None and not _is_latest(aggregate, previous):
-                    kept = {"$set": {k: previous.get(k) for k in ("last", "last_id")}}
-                    restore.append(UpdateMany({"_id": key.id}, kept))
+                self._add_bucket(key, rows, turn, restore, partial)
+            self._bulk(MEMBERS, partial, turn)
             self._bulk(ROLLUPS, restore, turn)
             self._update_statuses(statuses_of(readings), turn)
         except PyMongoError as exc:
             raise StoreUnavailable(f"rollup update failed: {exc}") from exc
         return len(groups)
+
+    def _add_bucket(
+        self,
+        key: RollupKey,
+        rows: list[dict[str, Any]],
+        turn: Turn,
+        restore: list[UpdateMany],
+        partial: list[UpdateMany],
+    ) -> None:
+        """One bucket's members update, then its rollup's (or a whole ``$set`` of it
+        appended to ``restore``).
+
+        A rollup written by a sink before members were kept (its members document is
+        created here, under a rollup that exists) is marked ``partial``: its readings
+        are not all among its members, so it is never recomputed from them; a reading
+        seen twice there is left out, as before."""
+        aggregate = rollup(key, rows)
+        if aggregate is None:
+            return
+        new = {r["event_id"]: member(r) for r in rows}
+        with turn():
+            before = self._db[MEMBERS].find_one_and_update(
+                {"_id": key.id},
+                {
+                    "$set": {f"m.{i}": m for i, m in new.items()},
+                    "$setOnInsert": {"minute": key.minute},
+                },
+                upsert=True,
+                return_document=ReturnDocument.BEFORE,
+            )
+        known: dict[str, list[Any]] = (before or {}).get("m") or {}
+        if any(i in known for i in new):
+            if not (before or {}).get("partial"):
+                exact = from_members(key, {**known, **new}, aggregate)
+                if exact is not None:  # upsert: a crash may have left no rollup yet
+                    update = {"$set": exact.as_document()}
+                    restore.append(UpdateMany({"_id": key.id}, update, upsert=True))
+                return
+            fresh = rollup(key, [r for r in rows if r["event_id"] not in known])
+            if fresh is None:
+                return
+            aggregate = fresh
+        with turn():
+            previous = self._db[ROLLUPS].find_one_and_update(
+                {"_id": key.id},
+                _increment(aggregate),
+                upsert=True,  # no projection: FerretDB 1.24 refuses one here
+                return_document=ReturnDocument.BEFORE,
+            )
+        if previous is None:
+            return
+        if before is None:
+            partial.append(UpdateMany({"_id": key.id}, {"$set": {"partial": True}}))
+        if not _is_latest(aggregate, previous):
+            kept = {"$set": {k: previous.get(k) for k in ("last", "last_id")}}
+            restore.append(UpdateMany({"_id": key.id}, kept))
 
     def _update_statuses(self, statuses: Sequence[Status], turn: Turn = any_time) -> None:
         updates = [UpdateMany({"_id": s.id}, s.as_update(), upsert=True) for s in statuses]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient, monitoring
 
+from sink.documents import rollups_of
 from sink.store.mongo import MongoStore
 
 
@@ -102,6 +103,26 @@ def test_readings_handed_again_after_a_crash_count_once_and_are_not_lost(
     [bucket] = list(store._db["readings_1m"].find())
     fields = ("count", "sum", "min", "max", "last", "last_id")
     assert tuple(bucket[f] for f in fields) == (10, 45.0, 0.0, 9.0, 9.0, "e9")
+
+
+def test_a_rollup_from_before_members_were_kept_is_added_to_never_recomputed(
+    store: MongoStore,
+) -> None:
+    """A bucket an older sink counted (5 readings, no members document): new readings
+    are added to it, and a replay of them changes nothing (recomputed from its members
+    it would count 2)."""
+    store.prepare()
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    old = [reading(f"o{i}", minute + timedelta(seconds=i), 1.0) for i in range(5)]
+    [legacy] = rollups_of(old)
+    store._db["readings_1m"].insert_one({"_id": legacy.key.id, **legacy.as_document()})
+    docs = [reading(f"e{i}", minute + timedelta(seconds=10 + i), 2.0) for i in range(2)]
+    for _ in range(2):
+        store.add_to_rollups(docs)
+    [bucket] = list(store._db["readings_1m"].find())
+    assert (bucket["count"], bucket["sum"], bucket["last"]) == (7, 9.0, 2.0)
+    members = store._db["readings_1m_members"].find_one({"_id": legacy.key.id})
+    assert members is not None and members["partial"] is True
 
 
 def test_a_rollups_last_is_its_latest_reading_in_whatever_order_batches_come(
