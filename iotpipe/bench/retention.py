@@ -6,7 +6,8 @@ readings shaped as the sink stores them, in time order, the oldest ``expired`` o
 past the retention period (bulk inserts of 10,000). Then, timed:
 
 - **walk**: the sink's check, ``retention.walk`` on ``readings``. Documents examined:
-  those it read at the front plus one per delete by ``_id`` (counted by the walk).
+  those it read at the front plus one per delete by ``_id`` (counted by the walk). Then
+  the walk once more, a check that finds nothing expired;
 - the expired readings are stored again (they go to the end of the table, which a delete
   by time does not mind);
 - **delete by time**: ``delete_many({"event_time": {"$lt": cutoff}})``, what every check
@@ -52,6 +53,8 @@ class RetentionFigures:
     walk_seconds: float
     walk_deleted: int
     walk_examined: int
+    idle_seconds: float  # a check with nothing expired: the walk once more
+    idle_examined: int
     delete_seconds: float
     delete_deleted: int
     delete_examined: int
@@ -160,8 +163,12 @@ def run_retention_bench(
         started = time.perf_counter()
         walked = retention.walk(collection, "event_time", cutoff, page=page)
         walk_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        idle = retention.walk(collection, "event_time", cutoff, page=page)
+        idle_seconds = time.perf_counter() - started
         console.print(
-            f"walk: {walked.deleted:,} deleted in {walk_seconds:.2f} s; storing them again..."
+            f"walk: {walked.deleted:,} deleted in {walk_seconds:.2f} s, then a check with "
+            f"nothing expired: {idle_seconds:.2f} s; storing them again..."
         )
         fill(collection, expired, stored=stored, expired=expired, now=now)
         present = collection.estimated_document_count()
@@ -177,6 +184,8 @@ def run_retention_bench(
             walk_seconds=walk_seconds,
             walk_deleted=walked.deleted,
             walk_examined=walked.examined,
+            idle_seconds=idle_seconds,
+            idle_examined=idle.examined,
             delete_seconds=delete_seconds,
             delete_deleted=deleted,
             delete_examined=present,
@@ -202,6 +211,13 @@ def table(figures: RetentionFigures) -> Table:
     )  # fmt: skip
     for name, seconds, deleted, examined, ratio in rows:
         out.add_row(name, f"{seconds:.2f}", f"{deleted:,}", f"{examined:,}", f"{ratio:.1f}")
+    out.add_row(
+        "after, nothing expired: walk again",
+        f"{figures.idle_seconds:.2f}",
+        "0",
+        f"{figures.idle_examined:,}",
+        "",
+    )
     out.caption = f"filling took {figures.fill_seconds:.0f} s (bulk inserts of {_FILL_BATCH:,})"
     return out
 

@@ -23,6 +23,7 @@ def test_the_retention_bench_measures_both_runs(endpoints: dict[str, str]) -> No
     # 150 read at the front and deleted by _id; the second look read 50 kept and the
     # last one those and a page more
     assert figures.walk_examined == 2 * 150 + 50 + (50 + 100)
+    assert figures.idle_examined == 100  # nothing expired: one page
     explain = figures.explain
     assert explain["delete by time (find by event_time < cutoff)"]["filterPushdown"] is False
     assert explain["an _id range (find by _id < ObjectId of the cutoff)"]["filterPushdown"] is False
