@@ -106,3 +106,23 @@ def test_a_walk_reads_about_what_it_deletes_not_what_is_stored(store: MongoStore
     assert done.examined == 2 * 450 + 50 + (50 + page)
     again = retention.walk(readings, "event_time", now - timedelta(days=DAYS), page=page)
     assert again == retention.Walk(0, page)
+
+
+@pytest.mark.timeout(60)
+def test_a_walk_is_bounded_when_expired_and_kept_are_interleaved(store: MongoStore) -> None:
+    """Stored out of time order throughout: each look keeps more, up to ``max_window``,
+    where the walk ends; the next finds only kept ones in front and reads one page."""
+    now = datetime.now(UTC)
+    readings = store._db["readings"]
+    kept, gone = now - timedelta(days=DAYS - 1), now - timedelta(days=DAYS + 1)
+    readings.insert_many([reading(kept if i % 2 == 0 else gone, str(i % 2)) for i in range(100)])
+    cutoff = now - timedelta(days=DAYS)
+
+    first = retention.walk(readings, "event_time", cutoff, page=10, max_window=30)
+    # looks of 10, 15, 20, 25 and 30 documents, 5 expired in each
+    assert first == retention.Walk(25, (10 + 15 + 20 + 25 + 30) + 25)
+    assert retention.walk(readings, "event_time", cutoff, page=10, max_window=30) == (
+        retention.Walk(0, 10)
+    )
+    assert retention.sweep(readings, "event_time", cutoff) == 25
+    assert tags(store, "readings") == {"0": 50}
