@@ -35,7 +35,7 @@ from typing import Any
 from iotpipe.errors import IotpipeError, PrerequisiteMissing
 from iotpipe.paths import REPO_DIR
 from iotpipe.stack.assets import fingerprint
-from iotpipe.stack.install import build_once, go_env
+from iotpipe.stack.install import build_once, go_build_env
 from iotpipe.stack.prereqs import find_go, find_maven
 from iotpipe.stack.settings import StackSettings
 
@@ -169,11 +169,7 @@ def go_build(project: Path, package: str = "./consume", *, cache: Path | None = 
         raise ToolMissing(f"no Go toolchain ({exc})") from exc
     inputs = [project / "go.mod", project / "go.sum", *sorted(project.glob("*/*.go"))]
     name = Path(package).name
-    env = {
-        **go_env(cache.parent),  # module and build caches in ~/.cache/iotpipe/go
-        "GOFLAGS": "-modcacherw -mod=readonly",
-        "GOTOOLCHAIN": "local",
-    }
+    env = go_build_env(cache.parent)  # module and build caches in ~/.cache/iotpipe/go
 
     def build(out: Path) -> None:
         run([go, "build", "-trimpath", "-o", out / name, package], cwd=project, env=env)

@@ -29,7 +29,7 @@ from rich.console import Console
 from iotpipe.bench import wrk
 from iotpipe.errors import ConfigError
 from iotpipe.stack.assets import assets_dir, fingerprint
-from iotpipe.stack.install import build_once
+from iotpipe.stack.install import build_once, go_build_env
 from iotpipe.stack.prereqs import find_go
 from iotpipe.stack.progress import run_logged
 from iotpipe.stack.settings import StackSettings
@@ -75,17 +75,9 @@ def build(
     """The generator's binary, built from ``src`` on first use (25 s with empty Go caches)."""
     cache = cache or StackSettings().cache_dir
     src = src or source_dir()
-    go_caches = cache / "go"  # shared with the stack's FerretDB build and the peers
 
     def go_build(out: Path) -> None:
-        env = {
-            **os.environ,
-            "GOMODCACHE": str(go_caches / "mod"),
-            "GOCACHE": str(go_caches / "build"),
-            "GOFLAGS": "-modcacherw -mod=readonly",
-            "GOTOOLCHAIN": "local",  # too old a Go fails here instead of fetching another
-            "CGO_ENABLED": "0",
-        }
+        env = go_build_env(cache)  # Go's caches shared with the stack's FerretDB build
         run_logged(
             [find_go(), "build", "-trimpath", "-o", out / NAME, "."],
             label="Building the benchmark's load generator (Go, ~30 s)",

@@ -155,6 +155,12 @@ def go_env(cache: Path) -> dict[str, str]:
     }
 
 
+def go_build_env(cache: Path) -> dict[str, str]:
+    """``go_env`` for building a module of ours: its go.sum as committed (never
+    rewritten) and the local toolchain (too old a Go fails instead of fetching another)."""
+    return {**go_env(cache), "GOFLAGS": "-modcacherw -mod=readonly", "GOTOOLCHAIN": "local"}
+
+
 def _module_dir(go: Path, module: str, *, cwd: Path, env: dict[str, str]) -> Path:
     """Where Go's module cache holds ``module`` at the version ``cwd``'s go.mod requires
     (downloaded first if need be)."""

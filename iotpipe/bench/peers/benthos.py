@@ -67,7 +67,7 @@ from iotpipe.bench.workload import BATCH_PHASES, batch_body, single_body
 from iotpipe.errors import BuildFailed, PrerequisiteMissing, ServiceFailed
 from iotpipe.processes import free_port, stop, wait_http
 from iotpipe.stack.assets import assets_dir, fingerprint
-from iotpipe.stack.install import build_once
+from iotpipe.stack.install import build_once, go_build_env
 from iotpipe.stack.prereqs import find_go
 from iotpipe.stack.progress import run_logged
 
@@ -203,18 +203,10 @@ def go_versions(go_mod: str) -> dict[str, str]:
 def build(cache: Path, *, src: Path | None = None, console: Console | None = None) -> Path:
     """The peer's binary, built from ``src`` on first use (Go module proxy, ~2 min)."""
     src = src or source_dir()
-    go_cache = cache.parent / "go"  # the stack's Go caches (FerretDB's build fills them)
 
     def go_build(out: Path) -> None:
         go = find_go()
-        env = {
-            **os.environ,
-            "GOMODCACHE": str(go_cache / "mod"),
-            "GOCACHE": str(go_cache / "build"),
-            "GOFLAGS": "-modcacherw -mod=readonly",
-            "GOTOOLCHAIN": "local",  # too old a Go fails here instead of fetching another
-            "CGO_ENABLED": "0",
-        }
+        env = go_build_env(cache.parent)  # the stack's Go caches (FerretDB's build fills them)
         run_logged(
             ["nice", "-n", "10", go, "build", "-trimpath", "-o", out / BINARY, "."],
             label="Building the Benthos peer (Go module proxy, ~2 min)",
