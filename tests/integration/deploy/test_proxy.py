@@ -31,9 +31,9 @@ from tests.integration.deploy.compose import COMPOSE_FILES, load
 from tests.integration.deploy.proxy import CADDY_VERSION, CADDYFILE, Proxy, running_proxy
 from tests.integration.devices.world import COMPACTED
 from tests.integration.ingest.conftest import start_ingest
-from tests.integration.opensensemap.conftest import HOME, OsemServer, boxes_with_token
+from tests.integration.opensensemap.conftest import HOME, OsemServer, import_boxes
 from tests.scratch import Scratch
-from tests.support import run_cli, stop
+from tests.support import stop
 
 # The first run on a machine builds Caddy from the Go module proxy (~5 min on 2 cores).
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -88,13 +88,7 @@ def world(
     devices = f"{topic}-devices"  # its family: removed with the topic
     module_scratch.make_topics([devices], config=COMPACTED)
     token = secrets.token_hex(32)
-    boxes = folder / "boxes.json"
-    boxes.write_text(json.dumps(boxes_with_token(token)))
-    imported = run_cli(
-        "devices", "import", str(boxes), "--topic", devices,
-        "--kafka-bootstrap-servers", endpoints["kafka"],
-    )  # fmt: skip
-    assert imported.returncode == 0, imported.stderr
+    import_boxes(folder, token, devices, endpoints["kafka"])
     settings = IngestSettings(
         kafka_bootstrap_servers=endpoints["kafka"],
         registry_url=endpoints["registry"],

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from iotpipe.contract.serde import ContractSerde
 from iotpipe.paths import REPO_DIR
 from tests.scratch import Scratch
-from tests.support import contract_on, free_port, stop
+from tests.support import contract_on, free_port, run_cli, stop
 
 BOXES = REPO_DIR / "tests/fixtures/opensensemap/boxes.json"
 HOME = "57000b8745fd40c8196ad04c"
@@ -96,6 +96,18 @@ def boxes_with_token(token: str) -> list[dict[str, Any]]:
             box["access_token"] = token
         out.append(box)
     return out
+
+
+def import_boxes(folder: Path, token: str, devices_topic: str, kafka: str) -> None:
+    """The conformance boxes (``token`` as their access token) put on ``devices_topic``
+    by the shipped ``iotpipe devices import``, as an operator would."""
+    boxes = folder / "boxes.json"
+    boxes.write_text(json.dumps(boxes_with_token(token)))
+    imported = run_cli(
+        "devices", "import", str(boxes), "--topic", devices_topic,
+        "--kafka-bootstrap-servers", kafka,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
 
 
 def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:

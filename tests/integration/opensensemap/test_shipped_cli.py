@@ -18,11 +18,12 @@ from tests.integration.opensensemap.conftest import (
     HOME,
     OsemServer,
     boxes_with_token,
+    import_boxes,
     wait_listening,
 )
 from tests.integration.opensensemap.test_device_wire import sketch_request, split
 from tests.scratch import Scratch
-from tests.support import free_port, run_cli, stop
+from tests.support import free_port, stop
 
 
 @pytest.fixture
@@ -31,13 +32,7 @@ def shipped(endpoints: dict[str, str], tmp_path: Path, scratch: Scratch) -> Iter
     devices, jobs = f"{topic}-devices", f"{topic}-jobs"  # its family: removed with it
     scratch.make_topics([devices, jobs], config={"cleanup.policy": "compact"})
     token = secrets.token_hex(32)
-    boxes = tmp_path / "boxes.json"
-    boxes.write_text(json.dumps(boxes_with_token(token)))
-    imported = run_cli(
-        "devices", "import", str(boxes), "--topic", devices,
-        "--kafka-bootstrap-servers", endpoints["kafka"],
-    )  # fmt: skip
-    assert imported.returncode == 0, imported.stderr
+    import_boxes(tmp_path, token, devices, endpoints["kafka"])
     port = free_port()
     env = {
         **os.environ,
