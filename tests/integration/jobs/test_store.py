@@ -64,15 +64,8 @@ def test_a_jobs_topic_that_is_not_compacted_is_refused(
 ) -> None:
     topic = scratch.topic("it-jobs-delete")
 
-    async def load() -> None:
-        store = KafkaJobStore(endpoints["kafka"], topic)
-        try:
-            await store.read()
-        finally:
-            await store.close()
-
     with pytest.raises(StoreError, match=r"cleanup\.policy=delete, so job state would expire"):
-        asyncio.run(load())
+        asyncio.run(_read_once(endpoints["kafka"], topic))
 
 
 def test_a_jobs_topic_of_several_partitions_is_refused(
@@ -81,12 +74,14 @@ def test_a_jobs_topic_of_several_partitions_is_refused(
     """Replicas agree on who claimed a job first only if they read one log in one order."""
     topic = scratch.topic("it-jobs-parts", partitions=3, config={"cleanup.policy": "compact"})
 
-    async def load() -> None:
-        store = KafkaJobStore(endpoints["kafka"], topic)
-        try:
-            await store.read()
-        finally:
-            await store.close()
-
     with pytest.raises(StoreError, match="has 3 partitions; it needs one"):
-        asyncio.run(load())
+        asyncio.run(_read_once(endpoints["kafka"], topic))
+
+
+async def _read_once(kafka: str, topic: str) -> None:
+    """Open a store on ``topic``, read it once, close it (what a starting replica does)."""
+    store = KafkaJobStore(kafka, topic)
+    try:
+        await store.read()
+    finally:
+        await store.close()
