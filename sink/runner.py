@@ -119,7 +119,8 @@ class SinkRunner:
         self._owed_retry_at = 0.0
         # Batches written, waiting for the views to write their readings before their
         # offsets are committed: (views ticket, end offset per partition), in order.
-        self._awaiting: deque[tuple[int, dict[tuple[str, int], int]]] = deque()
+        # (views ticket, end offset per partition, when written), in order.
+        self._awaiting: deque[tuple[int, dict[tuple[str, int], int], float]] = deque()
         self._cooperative = settings.assignment_strategy == "cooperative-sticky"
         self.stop = threading.Event()
         self.batches = 0
@@ -166,7 +167,7 @@ class SinkRunner:
         keys = {(p.topic, p.partition) for p in partitions}
         self._assigned -= keys
         self._gone |= keys
-        for _, ends in self._awaiting:
+        for _, ends, _ in self._awaiting:
             for key in keys:
                 ends.pop(key, None)
         for topic, number in keys:
@@ -327,10 +328,13 @@ class SinkRunner:
 
         if dead:
             self._retrying("writing dead letters", partial(self._dlq.send, dead))
-        # Committed once the views have written the batch's readings (at once when they
-        # flush in the loop): a crash before leaves them to be delivered again.
-        self._awaiting.append((self.views.ticket, _ends(prepared.batch)))
-        self._commit_flushed()
+        if self._settings.views and self._settings.views_hold_commits:
+            # Committed once the views have written the batch's readings (at once when
+            # they flush in the loop): a crash before leaves them to be delivered again.
+            self._awaiting.append((self.views.ticket, _ends(prepared.batch), time.monotonic()))
+            self._commit_flushed()
+        else:
+            self._commit(_ends(prepared.batch))
         self._metrics.consumed.inc(len(prepared.batch))
         done = time.perf_counter()
         self._metrics.batch_seconds.observe(done - prepared.started)
@@ -356,6 +360,10 @@ class SinkRunner:
                 ends[key] = max(ends.get(key, -1), end)
         if ends:
             self._commit(ends)
+        # Commits held back too long: the views write at full pace until they catch up
+        # (batch writes keep their turns first), so lag stays bounded under a backlog.
+        waited = time.monotonic() - self._awaiting[0][2] if self._awaiting else 0.0
+        self.views.hurry(waited > self._settings.views_commit_wait_seconds)
 
     def _commit(self, batch_ends: dict[tuple[str, int], int]) -> None:
         """Commit ``batch_ends`` (written: durable) and anything owed before."""

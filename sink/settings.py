@@ -79,6 +79,13 @@ class SinkSettings(BaseSettings):
     # waits longer (see sink.views; on FerretDB each update is a SQLite transaction).
     views_max_db_share: float = Field(default=0.05, gt=0, le=1)
     views_max_pending: int = Field(default=500_000, ge=1000)
+    # A batch's offsets are committed once the views have written its readings, so a
+    # crash never leaves a stored reading uncounted in the rollups (false: committed at
+    # once, as before; a crash between commit and flush then leaves rollups short until
+    # `iotpipe db rebuild-rollups`). While a batch has waited longer than
+    # views_commit_wait_seconds, the views write without their share's pauses.
+    views_hold_commits: bool = True
+    views_commit_wait_seconds: float = Field(default=5.0, ge=0)
     # false: readings only, no rollups and no device status (the dashboards and alerts
     # read those). A bench setting: ``iotpipe bench`` measures the sink this way too, to
     # compare it with a sink that stores readings only (the Kafka Connect peer).

@@ -69,6 +69,7 @@ class ViewUpdater:
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._stop = threading.Event()
+        self._hurried = threading.Event()  # set: no share pauses (commits are waiting)
         self._thread: threading.Thread | None = None
         self._failing_since: float | None = None
         self._turns = turns
@@ -82,6 +83,13 @@ class ViewUpdater:
         if self._flush_seconds > 0 and self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="sink-views", daemon=True)
             self._thread.start()
+
+    def hurry(self, on: bool) -> None:
+        """Write without the share's pauses (``on``) or keep to the share again."""
+        if on:
+            self._hurried.set()
+        else:
+            self._hurried.clear()
 
     @property
     def ticket(self) -> int:
@@ -158,7 +166,7 @@ class ViewUpdater:
             started = time.perf_counter()
             yield
             took = time.perf_counter() - started
-        if threading.current_thread() is self._thread:
+        if threading.current_thread() is self._thread and not self._hurried.is_set():
             self._stop.wait(pause_after(took, self._max_db_share))  # none once closing
 
     def _loop(self) -> None:

@@ -433,3 +433,37 @@ def test_offsets_wait_for_the_views_and_a_replay_counts_what_they_never_wrote(
     runner._commit_flushed()
     assert consumer.committed == {("sensor-data", 0): 30}
     assert sum(r["count"] for r in store.rollups.values()) == 30
+
+
+def test_held_commits_hurry_the_views_and_can_be_turned_off(serde: ContractSerde) -> None:
+    """A batch whose commit has waited longer than views_commit_wait_seconds lifts the
+    views' share pauses until it is committed; with views_hold_commits off, a batch is
+    committed as soon as it is written, its readings still counted by the next flush."""
+    records = [reading(i) for i in range(20)]
+    consumer, store = FakeConsumer(messages(serde, records)), MemoryStore()
+    runner = runner_for(
+        consumer, serde, store, FakeDeadLetters(), views_flush_seconds=60,
+        views_commit_wait_seconds=0,
+    )  # fmt: skip
+    batch: Any = consumer.consume(20, 0)
+    runner.process(batch)
+    assert consumer.committed == {}
+    time.sleep(0.01)
+    runner._commit_flushed()
+    assert runner.views._hurried.is_set()  # waited past the bound: no pauses
+    runner.views.flush()
+    runner._commit_flushed()
+    assert consumer.committed == {("sensor-data", 0): 20}
+    assert not runner.views._hurried.is_set()  # caught up: back to the share
+
+    at_once = FakeConsumer(messages(serde, records))
+    store = MemoryStore()
+    runner = runner_for(
+        at_once, serde, store, FakeDeadLetters(), views_flush_seconds=60,
+        views_hold_commits=False,
+    )  # fmt: skip
+    batch = at_once.consume(20, 0)
+    runner.process(batch)
+    assert at_once.committed == {("sensor-data", 0): 20} and store.rollups == {}
+    runner.views.flush()
+    assert sum(r["count"] for r in store.rollups.values()) == 20
