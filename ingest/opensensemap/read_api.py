@@ -93,8 +93,13 @@ def _path_parameters(path: str) -> list[dict[str, Any]]:
 
 
 def _not_served_route(router: APIRouter, path: str, what: str) -> None:
+    """Answered, not published: an operation that never succeeds has no place in the
+    OpenAPI document (a generated client would get a method that always fails; Redocly's
+    operation-2xx-response refuses it). The openSenseMap page lists these routes."""
+
     @router.get(
         path,
+        include_in_schema=False,
         summary=f"Not served by ingest: {what}",
         description=f"openSenseMap serves {what} here; iotpipe's ingest does not hold "
         "measurements (they are in MongoDB, read by Grafana), so it answers as "
