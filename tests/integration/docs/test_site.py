@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from mkdocs.utils.yaml import yaml_load
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from iotpipe.contract.catalog import Contract
 from iotpipe.paths import REPO_DIR
@@ -185,6 +185,9 @@ def test_search_finds_a_field_of_the_contract(base_url: str, chromium: Browser) 
     report, page = visit(chromium, base_url)
     page.locator("input.md-search__input").click()
     page.keyboard.type("battery_voltage")  # the search listens to keys, not to a filled value
-    page.locator(".md-search-result__item").first.wait_for(timeout=10_000)
-    assert "Schemas" in page.locator(".md-search-result").inner_text()
+    results = page.locator(".md-search-result")
+    # Results follow each key typed ("b", "ba", ...): wait for those of the whole word,
+    # which mark it, before reading them (a clean CI run read a prefix's 27 documents).
+    expect(results.locator("mark", has_text="battery_voltage").first).to_be_visible(timeout=10_000)
+    expect(results).to_contain_text("Schemas")
     assert report.problems == []
