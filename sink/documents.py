@@ -194,15 +194,16 @@ def member(reading: dict[str, Any]) -> list[Any]:
 def from_members(key: RollupKey, members: dict[str, list[Any]], like: Rollup) -> Rollup | None:
     """The exact aggregate of a bucket's members (kind and unit as in ``like``)."""
     rows = [
-        {"event_id": i, "value": v, "event_time": _utc(t), "sensor_kind": like.sensor_kind,
+        {"event_id": i, "value": v, "event_time": as_utc(t), "sensor_kind": like.sensor_kind,
          "unit": like.unit}
         for i, (v, t) in members.items()
     ]  # fmt: skip
     return rollup(key, rows)
 
 
-def _utc(moment: datetime) -> datetime:
-    """Clients without ``tz_aware`` read naive UTC times."""
+def as_utc(moment: datetime) -> datetime:
+    """A stored time as an aware UTC one: clients without ``tz_aware`` (pymongo's
+    default) read naive UTC times."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -24,12 +24,12 @@ from sink.documents import (
     Rollup,
     RollupKey,
     Status,
+    as_utc,
     buckets_of,
     from_members,
     member,
     minute_of,
     rollup,
-    rollups_of,
     statuses_of,
 )
 from sink.store import StoreUnavailable, Turn, WriteResult, any_time, retention
@@ -338,7 +338,7 @@ class MongoStore:
             )
             rows = list(cursor)
             groups = buckets_of(rows)
-            aggregates = rollups_of(rows)
+            aggregates = [a for key, rs in groups.items() if (a := rollup(key, rs)) is not None]
             self._db[ROLLUPS].delete_many({"minute": {"$gte": start}})
             self._db[MEMBERS].delete_many({"minute": {"$gte": start}})
             self._bulk(
@@ -418,7 +418,5 @@ def _is_latest(aggregate: Rollup, stored: dict[str, Any]) -> bool:
     previous = stored.get("last_time")
     if not isinstance(previous, datetime):
         return True
-    previous = previous if previous.tzinfo else previous.replace(tzinfo=UTC)
-    this = aggregate.last_time
-    this = this if this.tzinfo else this.replace(tzinfo=UTC)
-    return (this, aggregate.last_id) >= (previous, str(stored.get("last_id") or ""))
+    this = (as_utc(aggregate.last_time), aggregate.last_id)
+    return this >= (as_utc(previous), str(stored.get("last_id") or ""))

@@ -24,11 +24,13 @@ their place in the table says nothing about their time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import DeleteOne
 from pymongo.collection import Collection
+
+from sink.documents import as_utc
 
 __all__ = ["PAGE", "Walk", "sweep", "walk"]
 
@@ -57,7 +59,7 @@ def _expired(value: Any, cutoff: datetime) -> bool:
     ``tz_aware`` reads naive UTC); a missing or non-date field never."""
     if not isinstance(value, datetime):
         return False
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)) < cutoff
+    return as_utc(value) < cutoff
 
 
 def walk(
