@@ -35,6 +35,7 @@ from ingest.jobs.runner import JobPorts, JobRunner
 from ingest.metrics import METRICS_DIR_ENV, IngestMetrics
 from ingest.opensensemap.api import TAG as OSEM_TAG
 from ingest.opensensemap.api import opensensemap_router
+from ingest.opensensemap.cors import OpenSenseMapCors
 from ingest.opensensemap.service import OsemService
 from ingest.publisher import Publisher
 from ingest.settings import IngestSettings
@@ -151,6 +152,7 @@ def create_app(
     install_docs(app)
     errors.install(app)
 
+    app.add_middleware(OpenSenseMapCors)  # upstream's CORS under /boxes, OPTIONS 204
     app.add_middleware(RequestCounter, metrics=metrics)
 
     app.openapi = lambda: _openapi(app, contract)  # type: ignore[method-assign]
