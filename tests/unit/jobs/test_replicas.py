@@ -5,12 +5,15 @@ cancel from another replica that stops the owner."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
 
 from ingest.jobs.lease import expired, supersedes
 from ingest.jobs.model import Job, State
+from ingest.jobs.runner import JobRunner
 from ingest.jobs.store import MemoryJobStore
 from tests.unit.jobs.fake_api import TEMPERATURE
 from tests.unit.jobs.harness import START, Harness, job_settings, spec
@@ -86,23 +89,35 @@ def test_two_replicas_racing_for_an_expired_job_resume_it_exactly_once() -> None
     assert [w["owner"] for w in log.writes if w["epoch"] == 2].count("c") == 1  # its claim
 
 
-def test_a_replica_lists_and_shows_the_jobs_another_runs() -> None:
+def two_replicas() -> tuple[Harness, Harness]:
+    """Replicas a and b on one log; a's job source waits after its first page."""
     a = Harness(rows_api(), gate_after=1)
-    b = Harness(rows_api(), settings=job_settings(jobs_instance="b"), store=a.store.replica())
+    return a, Harness(rows_api(), settings=job_settings(jobs_instance="b"), store=a.store.replica())
 
-    async def go() -> tuple[list[Job], Job]:
-        runner_a, runner_b = a.runner(), b.runner()
-        await runner_a.start()
-        await runner_b.start()
+
+@asynccontextmanager
+async def a_job_on_a(a: Harness, b: Harness) -> AsyncIterator[tuple[JobRunner, JobRunner, Job]]:
+    """Both runners started and a job submitted on a, its page 1 published and saved."""
+    runner_a, runner_b = a.runner(), b.runner()
+    await runner_a.start()
+    await runner_b.start()
+    try:
         started = await runner_a.submit(spec(TEMPERATURE))
         while not a.sources:
             await asyncio.sleep(0)
-        await a.sources[0].waiting.wait()  # page 1 published and saved
-        listed = await runner_b.list()
-        seen = await runner_b.get(started.id)
+        await a.sources[0].waiting.wait()
+        yield runner_a, runner_b, started
+    finally:
         await runner_a.close()
         await runner_b.close()
-        return listed, seen
+
+
+def test_a_replica_lists_and_shows_the_jobs_another_runs() -> None:
+    a, b = two_replicas()
+
+    async def go() -> tuple[list[Job], Job]:
+        async with a_job_on_a(a, b) as (_, runner_b, started):
+            return await runner_b.list(), await runner_b.get(started.id)
 
     listed, seen = asyncio.run(go())
     assert [(j.owner, j.state) for j in listed] == [("test-a", "running")]
@@ -112,27 +127,17 @@ def test_a_replica_lists_and_shows_the_jobs_another_runs() -> None:
 
 
 def test_a_job_cancelled_from_another_replica_stops_its_owner() -> None:
-    a = Harness(rows_api(), gate_after=1)
-    b = Harness(rows_api(), settings=job_settings(jobs_instance="b"), store=a.store.replica())
+    a, b = two_replicas()
 
     async def go() -> tuple[Job, Job, int]:
-        runner_a, runner_b = a.runner(), b.runner()
-        await runner_a.start()
-        await runner_b.start()
-        started = await runner_a.submit(spec(TEMPERATURE))
-        while not a.sources:
+        async with a_job_on_a(a, b) as (runner_a, runner_b, started):
+            cancelled = await runner_b.cancel(started.id)
+            writes = len(a.store.writes)
+            await runner_a.tend()  # a reads b's record: the job is not a's any more
+            a.sources[0].gate.set()  # its page would come now
+            from_a = await runner_a.join(started.id)
             await asyncio.sleep(0)
-        await a.sources[0].waiting.wait()
-        cancelled = await runner_b.cancel(started.id)
-        writes = len(a.store.writes)
-        await runner_a.tend()  # a reads b's record: the job is not a's any more
-        a.sources[0].gate.set()  # its page would come now
-        from_a = await runner_a.join(started.id)
-        await asyncio.sleep(0)
-        after = len(a.store.writes) - writes
-        await runner_a.close()
-        await runner_b.close()
-        return cancelled, from_a, after
+            return cancelled, from_a, len(a.store.writes) - writes
 
     cancelled, from_a, after = asyncio.run(go())
     assert (cancelled.state, cancelled.owner, cancelled.epoch) == ("cancelled", "b", 2)
