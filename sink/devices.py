@@ -40,7 +40,7 @@ from iotpipe.devices.boxes import Box
 from iotpipe.devices.reader import RegistryConsumer, RegistryReader
 from iotpipe.devices.states import DeviceState, StateRecord
 from iotpipe.devices.topic import RegistryRecord
-from sink.documents import DEVICE_STATUS, device_identity, unregistered
+from sink.documents import DEVICE_STATUS, device_identity, device_status_id, unregistered
 from sink.settings import SinkSettings
 from sink.store import StoreUnavailable
 
@@ -141,8 +141,8 @@ def state_update(record: StateRecord) -> tuple[str, dict[str, Any], bool]:
     }
     device = record.device_id
     if record.state is DeviceState.ACTIVE:
-        return f"device|{device}", {"$set": fields}, False
-    return f"device|{device}", {"$set": fields, "$setOnInsert": device_identity(device)}, True
+        return device_status_id(device), {"$set": fields}, False
+    return device_status_id(device), {"$set": fields, "$setOnInsert": device_identity(device)}, True
 
 
 class MongoDevices:
@@ -163,14 +163,16 @@ class MongoDevices:
         try:
             self._devices.replace_one({"_id": box_id}, document, upsert=True)
             update = registry_update(box_id, document)
-            self._status.update_one({"_id": f"device|{box_id}"}, update, upsert=True)
+            self._status.update_one({"_id": device_status_id(box_id)}, update, upsert=True)
         except PyMongoError as exc:
             raise StoreUnavailable(f"devices: upsert failed: {exc}") from exc
 
     def delete(self, box_id: str) -> None:
         try:
             self._devices.delete_one({"_id": box_id})
-            self._status.update_one({"_id": f"device|{box_id}"}, registry_update(box_id, None))
+            self._status.update_one(
+                {"_id": device_status_id(box_id)}, registry_update(box_id, None)
+            )
         except PyMongoError as exc:
             raise StoreUnavailable(f"devices: delete failed: {exc}") from exc
 

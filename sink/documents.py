@@ -28,6 +28,7 @@ __all__ = [
     "Status",
     "buckets_of",
     "device_identity",
+    "device_status_id",
     "from_members",
     "latest_of",
     "member",
@@ -117,6 +118,13 @@ class RollupKey:
     def id(self) -> str:
         return f"{self.series}|{self.minute.strftime('%Y-%m-%dT%H:%MZ')}"
 
+    @property
+    def device_status_id(self) -> str:
+        """The device's status document: the "value out of range" alert groups rollups by
+        it, so that Grafana joins the device's name and location to its result by label
+        (FerretDB has no $lookup)."""
+        return device_status_id(self.device_id)
+
 
 @dataclass(frozen=True)
 class Rollup:
@@ -136,6 +144,7 @@ class Rollup:
             "device_id": self.key.device_id,
             "sensor_id": self.key.sensor_id,
             "series": self.key.series,
+            "device_status_id": self.key.device_status_id,
             "minute": self.key.minute,
             "sensor_kind": self.sensor_kind,
             "unit": self.unit,
@@ -227,7 +236,7 @@ class Status:
     @property
     def id(self) -> str:
         if self.sensor_id is None:
-            return f"device|{self.device_id}"
+            return device_status_id(self.device_id)
         return f"sensor|{self.device_id}|{self.sensor_id}"
 
     def as_update(self) -> dict[str, Any]:
@@ -263,6 +272,11 @@ def device_identity(device_id: str) -> dict[str, Any]:
         "value": device_id,
         **unregistered(device_id),
     }
+
+
+def device_status_id(device_id: str) -> str:
+    """The ``_id`` of a device's document in ``device_status``."""
+    return f"device|{device_id}"
 
 
 def unregistered(device_id: str) -> dict[str, Any]:

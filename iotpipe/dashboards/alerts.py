@@ -29,8 +29,9 @@ EXPRESSIONS = {"type": "__expr__", "uid": "__expr__"}
 
 
 def out_of_range(settings: AlertSettings) -> MongoPanel:
-    """Per device|sensor: the minutes (rollups) in the window whose min or max left the
-    kind's range."""
+    """Per device (its status document's id, which Grafana joins to
+    :func:`device_names` by label): the minutes of its sensors (rollups) in the window
+    whose min or max left the kind's range."""
     clauses: list[dict[str, Any]] = []
     for r in settings.ranges:
         clauses.append({"sensor_kind": r.kind, "min": {"$lt": r.minimum}})
@@ -39,10 +40,36 @@ def out_of_range(settings: AlertSettings) -> MongoPanel:
         ROLLUPS,
         [
             {"$match": {**in_range("minute"), "$or": clauses}},
-            {"$group": {"_id": "$series", "minutes": {"$sum": 1}}},
+            {"$group": {"_id": "$device_status_id", "minutes": {"$sum": 1}}},
         ],
         {"_id": "string", "minutes": "number"},
         may_be_empty=True,
+    )
+
+
+def device_names() -> MongoPanel:
+    """Every device's status document: its id (``_id``, as :func:`out_of_range` groups
+    by), name and location as text columns and 0 as the value. Added to the out-of-range
+    minutes by a Math expression, Grafana joins each device's row to its result (the row
+    with more labels, which holds the other's, gives the labels: mathexp's union), so
+    the alert is labelled with the name and location: FerretDB has no $lookup, nor a
+    $project that could rename the group's ``_id``."""
+    return MongoPanel(
+        DEVICE_STATUS,
+        [
+            {"$match": {"scope": "device"}},
+            {"$project": {"_id": 1, "device_id": 1, "name": 1, "location": 1}},
+            {"$addFields": {"joined": 0}},
+        ],
+        {
+            "_id": "string",
+            "device_id": "string",
+            "name": "string",
+            "location": "string",
+            "joined": "number",
+        },
+        ref_id="B",
+        may_be_empty=True,  # no device yet: nothing to alert on either
     )
 
 
@@ -65,45 +92,74 @@ def silent_devices() -> MongoPanel:
     )
 
 
-def alert_queries(settings: AlertSettings) -> dict[str, tuple[MongoPanel, int]]:
-    """Rule uid -> (its query, its time window in seconds)."""
+def alert_queries(settings: AlertSettings) -> dict[str, list[tuple[MongoPanel, int]]]:
+    """Rule uid -> its MongoDB queries (refIds A, B, ...) with their time windows in
+    seconds."""
+    silent_window = settings.silent_after_minutes * 60
     return {
-        "iotpipe-value-out-of-range": (out_of_range(settings), OUT_OF_RANGE_WINDOW_SECONDS),
-        "iotpipe-device-silent": (silent_devices(), settings.silent_after_minutes * 60),
+        "iotpipe-value-out-of-range": [
+            (out_of_range(settings), OUT_OF_RANGE_WINDOW_SECONDS),
+            (device_names(), OUT_OF_RANGE_WINDOW_SECONDS),
+        ],
+        "iotpipe-device-silent": [(silent_devices(), silent_window)],
     }
 
 
-def _threshold(above: float) -> dict[str, Any]:
+def _threshold(above: float, ref_id: str = "B", of: str = "A") -> dict[str, Any]:
     return {
-        "refId": "B",
+        "refId": ref_id,
         "datasourceUid": "__expr__",
         "model": {
-            "refId": "B",
+            "refId": ref_id,
             "type": "threshold",
-            "expression": "A",
+            "expression": of,
             "datasource": EXPRESSIONS,
             "conditions": [{"evaluator": {"type": "gt", "params": [above]}}],
         },
     }
 
 
+def _math(ref_id: str, expression: str) -> dict[str, Any]:
+    return {
+        "refId": ref_id,
+        "datasourceUid": "__expr__",
+        "model": {
+            "refId": ref_id,
+            "type": "math",
+            "expression": expression,
+            "datasource": EXPRESSIONS,
+        },
+    }
+
+
+def _query(query: MongoPanel, window: int) -> dict[str, Any]:
+    model = MongoQuery(query.ref_id, query.collection, query.pipeline).to_json()
+    return {
+        "refId": query.ref_id,
+        "relativeTimeRange": {"from": window, "to": 0},
+        "datasourceUid": model["datasource"]["uid"],  # type: ignore[index]
+        "model": model,
+    }
+
+
 def _rule(
-    uid: str, title: str, query: MongoPanel, window: int, annotations: dict[str, str]
+    uid: str,
+    title: str,
+    queries: list[tuple[MongoPanel, int]],
+    annotations: dict[str, str],
 ) -> dict[str, Any]:
-    model = MongoQuery("A", query.collection, query.pipeline).to_json()
+    """One query (A): fires per row above 0. Two (A, B): C = $A + $B joins them by
+    label, and fires per joined row above 0."""
+    data = [_query(query, window) for query, window in queries]
+    if len(queries) == 1:
+        condition, tail = "B", [_threshold(0)]
+    else:
+        condition, tail = "D", [_math("C", "$A + $B"), _threshold(0, "D", "C")]
     return {
         "uid": uid,
         "title": title,
-        "condition": "B",
-        "data": [
-            {
-                "refId": "A",
-                "relativeTimeRange": {"from": window, "to": 0},
-                "datasourceUid": model["datasource"]["uid"],  # type: ignore[index]
-                "model": model,
-            },
-            _threshold(0),
-        ],
+        "condition": condition,
+        "data": [*data, *tail],
         "noDataState": "OK",  # no row means nothing is out of range / silent
         "execErrState": "Error",
         "for": "2m",
@@ -259,10 +315,12 @@ def alert_rules(settings: AlertSettings) -> dict[str, Any]:
                     _rule(
                         "iotpipe-value-out-of-range",
                         "Value out of its range",
-                        *queries["iotpipe-value-out-of-range"],
+                        queries["iotpipe-value-out-of-range"],
                         {
-                            "summary": "{{ $labels._id }} sent values outside the plausible "
-                            "range of its sensor kind",
+                            "summary": "Device {{ $labels.name }} ({{ $labels.device_id }}"
+                            "{{ with $labels.location }}, at {{ . }}{{ end }}) sent values "
+                            "outside the plausible range of their sensor kind in "
+                            "{{ $values.C }} sensor-minutes of the last 10 minutes",
                             "description": f"Ranges (grafana/alert-settings.yaml): {kinds}.",
                             "__dashboardUid__": "iotpipe-device",
                         },
@@ -270,7 +328,7 @@ def alert_rules(settings: AlertSettings) -> dict[str, Any]:
                     _rule(
                         "iotpipe-device-silent",
                         f"Device silent for more than {silent} minutes",
-                        *queries["iotpipe-device-silent"],
+                        queries["iotpipe-device-silent"],
                         {
                             "summary": f"Device {{{{ $labels.name }}}} "
                             "({{ $labels.device_id }}{{ with $labels.location }}, at "

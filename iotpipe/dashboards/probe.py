@@ -33,6 +33,7 @@ __all__ = [
     "committed_queries",
     "expand_provisioning",
     "field_of",
+    "joined",
     "run",
 ]
 
@@ -41,7 +42,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 @dataclass(frozen=True)
 class CommittedQuery:
-    where: str  # "iotpipe-fleet: Readings per minute", "alert iotpipe-device-silent", ...
+    where: str  # "iotpipe-fleet: Readings per minute", "alert iotpipe-device-silent A", ...
     collection: str
     text: str
     window: str | int | None  # panel timeFrom ("15m", "$silent_after") or alert seconds
@@ -100,7 +101,7 @@ def committed_queries(grafana_dir: Path = GRAFANA_DIR) -> list[CommittedQuery]:
                 if data.get("datasourceUid") == MONGODB.uid:
                     found.append(
                         CommittedQuery(
-                            f"alert {rule['uid']}",
+                            f"alert {rule['uid']} {data['refId']}",
                             data["model"]["collection"],
                             data["model"]["queryText"],
                             int(data["relativeTimeRange"]["from"]),
@@ -116,8 +117,8 @@ def specs(contract: Contract, grafana_dir: Path = GRAFANA_DIR) -> dict[str, Mong
         for panel in board.panels:
             by_text.update({q.query_text: q for q in panel.mongo})
     settings = load_alert_settings(contract, grafana_dir / "alert-settings.yaml")
-    for query, _window in alert_queries(settings).values():
-        by_text[query.query_text] = query
+    for queries in alert_queries(settings).values():
+        by_text.update({query.query_text: query for query, _window in queries})
     return by_text
 
 
@@ -206,3 +207,47 @@ def run(
             continue
         outcomes.append(Outcome(query, rows, check(spec, rows)))
     return outcomes
+
+
+Labels = dict[str, str]
+
+
+def _numbers(rows: list[dict[str, Any]]) -> list[tuple[Labels, float]]:
+    """A table as Grafana's server-side expressions read it (numeric data): each row is
+    one number, labelled by its text columns."""
+    out = []
+    for row in rows:
+        labels = {k: v for k, v in row.items() if isinstance(v, str)}
+        numbers = [v for v in row.values() if _kind(v) == "number"]
+        if len(numbers) != 1:
+            raise ValueError(f"a row needs exactly one number column to be alerted on: {row}")
+        out.append((labels, float(numbers[0])))
+    return out
+
+
+def joined(
+    a_rows: list[dict[str, Any]], b_rows: list[dict[str, Any]]
+) -> list[tuple[Labels, float]]:
+    """``$A + $B`` as Grafana's math expression computes it for two sets of numbers
+    (pkg/expressions/mathexp, ``union``): each pair whose labels are equal, or where one
+    side has none or holds all of the other's labels, gives one number with the larger
+    labels; other pairs are dropped; one number on each side that matched nothing is
+    added with no labels."""
+    a, b = _numbers(a_rows), _numbers(b_rows)
+    out = []
+    for a_labels, a_value in a:
+        for b_labels, b_value in b:
+            if a_labels == b_labels or not a_labels or not b_labels:
+                labels = a_labels or b_labels
+            elif len(a_labels) == len(b_labels):
+                continue
+            elif a_labels.items() >= b_labels.items():
+                labels = a_labels
+            elif b_labels.items() >= a_labels.items():
+                labels = b_labels
+            else:
+                continue
+            out.append((labels, a_value + b_value))
+    if not out and len(a) == 1 and len(b) == 1:
+        out.append(({}, a[0][1] + b[0][1]))
+    return out

@@ -400,6 +400,7 @@ def _increment(aggregate: Rollup) -> dict[str, Any]:
             "device_id": key.device_id,
             "sensor_id": key.sensor_id,
             "series": key.series,
+            "device_status_id": key.device_status_id,
             "minute": key.minute,
         },
         "$set": {

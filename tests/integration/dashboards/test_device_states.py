@@ -37,7 +37,7 @@ LIVE, SILENT, RETIRED, PAUSED, UNSEEN = (
     "dev-paused",
     "dev-unseen",
 )
-ALERT = "alert iotpipe-device-silent"
+ALERT = "alert iotpipe-device-silent A"
 COUNT = "iotpipe-fleet: Devices silent for $silent_after"
 LIST = "iotpipe-fleet: Silent devices"
 REPORTING = "iotpipe-fleet: Devices reporting"

@@ -25,7 +25,7 @@ from ingest.auth.keys import KeyStore
 from ingest.main import build_app
 from ingest.settings import IngestSettings
 from iotpipe.contract.catalog import Contract
-from iotpipe.dashboards.probe import Outcome, run
+from iotpipe.dashboards.probe import Outcome, joined, run
 from iotpipe.devices.kafka import publish_boxes
 from tests.integration.devices.world import COMPACTED, make_topic
 from tests.scratch import Scratch
@@ -72,6 +72,7 @@ def readings(now: datetime) -> list[dict[str, Any]]:
     rows.append(reading(LIVE, SENSORS[0], now - timedelta(minutes=3, seconds=30), OUT_OF_RANGE))
     for minutes_ago in (50, 45, 40):  # then silent
         rows.append(reading(SILENT, SENSORS[0], now - timedelta(minutes=minutes_ago), 12.0))
+    rows.append(reading(SILENT, SENSORS[0], now - timedelta(minutes=42), OUT_OF_RANGE))
     return rows
 
 
@@ -175,15 +176,15 @@ def test_the_answers_match_what_was_sent(seeded: Seeded, outcomes: dict[str, Out
     assert rows("iotpipe-fleet: Devices silent for $silent_after") == [{"devices": 1}]
     assert [r["device_id"] for r in rows("iotpipe-fleet: Silent devices")] == [SILENT]
     by_kind = {r["_id"]: r["readings"] for r in rows("iotpipe-fleet: Readings by sensor kind")}
-    assert by_kind == {"TEMPERATURE": 10 + 1 + 3, "HUMIDITY": 10}
+    assert by_kind == {"TEMPERATURE": 10 + 1 + 4, "HUMIDITY": 10}
     assert sorted(r["value"] for r in rows("iotpipe-device: variable device")) == sorted(
         [LIVE, SILENT]
     )
     assert sorted(r["value"] for r in rows("iotpipe-device: variable sensor")) == ["hum", "temp"]
     values = rows("iotpipe-device: $sensor")
     assert len(values) == 10 and max(r["max"] for r in values) == OUT_OF_RANGE
-    assert rows("alert iotpipe-value-out-of-range") == [{"_id": f"{LIVE}|temp", "minutes": 1}]
-    assert rows("alert iotpipe-device-silent") == [
+    assert rows("alert iotpipe-value-out-of-range A") == [{"_id": f"device|{LIVE}", "minutes": 1}]
+    assert rows("alert iotpipe-device-silent A") == [
         {"device_id": SILENT, "name": SILENT_NAME, "location": SILENT_AT, "silent": 1}
     ]
 
@@ -236,3 +237,39 @@ def test_the_fleet_map_has_registered_locations_and_last_values(
     # the greater sensor id, "temp"), not the out-of-range one from 3.5 minutes ago.
     assert live["latest"]["time"] == seeded.now - timedelta(minutes=1)
     assert (live["latest"]["sensor_id"], live["latest"]["value"]) == ("temp", 21.5 + 0.1)
+
+
+def test_the_out_of_range_alert_names_the_device_and_its_location(
+    seeded: Seeded, outcomes: dict[str, Outcome]
+) -> None:
+    """The rule's $A + $B, as Grafana's math expression joins the two queries' rows by
+    label: the minutes out of range, labelled with the device's name and location."""
+
+    def alert(found: dict[str, Outcome]) -> list[tuple[dict[str, str], float]]:
+        return joined(
+            found["alert iotpipe-value-out-of-range A"].rows,
+            found["alert iotpipe-value-out-of-range B"].rows,
+        )
+
+    # Now: the unregistered live device, by its id, without a location.
+    live = {"_id": f"device|{LIVE}", "device_id": LIVE, "name": LIVE, "location": ""}
+    assert alert(outcomes) == [(live, 1.0)]
+    # 35 minutes ago: the registered device's out-of-range minute, by name and location.
+    earlier = run(
+        seeded.db,
+        Contract.load(),
+        now=seeded.now - timedelta(minutes=35),
+        variables={
+            "device": SILENT,
+            "sensor": "temp",
+            "kind": "TEMPERATURE",
+            "silent_after": "15m",
+        },
+    )
+    named = {
+        "_id": f"device|{SILENT}",
+        "device_id": SILENT,
+        "name": SILENT_NAME,
+        "location": SILENT_AT,
+    }
+    assert alert({o.query.where: o for o in earlier}) == [(named, 1.0)]

@@ -19,7 +19,13 @@ from iotpipe.contract.catalog import Contract, RecordType
 from iotpipe.dashboards import render
 from iotpipe.dashboards.kinds import GRAFANA_DIR, load_alert_settings, sensor_kinds
 from iotpipe.dashboards.macros import interpolate, parse_pipeline, variable_names
-from iotpipe.dashboards.probe import check, committed_queries, expand_provisioning, specs
+from iotpipe.dashboards.probe import (
+    check,
+    committed_queries,
+    expand_provisioning,
+    joined,
+    specs,
+)
 from iotpipe.errors import ContractError
 from sink.health import SinkMetrics
 
@@ -137,25 +143,32 @@ def test_alert_rules_file_reads_back_to_the_generated_queries() -> None:
     for rule in rules:
         refs = {d["refId"] for d in rule["data"]}
         assert rule["condition"] in refs
-        [query] = [d for d in rule["data"] if d["datasourceUid"] == "iotpipe-mongodb"]
-        assert query["model"]["queryText"] in known
+        queries = [d for d in rule["data"] if d["datasourceUid"] == "iotpipe-mongodb"]
+        assert queries and all(q["model"]["queryText"] in known for q in queries)
+    # Both rules name the device, its id and (when the registry gives one) location:
+    # text columns of a query, which Grafana makes the alert's labels.
     summaries = {r["uid"]: r["annotations"]["summary"] for r in rules}
-    assert "{{ $labels._id }}" in summaries["iotpipe-value-out-of-range"]
-    # The silent device by name, id and (when the registry gives one) location: the
-    # query's text columns, which Grafana makes the alert's labels.
-    silent = summaries["iotpipe-device-silent"]
-    assert "{{ $labels.name }} ({{ $labels.device_id }}" in silent
-    assert "{{ with $labels.location }}, at {{ . }}{{ end }}" in silent
-    [model] = [
-        d["model"]
-        for r in rules
-        if r["uid"] == "iotpipe-device-silent"
-        for d in r["data"]
-        if d["datasourceUid"] == "iotpipe-mongodb"
-    ]
-    spec = known[model["queryText"]]
-    text_columns = {k for k, kind in spec.fields.items() if kind == "string"}
-    assert text_columns == {"device_id", "name", "location"}
+    for summary in summaries.values():
+        assert "{{ $labels.name }} ({{ $labels.device_id }}" in summary
+        assert "{{ with $labels.location }}, at {{ . }}{{ end }}" in summary
+
+    def text_columns(uid: str, ref_id: str) -> set[str]:
+        [model] = [
+            d["model"] for r in rules if r["uid"] == uid for d in r["data"] if d["refId"] == ref_id
+        ]
+        return {k for k, kind in known[model["queryText"]].fields.items() if kind == "string"}
+
+    assert text_columns("iotpipe-device-silent", "A") == {"device_id", "name", "location"}
+    # Out of range: the minutes per device (A, labelled by the status document's _id)
+    # joined by $A + $B to every device's name and location (B, the same _id and more).
+    assert text_columns("iotpipe-value-out-of-range", "A") == {"_id"}
+    assert text_columns("iotpipe-value-out-of-range", "B") == {
+        "_id", "device_id", "name", "location"
+    }  # fmt: skip
+    [out] = [r for r in rules if r["uid"] == "iotpipe-value-out-of-range"]
+    nodes = {d["refId"]: d["model"] for d in out["data"]}
+    assert (nodes["C"]["type"], nodes["C"]["expression"]) == ("math", "$A + $B")
+    assert (out["condition"], nodes["D"]["expression"]) == ("D", "C")
     assert (
         len(committed_queries()) == len({q.text for q in committed_queries()} | set())
         or len(committed_queries()) >= 15
@@ -210,7 +223,7 @@ def test_paused_and_retired_devices_are_never_silent() -> None:
         for q in committed_queries()
         if q.where
         in {
-            "alert iotpipe-device-silent",
+            "alert iotpipe-device-silent A",
             "iotpipe-fleet: Devices silent for $silent_after",
             "iotpipe-fleet: Silent devices",
         }
@@ -288,3 +301,20 @@ def test_a_dotted_field_is_read_inside_the_document() -> None:
         "field 'latest.unit': expected string in every row, got None",
         "field 'latest.time': expected time in every row, got None",
     ]
+
+
+def test_math_joins_rows_by_label_as_grafana_does() -> None:
+    """probe.joined follows Grafana's mathexp union: equal labels, or one side's labels
+    held by the other's (the larger set is kept); other pairs are dropped."""
+    minutes = [{"_id": "device|a", "minutes": 2}, {"_id": "device|gone", "minutes": 1}]
+    names = [
+        {"_id": "device|a", "device_id": "a", "name": "Kran", "location": "1, 2", "joined": 0},
+        {"_id": "device|b", "device_id": "b", "name": "b", "location": "", "joined": 0},
+    ]
+    assert joined(minutes, names) == [
+        ({"_id": "device|a", "device_id": "a", "name": "Kran", "location": "1, 2"}, 2.0)
+    ]
+    assert joined([{"x": "1", "v": 1}], [{"y": "2", "v": 2}]) == [({}, 3.0)]  # one and one
+    assert joined([{"x": "1", "v": 1}], [{"y": "2", "v": 2}, {"y": "3", "v": 2}]) == []
+    with pytest.raises(ValueError, match="one number"):
+        joined([{"x": "1"}], names)
