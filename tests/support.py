@@ -5,18 +5,43 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from iotpipe.contract.catalog import Contract
 from iotpipe.processes import free_port_block, stop
 
-__all__ = ["contract_on", "free_port", "run_cli", "sink_environment", "stop"]
+__all__ = ["QuietLog", "contract_on", "free_port", "run_cli", "serving", "sink_environment", "stop"]
 
 
 def free_port(span: int = 1) -> int:
     """A loopback port p such that p .. p+span-1 are all free right now."""
     return free_port_block(span)
+
+
+@contextmanager
+def serving(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server of ``handler`` on a free loopback port, on threads of its own, for
+    the block: yields its base URL (``http://127.0.0.1:<port>/``)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="test-http", daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietLog:
+    """Mixed into a request handler (before it): logs no request."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
 
 
 def run_cli(

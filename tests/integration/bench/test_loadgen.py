@@ -8,12 +8,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from iotpipe.bench import loadgen
 from iotpipe.bench.workload import batch_body
+from tests.support import QuietLog, serving
 
 # The first run builds the generator (Go module proxy; ~20 s, then cached).
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -37,7 +38,7 @@ class Counts:
 def counting_server() -> Iterator[tuple[str, Counts]]:
     counts = Counts()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietLog, BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the generator's connections expect
 
         def do_POST(self) -> None:
@@ -66,18 +67,8 @@ def counting_server() -> Iterator[tuple[str, Counts]]:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/readings/batch", counts
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield f"{url}v1/readings/batch", counts
 
 
 @pytest.fixture(autouse=True)

@@ -5,16 +5,15 @@ dashboard page talking to openSenseMap. The readings must arrive in Kafka."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from playwright.sync_api import Browser
 
 from tests.browser import browser
 from tests.integration.opensensemap.conftest import HOME, OsemServer
+from tests.support import QuietLog, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -30,7 +29,7 @@ UPLOAD = """async ([url, token, body]) => {
 }"""
 
 
-class _Page(BaseHTTPRequestHandler):
+class _Page(QuietLog, BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
@@ -38,20 +37,12 @@ class _Page(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(PAGE)
 
-    def log_message(self, *_args: Any) -> None:
-        pass
-
 
 @pytest.fixture(scope="module")
 def page_origin() -> Iterator[str]:
     """A second origin (its own port) serving the page the upload runs in."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Page) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
