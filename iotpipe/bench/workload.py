@@ -9,7 +9,15 @@ from typing import Any
 
 import orjson
 
-__all__ = ["BATCH_PHASES", "DEVICES", "batch_body", "reading", "readings", "single_body"]
+__all__ = [
+    "BATCH_PHASES",
+    "DEVICES",
+    "batch_body",
+    "fleet_batch_body",
+    "reading",
+    "readings",
+    "single_body",
+]
 
 DEVICES = 50
 # The batch phases, ingest's and the peers' alike: readings per POST -> wrk connections.
@@ -43,6 +51,22 @@ def reading(i: int, *, when: datetime | None = None, with_id: bool = True) -> di
 def readings(count: int, *, with_id: bool = True) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     return [reading(i, when=now, with_id=with_id) for i in range(count)]
+
+
+def fleet_batch_body(size: int, *, request: int, devices: int) -> bytes:
+    """Request number ``request`` of a fleet of ``devices`` devices taking turns: the
+    readings (four sensors each) of the next ``size // 4`` devices in turn, timed now.
+    A long run then spreads its readings over the fleet and over time, as devices do
+    (a fixed body would put every reading of the run into one minute of 50 series)."""
+    per = len(SENSORS)
+    first = request * max(1, size // per)
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(size):
+        row = reading(i, when=now, with_id=False)
+        row["device_id"] = f"fleet-{(first + i // per) % devices:05d}"
+        rows.append(row)
+    return orjson.dumps(rows)
 
 
 def single_body() -> bytes:

@@ -20,6 +20,10 @@ def soak(  # noqa: PLR0917 - Typer options
         typer.Option(help="Readings/s to hold (default: half of a short peak probe)."),
     ] = None,
     batch: Annotated[int, typer.Option(help="Readings per request.")] = 20,
+    devices: Annotated[
+        int,
+        typer.Option(help="Devices taking turns (four sensors each), readings timed when sent."),
+    ] = 1000,
     interval: Annotated[float, typer.Option(help="Seconds between samples.")] = 10.0,
     warmup: Annotated[float, typer.Option(help="Seconds before RSS 'start' is taken.")] = 60.0,
     output: Annotated[Path, typer.Option(help="Folder for latest.json and latest.png.")] = (
@@ -35,7 +39,13 @@ def soak(  # noqa: PLR0917 - Typer options
     from iotpipe.soak.run import SoakPlan, run_soak  # noqa: PLC0415
 
     plan = SoakPlan(
-        minutes=minutes, rate=rate, batch=batch, interval_s=interval, warmup_s=warmup, logs=logs
+        minutes=minutes,
+        rate=rate,
+        batch=batch,
+        devices=devices,
+        interval_s=interval,
+        warmup_s=warmup,
+        logs=logs,
     )
     result = run_soak(plan)
     # A log (nox, CI, a file) gets the table at 120 columns, not rich's 80 that wraps it.

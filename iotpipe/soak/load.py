@@ -15,6 +15,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -38,12 +39,13 @@ class LoadCounts:
 
 
 class PacedLoad:
-    """POST ``body`` to ``url`` at ``requests_per_s`` until :meth:`stop`."""
+    """POST ``body`` to ``url`` at ``requests_per_s`` until :meth:`stop`; ``body`` may be
+    a function of the request's number that makes each request's body."""
 
     def __init__(
         self,
         url: str,
-        body: bytes,
+        body: bytes | Callable[[int], bytes],
         *,
         key: str,
         requests_per_s: float,
@@ -58,6 +60,7 @@ class PacedLoad:
         self._statuses: Counter[int] = Counter()
         self._latencies_ms: list[float] = []  # answered requests since the last take
         self._sent = self._failed = self._skipped = 0
+        self.last_failure = ""  # why the latest request without an answer had none
         self._cpu = 0.0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._main, name="soak-load", daemon=True)
@@ -84,12 +87,14 @@ class PacedLoad:
     def _main(self) -> None:
         asyncio.run(self._run())
 
-    async def _one(self, client: httpx.AsyncClient) -> None:
+    async def _one(self, client: httpx.AsyncClient, number: int) -> None:
         began = time.perf_counter()
         try:
-            response = await client.post(self._url, content=self._body, headers=self._headers)
-        except httpx.HTTPError:
+            body = self._body(number) if callable(self._body) else self._body
+            response = await client.post(self._url, content=body, headers=self._headers)
+        except Exception as exc:  # noqa: BLE001 - every request that got no answer counts
             self._failed += 1
+            self.last_failure = f"{type(exc).__name__}: {exc}"
         else:
             self._statuses[response.status_code] += 1
             self._latencies_ms.append((time.perf_counter() - began) * 1000)
@@ -111,8 +116,8 @@ class PacedLoad:
                 if len(pending) >= self._max_in_flight:
                     self._skipped += 1
                     continue
+                pending.add(asyncio.create_task(self._one(client, self._sent)))
                 self._sent += 1
-                pending.add(asyncio.create_task(self._one(client)))
                 self._cpu = time.thread_time() - began_cpu
             await asyncio.gather(*pending)
         self._cpu = time.thread_time() - began_cpu

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from rich.console import Console
 from iotpipe.bench import loadgen
 from iotpipe.bench.phases import percentile
 from iotpipe.bench.processes import metrics, serve
-from iotpipe.bench.workload import batch_body
+from iotpipe.bench.workload import fleet_batch_body
 from iotpipe.soak.growth import growth, slope
 from iotpipe.soak.lag import KafkaOffsets
 from iotpipe.soak.load import LoadCounts, PacedLoad
@@ -28,7 +29,7 @@ from iotpipe.soak.world import SoakWorld, soak_world
 from iotpipe.stack.manager import Stack
 from iotpipe.stack.settings import StackSettings
 
-__all__ = ["PIPELINE", "SoakPlan", "run_soak"]
+__all__ = ["PIPELINE", "SoakPlan", "fleet_bodies", "run_soak"]
 
 console = Console(stderr=True)
 PIPELINE = ("ingest", "sink")  # judged; the stack's processes are shown for information
@@ -39,11 +40,23 @@ class SoakPlan:
     minutes: float = 10.0
     rate: float | None = None  # readings/s; None: half of the probed peak
     batch: int = 20  # readings per request: 50 requests/s at 1,000 readings/s
+    # Devices taking turns (four sensors each): at 1,000 readings/s each sensor reports
+    # every 4 s, 15 readings per rollup minute; readings are timed when sent.
+    devices: int = 1000
     interval_s: float = 10.0
     warmup_s: float = 60.0  # RSS "start" is the first sample after this
     probe_s: float = 15.0
     drain_timeout_s: float = 300.0
     logs: Path | None = None  # keep ingest's and sink's logs here
+
+
+def fleet_bodies(plan: SoakPlan) -> Callable[[int], bytes]:
+    """The body of the soak's request number n (PacedLoad passes n)."""
+
+    def body(number: int) -> bytes:
+        return fleet_batch_body(plan.batch, request=number, devices=plan.devices)
+
+    return body
 
 
 def run_soak(plan: SoakPlan) -> dict[str, Any]:
@@ -86,7 +99,7 @@ def _soak(
         )
     load = PacedLoad(
         f"{world.ingest_url}/v1/readings/batch",
-        batch_body(plan.batch),
+        fleet_bodies(plan),
         key=world.key,
         requests_per_s=rate / plan.batch,
     )

@@ -7,11 +7,15 @@ import asyncio
 import itertools
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
+import orjson
 import pytest
 
+from iotpipe.bench.workload import fleet_batch_body
 from iotpipe.soak.load import LoadCounts, PacedLoad
+from iotpipe.soak.run import SoakPlan, fleet_bodies
 
 
 def test_errors_are_non_2xx_failed_and_skipped() -> None:
@@ -93,3 +97,54 @@ def test_requests_due_while_too_many_are_pending_are_skipped_not_dropped() -> No
 def test_a_rate_must_be_positive(rate: float) -> None:
     with pytest.raises(ValueError, match="positive"):
         PacedLoad("http://ingest.test/", b"{}", key="k", requests_per_s=rate)
+
+
+def test_a_body_factory_makes_each_requests_body_from_its_number() -> None:
+    lock = threading.Lock()
+    bodies: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        with lock:
+            bodies.append(request.content)
+        return httpx.Response(202)
+
+    load = PacedLoad(
+        "http://ingest.test/v1/readings/batch", lambda n: b"%d" % n, key="secret",
+        requests_per_s=500, transport=httpx.MockTransport(answer),
+    )  # fmt: skip
+    counts = run_until(load, 20)
+    assert sorted(int(b) for b in bodies) == list(range(counts.sent))
+
+
+def test_the_soak_fleet_takes_turns_and_times_its_readings_now() -> None:
+    """Each request: the next devices of the fleet (four sensors each), timed when made;
+    the fleet wraps around."""
+    first = orjson.loads(fleet_batch_body(20, request=0, devices=12))
+    second = orjson.loads(fleet_batch_body(20, request=1, devices=12))
+    third = orjson.loads(fleet_batch_body(20, request=2, devices=12))
+    assert [r["device_id"] for r in first[::4]] == [f"fleet-{i:05d}" for i in range(5)]
+    assert [r["device_id"] for r in second[::4]] == [f"fleet-{i:05d}" for i in range(5, 10)]
+    assert [r["device_id"] for r in third[::4]] == [f"fleet-{i:05d}" for i in (10, 11, 0, 1, 2)]
+    assert [r["sensor_id"] for r in first[:4]] == ["temp", "hum", "pres", "pm25"]
+    sent = datetime.fromisoformat(first[0]["event_time"])
+    assert abs(datetime.now(UTC) - sent) < timedelta(seconds=5)
+    assert all("event_id" not in r for r in first)  # ingest assigns them
+
+
+def test_a_body_that_cannot_be_made_counts_as_a_failure() -> None:
+    def broken(number: int) -> bytes:
+        raise TypeError(f"no body for request {number}")
+
+    load = PacedLoad(
+        "http://ingest.test/v1/readings/batch", broken, key="secret",
+        requests_per_s=500, transport=httpx.MockTransport(lambda r: httpx.Response(202)),
+    )  # fmt: skip
+    counts = run_until(load, 5)
+    assert counts.failed == counts.sent == counts.errors
+    assert load.last_failure.startswith("TypeError: no body for request")
+
+
+def test_the_soaks_bodies_follow_the_request_number() -> None:
+    """The soak's body function, called as PacedLoad calls it (the number, positional)."""
+    body = fleet_bodies(SoakPlan(batch=8, devices=1000))
+    assert [r["device_id"] for r in orjson.loads(body(3))[::4]] == ["fleet-00006", "fleet-00007"]
